@@ -1,0 +1,166 @@
+"""Hub-layout dataset folders and pushing them.
+
+``write_folder`` lays a dataset out exactly as ``push_to_hub`` would on the Hub (parquet shards under
+``data/<config>/``, a README.md whose YAML ``configs`` and ``dataset_info`` describe them), so
+``load_dataset(folder)`` / ``load_dataset(folder, config)`` resolve locally the way they do from the Hub, and
+``push_folder`` uploads such a folder unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from medsyn_hf.errors import MedsynError
+from medsyn_hf.io import atomic_path
+
+MAX_SHARD_SIZE = 500 << 20  # bytes of Arrow data per parquet shard, as datasets' push_to_hub ("500MB")
+_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*$")
+_SPLIT = re.compile(r"^\w+(\.\w+)*$")  # datasets' rule for split names
+
+
+def split_pattern(config: str, split: str) -> str:
+    return f"data/{config}/{split}-*"
+
+
+def _shard_name(split: str, index: int, count: int) -> str:
+    return f"{split}-{index:05d}-of-{count:05d}.parquet"
+
+
+def _check_names(configs: Mapping, union_config: str | None, default_config: str | None) -> None:
+    names = [*configs, *([union_config] if union_config else [])]
+    for name in names:
+        if not _NAME.match(name):
+            raise MedsynError(f"config name {name!r} must be letters, digits, '_', '-' or '.'")
+    if len(set(names)) != len(names):
+        raise MedsynError(f"config names must be unique, got {names}")
+    if default_config is not None and default_config not in names:
+        raise MedsynError(f"default config {default_config!r} is not one of {names}")
+    for name, splits in configs.items():
+        if not splits:
+            raise MedsynError(f"config {name!r} has no splits")
+        for split in splits:
+            if not _SPLIT.match(split):
+                raise MedsynError(f"split name {split!r} of config {name!r} must match {_SPLIT.pattern}")
+
+
+def _union_info(configs: Mapping, infos: dict) -> dict:
+    """The info of a config made of every other config's shards (no data written twice)."""
+    features = {repr(ds.features): ds.features for splits in configs.values() for ds in splits.values()}
+    if len(features) != 1:
+        raise MedsynError("a config covering all others needs every config to share one schema")
+    splits: dict[str, dict] = {}
+    for info in infos.values():
+        for split in info["splits"]:
+            total = splits.setdefault(split["name"], {"name": split["name"], "num_bytes": 0, "num_examples": 0})
+            total["num_bytes"] += split["num_bytes"]
+            total["num_examples"] += split["num_examples"]
+    return {"features": next(iter(features.values())), "splits": list(splits.values()),
+            "download_size": sum(i["download_size"] for i in infos.values()),
+            "dataset_size": sum(i["dataset_size"] for i in infos.values())}
+
+
+def _write_shards(root: Path, config: str, split: str, ds, max_shard_size: int) -> tuple[int, int]:
+    """Write one split as ``ceil(size / max_shard_size)`` contiguous shards; return (arrow bytes, parquet bytes)."""
+    nbytes = ds.data.nbytes
+    count = max(1, -(-nbytes // max_shard_size))
+    folder = root / "data" / config
+    folder.mkdir(parents=True, exist_ok=True)
+    size = 0
+    for index in range(count):
+        path = folder / _shard_name(split, index, count)
+        ds.shard(num_shards=count, index=index, contiguous=True).to_parquet(str(path))
+        size += path.stat().st_size
+    return nbytes, size
+
+
+def write_folder(folder: str | os.PathLike, configs: Mapping[str, Mapping], card, *, union_config: str | None = None,
+                 default_config: str | None = None, max_shard_size: int = MAX_SHARD_SIZE) -> Path:
+    """Write ``{config: {split: Dataset}}`` and ``card`` (a ``huggingface_hub.DatasetCard``) as a Hub dataset folder.
+
+    ``union_config`` names an extra config whose splits are the union of all the others' shards (the "all tasks"
+    view); ``default_config`` is what ``load_dataset(folder)`` loads. The card's YAML gets ``configs`` and
+    ``dataset_info`` filled in and is validated (``medsyn_hf.card.validate_card``) before the folder replaces
+    ``folder`` atomically. Returns the folder.
+    """
+    from datasets import DatasetInfo, DatasetInfosDict, SplitDict, SplitInfo
+
+    from medsyn_hf.card import validate_card
+
+    _check_names(configs, union_config, default_config)
+    with atomic_path(folder) as tmp:
+        infos, yaml_configs = {}, []
+        for config, splits in configs.items():
+            split_infos, download = [], 0
+            for split, ds in splits.items():
+                nbytes, size = _write_shards(tmp, config, split, ds, max_shard_size)
+                split_infos.append({"name": split, "num_bytes": nbytes, "num_examples": len(ds)})
+                download += size
+            infos[config] = {"features": next(iter(splits.values())).features, "splits": split_infos,
+                             "download_size": download, "dataset_size": sum(s["num_bytes"] for s in split_infos)}
+            yaml_configs.append({"config_name": config,
+                                 "data_files": [{"split": s, "path": split_pattern(config, s)} for s in splits]})
+        if union_config:
+            union = _union_info(configs, infos)
+            yaml_configs.append({"config_name": union_config,
+                                 "data_files": [{"split": s["name"], "path": split_pattern("*", s["name"])}
+                                                for s in union["splits"]]})
+            infos[union_config] = union
+        for entry in yaml_configs:
+            if entry["config_name"] == default_config:
+                entry["default"] = True
+        dataset_infos = DatasetInfosDict({
+            name: DatasetInfo(features=info["features"], download_size=info["download_size"],
+                              dataset_size=info["dataset_size"],
+                              splits=SplitDict({s["name"]: SplitInfo(**s) for s in info["splits"]}))
+            for name, info in infos.items()})
+        card.data["configs"] = yaml_configs
+        card.data["dataset_info"] = None
+        dataset_infos.to_dataset_card_data(card.data)
+        card.save(tmp / "README.md")
+        validate_card(tmp / "README.md", folder=tmp)
+    return Path(folder)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def push_folder(folder: str | os.PathLike, repo_id: str, token: str | None = None, *, private: bool | None = None,
+                commit_message: str = "Upload dataset with medsyn_hf") -> str:
+    """Upload a folder written by ``write_folder`` to the dataset repo ``repo_id`` (created if missing).
+
+    Stale shards of an earlier push under ``data/`` are deleted in the same commit, so the YAML globs only see this
+    version. Every failure (offline, no or read-only token, network, bad repo id) becomes one ``MedsynError`` line:
+    huggingface_hub raises its HTTP client's errors, which are not ``OSError``. Returns the commit URL.
+    """
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, OfflineModeIsEnabled
+    from huggingface_hub.errors import HTTPError  # the HTTP client's base error (httpx in hub 1.x, httpx2 in 2.x)
+
+    from medsyn_hf.card import validate_card
+
+    folder = Path(folder)
+    validate_card(folder / "README.md", folder=folder)
+    where = f"cannot push {folder} to the Hub dataset {repo_id!r}"
+    try:
+        api = HfApi(token=token)
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        commit = api.upload_folder(folder_path=folder, repo_id=repo_id, repo_type="dataset",
+                                   commit_message=commit_message, delete_patterns=["data/**"])
+    except OfflineModeIsEnabled:
+        raise MedsynError(f"{where}: HF_HUB_OFFLINE is set; unset it to push") from None
+    except HFValidationError as err:
+        raise MedsynError(f"{where}: invalid repo id ({_first_line(err)})") from None
+    except HfHubHTTPError as err:
+        status = getattr(err.response, "status_code", None)
+        if status in (401, 403):
+            raise MedsynError(f"{where}: not authorised (HTTP {status}); log in with `hf auth login` or pass a token "
+                              "with write access") from None
+        raise MedsynError(f"{where}: {_first_line(err)}") from None
+    except (HTTPError, OSError) as err:
+        raise MedsynError(f"{where}: {_first_line(err)}") from None
+    return commit.commit_url

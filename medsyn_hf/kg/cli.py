@@ -1,0 +1,75 @@
+"""`medsyn kg build|stats|show|search`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from medsyn_hf.kg.graph import default_path, load_graph
+
+
+def _build(args):
+    from medsyn_hf.kg.build import build
+
+    start = time.perf_counter()
+    data = build(Path(args.sources), Path(args.out))
+    print(json.dumps({"out": str(args.out), "codes": len(data["codes"]), "symptoms": len(data["symptoms"]),
+                      "has_symptom_edges": len(data["edges"]), "seconds": round(time.perf_counter() - start, 2)}))
+
+
+def _stats(args):
+    stats = load_graph(args.graph).stats()
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False))
+        return
+    for key, value in stats.items():
+        print(f"{key}: {value}")
+
+
+def _show(args):
+    kg = load_graph(args.graph)
+    info = kg.code(args.code)
+    print(f"{info['code']}  {info['name_ru']}" + (f"  ({info['name_en']})" if info["name_en"] else ""))
+    print("path: " + " > ".join(f"{c} {kg.graph.nodes[c]['name_ru']}" for c in kg.path(info["code"])))
+    print(f"level: {info['level']}   sex: {info['sex'] or 'any'}")
+    if info["description"]:
+        print(f"description: {info['description'][:300]}")
+    symptoms = kg.symptoms(info["code"])
+    print(f"symptoms ({len(symptoms)}):")
+    for s in symptoms[: args.limit]:
+        print(f"  {s.weight:6.2f}  {s.name}  [{', '.join(s.sources)}]")
+
+
+def _search(args):
+    hits = load_graph(args.graph).search(args.text, limit=args.limit)
+    if args.json:
+        print(json.dumps([{"code": c, "name_ru": n, "score": s} for c, n, s in hits], ensure_ascii=False))
+        return
+    for code, name, score in hits:
+        print(f"{code:10s} {score:5.1f}  {name}")
+
+
+def add_cli(subparsers) -> None:
+    kg = subparsers.add_parser("kg", help="the Medical Knowledge Graph: build, stats, show, search")
+    sub = kg.add_subparsers(dest="kg_command", required=True, metavar="ACTION")
+
+    def action(name, func, help_):
+        p = sub.add_parser(name, help=help_)
+        p.set_defaults(func=func)
+        if name != "build":
+            p.add_argument("--graph", default=None, help=f"MKG file (default: the packaged {default_path().name})")
+        return p
+
+    p = action("build", _build, "compile the MKG from the source files (deterministic)")
+    p.add_argument("--sources", default="data/sources", help="folder laid out like data/sources (default: %(default)s)")
+    p.add_argument("--out", default=str(default_path()), help="output file (default: the packaged graph)")
+    p = action("stats", _stats, "node/edge counts and coverage")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = action("show", _show, "a code: name, hierarchy path, symptoms with weights and sources")
+    p.add_argument("code")
+    p.add_argument("--limit", type=int, default=30, help="symptoms to list (default: %(default)s)")
+    p = action("search", _search, "codes by Russian/English name or code prefix (typo tolerant)")
+    p.add_argument("text")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--json", action="store_true")

@@ -1,0 +1,136 @@
+"""Priors -> Russian chat messages (system + user), from the named templates in ``templates/prompts.yaml``.
+
+``render_messages`` takes a plain dict, so notes sampled elsewhere (the MedSyn GPT notes) can be re-rendered with the same
+wording; facts a prior lacks (age, location, ...) are simply left out of the patient description.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from medsyn_hf.errors import MedsynError
+
+TEMPLATES_PATH = Path(__file__).parent / "templates" / "prompts.yaml"
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    system: str
+    user: str
+    description: str
+    needs_example: bool
+    fields: frozenset  # str.format fields the user message uses
+
+
+def load_templates(path: str | Path = TEMPLATES_PATH) -> dict[str, Template]:
+    """Templates in file order (the first one is the fallback when an example-conditioned template cannot be used)."""
+    spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return {
+        name: Template(
+            name=name,
+            system=t["system"].strip(),
+            user=t["user"].strip(),
+            description=t.get("description", ""),
+            needs_example=bool(t.get("needs_example", False)),
+            fields=frozenset(f for _, f, _, _ in string.Formatter().parse(t["user"]) if f),
+        )
+        for name, t in spec["templates"].items()
+    }
+
+
+TEMPLATES = load_templates()
+TEMPLATE_NAMES = tuple(TEMPLATES)
+EXAMPLE_TEMPLATES = tuple(n for n, t in TEMPLATES.items() if t.needs_example)
+
+
+def get_template(name: str) -> Template:
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        raise MedsynError(f"unknown prompt template {name!r}; choose from {', '.join(TEMPLATE_NAMES)}") from None
+
+
+def age_ru(age: int) -> str:
+    """'21 год', '34 года', '45 лет' (Russian plural of 'year')."""
+    age = int(age)
+    if age % 10 == 1 and age % 100 != 11:
+        return f"{age} год"
+    if 2 <= age % 10 <= 4 and not 12 <= age % 100 <= 14:
+        return f"{age} года"
+    return f"{age} лет"
+
+
+_NOUN = {"male": ("мальчик", "юноша", "мужчина"), "female": ("девочка", "девушка", "женщина")}
+_MARRIED = {"male": ("женат", "не женат"), "female": ("замужем", "не замужем"), None: ("в браке", "не в браке")}
+_LOCATION = {"city": "живёт в городе", "countryside": "живёт в сельской местности"}
+
+
+def _is_married(marital) -> bool | None:
+    """'married'/'single' as written by the sampler; bools and 0/1 (the MedSyn notes' marital_state) are accepted too."""
+    if marital is None or isinstance(marital, (bool, int)):
+        return None if marital is None else bool(marital)
+    if marital in ("married", "single"):
+        return marital == "married"
+    raise MedsynError(f"marital must be 'married' or 'single', got {marital!r}")
+
+
+@lru_cache(maxsize=4096)
+def patient_description(sex=None, age=None, location=None, marital=None, smoking=None) -> str:
+    """'женщина, 34 года, замужем, не курит, живёт в городе'; unknown facts are left out ('нет сведений' if none is known)."""
+    if sex not in (None, "male", "female"):
+        raise MedsynError(f"sex must be 'male' or 'female', got {sex!r}")
+    if location not in (None, *_LOCATION):
+        raise MedsynError(f"location must be 'city' or 'countryside', got {location!r}")
+    adult = age is None or age >= 18
+    parts = []
+    if sex is not None:
+        parts.append(_NOUN[sex][2 if adult else 1 if age >= 14 else 0])
+    if age is not None:
+        parts.append(age_ru(age))
+    married = _is_married(marital)
+    if married is not None and adult:
+        parts.append(_MARRIED[sex][0 if married else 1])
+    if smoking is not None:
+        parts.append("курит" if smoking else "не курит")
+    if location is not None:
+        parts.append(_LOCATION[location])
+    return ", ".join(parts) or "нет сведений"
+
+
+def example_words(example: str) -> int:
+    """Length the example-conditioned prompt asks for: the example's word count rounded to tens (at least 10)."""
+    return max(10, round(len(example.split()), -1))
+
+
+def render_user(template: Template, symptoms, code=None, code_name_ru=None, example=None, patient=None) -> str:
+    """The user message; ``patient`` is a ``patient_description`` string (callers rendering many priors cache it)."""
+    if not len(symptoms):
+        raise MedsynError("a prior needs at least one symptom")
+    if template.needs_example and not example:
+        raise MedsynError(f"template {template.name!r} needs a prior with an example note")
+    values = {"symptoms": ", ".join(symptoms), "code": code, "code_name_ru": code_name_ru, "patient": patient}
+    if template.needs_example:
+        values.update(example=example.strip(), example_words=example_words(example))
+    missing = sorted(f for f in template.fields if values.get(f) is None)
+    if missing:
+        raise MedsynError(f"template {template.name!r} needs prior field(s) {', '.join(missing)}")
+    return template.user.format(**values)
+
+
+def render_messages(prior: dict, template: str) -> list[dict]:
+    """Chat messages for one prior (keys as in PRIORS_FEATURES; only ``symptoms`` is always required)."""
+    tpl = get_template(template)
+    age = prior.get("age")
+    patient = patient_description(
+        prior.get("sex"), None if age is None else int(age), prior.get("location"), prior.get("marital"), prior.get("smoking")
+    )
+    user = render_user(
+        tpl, list(prior.get("symptoms") or ()), prior.get("code"), prior.get("code_name_ru"), prior.get("example"), patient
+    )
+    return [{"role": "system", "content": tpl.system}, {"role": "user", "content": user}]

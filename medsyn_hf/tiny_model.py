@@ -1,0 +1,124 @@
+"""A tiny random-init LLaMA plus a BPE tokenizer trained on our Russian corpus: the CPU stand-in for LLaMA-2-7B.
+
+Tests, the demo and `recipes/tiny/sft/config.yaml` train it; nothing is downloaded. The tokenizer and the weights
+are deterministic for given sources and seed, so two builds give the same files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from medsyn_hf.errors import MedsynError
+from medsyn_hf.io import atomic_path
+
+DEFAULT_SOURCES = Path(__file__).resolve().parents[1] / "data" / "sources"
+NOTES = Path("medsyn_gpt_notes") / "notes.jsonl.gz"
+COMPLAINTS = Path("rumedtop3") / "train_v1.jsonl"  # never dev: the evaluation must not see text we trained on
+
+PAD, BOS, IM_START, EOS = "<pad>", "<s>", "<|im_start|>", "<|im_end|>"
+# ChatML: the assistant turn ends with the eos token, so a model trained on completions learns to stop.
+CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+MODEL_SHAPE = dict(
+    hidden_size=256,
+    intermediate_size=688,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    num_key_value_heads=4,
+    max_position_embeddings=1024,
+)
+
+
+def corpus(sources: str | Path) -> Iterator[str]:
+    """MedSyn GPT notes (responses and prompts) and RuMedTop3 train complaints, in file order."""
+    sources = Path(sources)
+    missing = [str(sources / p) for p in (NOTES, COMPLAINTS) if not (sources / p).is_file()]
+    if missing:
+        raise MedsynError(f"tiny-model sources not found: {', '.join(missing)} (pass --sources DIR, a copy of data/sources)")
+    with gzip.open(sources / NOTES, "rt", encoding="utf-8") as f:
+        for line in f:
+            note = json.loads(line)
+            yield note["response"]
+            yield note["prompt"].strip()
+    with open(sources / COMPLAINTS, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)["symptoms"]
+
+
+def train_tokenizer(texts: Iterator[str], vocab_size: int = 8000):
+    """Byte-level BPE (no unknown tokens) wrapped as a PreTrainedTokenizerFast with a distinct pad token."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[PAD, BOS, IM_START, EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        additional_special_tokens=[IM_START],
+        chat_template=CHAT_TEMPLATE,
+        model_max_length=MODEL_SHAPE["max_position_embeddings"],
+    )
+
+
+def build_model(tokenizer, seed: int = 0):
+    """A LlamaForCausalLM of a few million parameters, randomly initialised from `seed`."""
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    ids = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    config = LlamaConfig(vocab_size=len(tokenizer), tie_word_embeddings=False, **MODEL_SHAPE, **ids)
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.generation_config = GenerationConfig(**ids)
+    return model
+
+
+def build(out: str | Path, sources: str | Path = DEFAULT_SOURCES, vocab_size: int = 8000, seed: int = 0) -> Path:
+    """Write tokenizer + model to `out` atomically; loadable with AutoTokenizer/AutoModelForCausalLM."""
+    tokenizer = train_tokenizer(corpus(sources), vocab_size)
+    model = build_model(tokenizer, seed)
+    with atomic_path(out) as tmp:
+        tokenizer.save_pretrained(tmp)
+        model.save_pretrained(tmp)
+    return Path(out)
+
+
+def _run(args) -> None:
+    out = build(args.out, args.sources, args.vocab_size, args.seed)
+    if args.json:
+        print(json.dumps({"out": str(out)}))
+    else:
+        print(f"tiny model written to {out}")
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser(
+        "tiny-model",
+        help="build the tiny random-init LLaMA + Russian BPE tokenizer used by tests, the demo and recipes/tiny",
+    )
+    p.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    p.add_argument("--sources", default=str(DEFAULT_SOURCES), help="folder laid out like data/sources (default: %(default)s)")
+    p.add_argument("--vocab-size", type=int, default=8000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON line")
+    p.set_defaults(func=_run)
