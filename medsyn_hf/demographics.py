@@ -1,8 +1,9 @@
 """Who the synthetic patient is: location, sex, age, marital status and smoking, from Russian statistics.
 
 ``build_demographics`` compiles the Rosstat tables in ``data/sources/medsyn_kg/demographics`` into the small
-``resources/demographics.json``; ``sample_patients`` turns uniforms into patients, vectorised and exactly by the joint
-P(location) P(sex | location) P(age | sex, location) restricted to ages >= min_age (and to one sex for sex-specific codes).
+``resources/demographics.json``; ``sample_patients`` turns uniforms into patients, vectorised and exactly by the
+joint P(location) P(sex | location) P(age | sex, location) restricted to ages >= min_age (and to one sex for
+sex-specific codes).
 MedSyn drew location and sex from the whole population and then redrew only the age until it reached min_age, which
 skews the sex/location mix of the adult population it meant to model.
 """

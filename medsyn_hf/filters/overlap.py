@@ -1,4 +1,5 @@
-"""Copying from the example note: share of the note's word n-grams found in the example, and the longest verbatim span."""
+"""Copying from the example note: the share of the note's word n-grams found in the example, and the longest
+verbatim span."""
 
 from __future__ import annotations
 

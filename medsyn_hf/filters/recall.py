@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from medsyn_hf.kg.normalize import _morph, lemma, lemmas, words
+from medsyn_hf.kg.normalize import morph, lemma, lemmas, words
 
 # Parts of speech that carry no symptom meaning (prepositions, conjunctions, particles, interjections).
 _FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "INTJ"})
@@ -18,7 +18,7 @@ _FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "INTJ"})
 
 @lru_cache(maxsize=200_000)
 def _is_content(word: str) -> bool:
-    return _morph().parse(word)[0].tag.POS not in _FUNCTION_POS
+    return morph().parse(word)[0].tag.POS not in _FUNCTION_POS
 
 
 @lru_cache(maxsize=100_000)
@@ -28,7 +28,7 @@ def symptom_lemmas(symptom: str) -> frozenset[str]:
 
 
 def note_lemmas(note: str) -> frozenset[str]:
-    """Lemma set of a note, computed once per note; per-word lemmas are cached, so this is a dictionary lookup per token."""
+    """Lemma set of a note, computed once per note; per-word lemmas are cached (a dictionary lookup per token)."""
     return frozenset(lemmas(note))
 
 

@@ -11,7 +11,8 @@ _BRACKETS = re.compile(r"[()\[\]{}\"«»]")
 
 
 @lru_cache(maxsize=1)
-def _morph():
+def morph():
+    """The shared pymorphy3 analyser: loading its dictionaries costs about a second, so once per process."""
     import pymorphy3
 
     return pymorphy3.MorphAnalyzer()
@@ -22,7 +23,7 @@ def lemma(word: str) -> str:
     """Normal form of one lower-case word (pymorphy3's most probable parse; other scripts pass through)."""
     if not re.search("[а-яё]", word):
         return word
-    return _morph().parse(word)[0].normal_form.replace("ё", "е")
+    return morph().parse(word)[0].normal_form.replace("ё", "е")
 
 
 def words(text: str) -> list[str]:

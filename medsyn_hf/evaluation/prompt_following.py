@@ -1,0 +1,192 @@
+"""`medsyn eval prompt-following DATASET`: did the notes mention the symptoms they were prompted with, and how much
+did they copy the example note? Distributions per model and template, from the very functions the filters use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from medsyn_hf.errors import MedsynError
+from medsyn_hf.io import atomic_path
+
+DEFAULT_GROUP_BY = ("generation_model", "template")
+_STATS = ("mean", "median", "p10", "p90")
+
+
+def add_cli(eval_subparsers) -> None:
+    parser = eval_subparsers.add_parser(
+        "prompt-following",
+        help="symptom recall and copy ratio of generated notes, by model and template",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("dataset", type=Path,
+                        help="a save_to_disk folder, a Hub-layout folder, or a .parquet / .jsonl(.gz) file")
+    parser.add_argument("--split", help="split of a multi-split dataset (default: train, or the only split)")
+    parser.add_argument("--text-column", default="response")
+    parser.add_argument("--symptoms-column", default="symptoms")
+    parser.add_argument("--example-column", help="example-note column (default: 'example' when the dataset has it)")
+    parser.add_argument("--group-by",
+                        help="comma-separated columns (default: whichever of generation_model,template exist)")
+    parser.add_argument("--symptom-match-share", type=float, help="see FilterConfig (default: the filters' default)")
+    parser.add_argument("--copy-ngram", type=int, help="see FilterConfig (default: the filters' default)")
+    parser.add_argument("--json", action="store_true", help="print one JSON line instead of the markdown table")
+    parser.add_argument("--out", type=Path, help="also write prompt_following.{md,json,png} into this folder")
+    parser.set_defaults(func=_run)
+
+
+def load_notes(path: str | Path, split: str | None = None):
+    """A ``datasets.Dataset`` from a save_to_disk folder, a Hub-layout folder or a parquet/JSON-lines file."""
+    import datasets
+
+    path = Path(path)
+    if not path.exists():
+        raise MedsynError(f"{path}: no such file or folder")
+    try:
+        if path.is_dir() and any((path / name).exists() for name in ("state.json", "dataset_dict.json")):
+            data = datasets.load_from_disk(str(path))
+        elif path.is_dir():
+            data = datasets.load_dataset(str(path))
+        elif path.suffix == ".parquet":  # read directly: the builder rejects a file with no rows
+            import pyarrow.parquet as pq
+
+            data = datasets.Dataset(datasets.table.InMemoryTable(pq.read_table(path, memory_map=True)))
+        elif path.name.endswith((".jsonl", ".json", ".jsonl.gz", ".json.gz")):
+            data = datasets.Dataset.from_json(str(path))
+        else:
+            raise MedsynError(f"{path}: not a dataset folder, .parquet or .jsonl(.gz) file")
+    except (ValueError, OSError, datasets.exceptions.DatasetGenerationError) as err:
+        raise MedsynError(f"{path}: cannot read as a dataset ({str(err).splitlines()[0]})") from err
+    if isinstance(data, datasets.DatasetDict):
+        if split is None and len(data) != 1 and "train" not in data:
+            raise MedsynError(f"{path}: several splits ({', '.join(data)}); choose one with --split")
+        split = split or ("train" if "train" in data else next(iter(data)))
+        if split not in data:
+            raise MedsynError(f"{path}: no split {split!r} (have {', '.join(data)})")
+        data = data[split]
+    if len(data) == 0:
+        raise MedsynError(f"{path}: the dataset has no rows")
+    return data
+
+
+def _stats(values: list[float]) -> dict:
+    import numpy as np
+
+    arr = np.asarray(values, dtype=float)
+    mean, median, p10, p90 = arr.mean(), np.median(arr), np.percentile(arr, 10), np.percentile(arr, 90)
+    return {"n": len(arr), **{k: round(float(v), 4) for k, v in zip(_STATS, (mean, median, p10, p90))}}
+
+
+def prompt_following(
+    data,
+    text_column: str = "response",
+    symptoms_column: str = "symptoms",
+    example_column: str | None = None,
+    group_by: list[str] | None = None,
+    config=None,
+) -> dict:
+    """Per-note scores and per-group summaries; ``example_column=None`` uses 'example' if present, ``group_by=None``
+    the default grouping columns that are present. Copy ratio is summarised over notes that had an example."""
+    from medsyn_hf.filters import FilterConfig, copy_ratio, symptom_recall
+
+    config = config or FilterConfig()
+    columns = data.column_names
+    if example_column is None and "example" in columns:
+        example_column = "example"
+    group_by = [c for c in DEFAULT_GROUP_BY if c in columns] if group_by is None else group_by
+    for column in [text_column, symptoms_column, example_column, *group_by]:
+        if column is not None and column not in columns:
+            raise MedsynError(f"column {column!r} not in the dataset (columns: {', '.join(columns)})")
+    notes = [note or "" for note in data[text_column]]
+    symptoms = [s or [] for s in data[symptoms_column]]
+    examples = list(data[example_column]) if example_column else [None] * len(notes)
+    groups = [" / ".join(map(str, values)) for values in zip(*(data[c] for c in group_by))] or ["all"] * len(notes)
+    recall = [symptom_recall(n, s, config.symptom_match_share) for n, s in zip(notes, symptoms)]
+    copy = [copy_ratio(n, e, config.copy_ngram) if e else None for n, e in zip(notes, examples)]
+
+    def summary(rows: list[int]) -> dict:
+        copied = [copy[i] for i in rows if copy[i] is not None]
+        return {
+            "symptom_recall": _stats([recall[i] for i in rows]),
+            "all_symptoms": round(sum(recall[i] == 1.0 for i in rows) / len(rows), 4),
+            "copy_ratio": _stats(copied) if copied else None,
+        }
+
+    by_group: dict[str, list[int]] = {}
+    for i, group in enumerate(groups):
+        by_group.setdefault(group, []).append(i)
+    return {
+        "n": len(notes),
+        "group_by": group_by,
+        "example_column": example_column,
+        "symptom_match_share": config.symptom_match_share,
+        "copy_ngram": config.copy_ngram,
+        "overall": summary(list(range(len(notes)))),
+        "groups": {group: summary(rows) for group, rows in sorted(by_group.items())},
+        "scores": {"group": groups, "symptom_recall": recall, "copy_ratio": copy},
+    }
+
+
+def markdown_table(result: dict) -> str:
+    """Mean/median/p10/p90 of recall and copy ratio per group, the overall row last."""
+    header = [" / ".join(result["group_by"]) or "group", "n", *(f"recall {s}" for s in _STATS), "all symptoms",
+              "n with example", *(f"copy {s}" for s in _STATS)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, summary in [*result["groups"].items(), ("**all**", result["overall"])]:
+        recall, copy = summary["symptom_recall"], summary["copy_ratio"]
+        cells = [name, recall["n"], *(f"{recall[s]:.3f}" for s in _STATS), f"{summary['all_symptoms']:.3f}",
+                 copy["n"] if copy else 0, *((f"{copy[s]:.3f}" for s in _STATS) if copy else ["–"] * len(_STATS))]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_histograms(result: dict, path: Path) -> None:
+    """One panel per measure, one histogram of note shares per group (groups of any size compare)."""
+    try:
+        import matplotlib
+    except ImportError as err:
+        raise MedsynError("--out draws histograms with matplotlib: pip install 'medsyn-hf[train]'") from err
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    scores = result["scores"]
+    measures = ["symptom_recall"] + (["copy_ratio"] if result["overall"]["copy_ratio"] else [])
+    fig, axes = plt.subplots(1, len(measures), figsize=(6 * len(measures), 4), squeeze=False)
+    bins = np.linspace(-0.05, 1.05, 12)
+    for ax, measure in zip(axes[0], measures):
+        for group in result["groups"]:
+            values = [v for g, v in zip(scores["group"], scores[measure]) if g == group and v is not None]
+            if values:
+                ax.hist(values, bins=bins, weights=np.full(len(values), 1 / len(values)), histtype="step",
+                        linewidth=1.5, label=f"{group} (n={len(values)})")
+        ax.set_xlabel(measure.replace("_", " "))
+        ax.set_ylabel("share of notes")
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def _run(args) -> int:
+    from medsyn_hf.filters import FilterConfig
+
+    overrides = {"symptom_match_share": args.symptom_match_share, "copy_ngram": args.copy_ngram}
+    config = replace(FilterConfig(), **{k: v for k, v in overrides.items() if v is not None})
+    group_by = [c.strip() for c in args.group_by.split(",") if c.strip()] if args.group_by is not None else None
+    data = load_notes(args.dataset, args.split)
+    result = prompt_following(data, args.text_column, args.symptoms_column, args.example_column, group_by, config)
+    summary = {"dataset": str(args.dataset), **{k: v for k, v in result.items() if k != "scores"}}
+    table = markdown_table(result)
+    if args.out:
+        as_json = json.dumps(summary, ensure_ascii=False, indent=2)
+        for name, text in (("prompt_following.md", table), ("prompt_following.json", as_json)):
+            with atomic_path(args.out / name) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+        plot_histograms(result, args.out / "prompt_following.png")
+    print(json.dumps(summary, ensure_ascii=False) if args.json else table, end="\n" if args.json else "")
+    return 0

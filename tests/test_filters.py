@@ -1,0 +1,241 @@
+"""Note filters on real MedSyn GPT notes: symptom recall, copy ratio, length/language, deduplication, PII scrubbing."""
+
+import random
+import re
+from collections import Counter
+
+import pytest
+
+from medsyn_hf.errors import MedsynError
+from medsyn_hf.filters import (
+    FilterConfig, apply_filters, copy_ratio, copy_span, cyrillic_share, deduplicate, find_pii, scrub_pii,
+    symptom_recall, symptoms_present,
+)
+
+
+@pytest.fixture(scope="module")
+def notes(gpt_notes_sample):
+    return gpt_notes_sample
+
+
+# -- symptom recall -------------------------------------------------------------------------------------------------
+
+def test_recall_matches_inflected_mentions_and_ignores_function_words():
+    note = "Жалобы на сильные боли в горле, сухой кашель по ночам. Температура тела не повышалась."
+    assert symptoms_present(note, ["боль в горле", "кашель", "одышка", "повышение температуры"]) == [
+        True, True, False, False]
+    assert symptom_recall(note, ["Болями в горле", "КАШЕЛЬ", "одышка"]) == pytest.approx(2 / 3)
+    # "в"/"и" are no evidence: a note without the content words does not mention the symptom.
+    assert symptom_recall("Пациент пришёл в клинику и ушёл.", ["боль в горле и кашель"]) == 0.0
+
+
+def test_recall_match_share_and_empty_prompts():
+    note = "Боль в подреберье после еды."
+    assert symptom_recall(note, ["боль в правом подреберье"]) == 0.0
+    assert symptom_recall(note, ["боль в правом подреберье"], min_share=0.5) == 1.0
+    assert symptom_recall(note, []) == 1.0
+
+
+def test_recall_separates_own_symptoms_from_other_notes_symptoms(notes):
+    own = [symptom_recall(n["response"], n["symptoms"]) for n in notes]
+    shifted = [symptom_recall(n["response"], other["symptoms"]) for n, other in zip(notes, notes[7:] + notes[:7])]
+    assert sum(own) / len(own) > 0.7
+    assert sum(shifted) / len(shifted) < 0.3
+
+
+def test_recall_drops_by_the_share_of_unmentioned_symptoms(notes):
+    note = notes[0]
+    base = symptom_recall(note["response"], note["symptoms"])
+    extra = note["symptoms"] + ["гиперпигментация ногтевых пластин"]
+    assert "ногтевой" not in note["response"].lower()
+    assert symptom_recall(note["response"], extra) == pytest.approx(base * len(note["symptoms"]) / len(extra))
+
+
+# -- copy ratio, length, language -----------------------------------------------------------------------------------
+
+def test_copy_ratio_and_span_on_a_worked_example():
+    note, example = "а б в г д е ж", "А, б в. Г д х"
+    # note 5-grams: абвгд (in example), бвгде, вгдеж -> 1/3; longest shared run: а б в г д
+    assert copy_ratio(note, example) == pytest.approx(1 / 3)
+    assert copy_span(note, example) == 5
+    assert copy_ratio(note, None) == copy_ratio(note, "") == copy_span(note, None) == 0
+    assert copy_ratio("а б", example) == 0.0
+
+
+def test_copy_ratio_on_real_notes(notes):
+    a, b = notes[0]["response"], notes[1]["response"]
+    assert copy_ratio(a, a) == 1.0
+    assert copy_span(a, a) == len(re.findall(r"\w+(?:-\w+)*", a))
+    assert copy_ratio(a, b) < 0.05
+    half = " ".join(a.split()[: len(a.split()) // 2])
+    assert 0.3 < copy_ratio(a, half) < 0.7
+
+
+def test_cyrillic_share():
+    assert cyrillic_share("Привет world 2024!") == pytest.approx(6 / 11)
+    assert cyrillic_share("12345 !") == 0.0
+
+
+# -- deduplication --------------------------------------------------------------------------------------------------
+
+def _perturb(text: str, k: int, seed: int) -> str:
+    words = text.split()
+    rng = random.Random(seed)
+    for i in rng.sample(range(len(words)), k):
+        words[i] = "замена"
+    return " ".join(words)
+
+
+def test_deduplicate_exact_and_near_duplicates(notes):
+    texts = [n["response"] for n in notes]
+    assert all(deduplicate(texts))  # distinct real notes survive
+    near = [_perturb(t, 2, i) for i, t in enumerate(texts[:20])]
+    shouted = texts[5].upper().replace(" ", "  ")
+    mixed = texts + near + [shouted]
+    keep = deduplicate(mixed)
+    assert keep[: len(texts)] == [True] * len(texts)  # the first of a group is kept
+    assert keep[len(texts):] == [False] * (len(near) + 1)
+    assert deduplicate(mixed) == keep  # deterministic
+    assert all(deduplicate(mixed, threshold=1.01)[len(texts): -1])  # near duplicates are only near
+
+
+def test_deduplicate_short_and_empty_texts():
+    assert deduplicate(["", "  ", "боль", "Боль.", "кашель"]) == [True, False, True, False, True]
+
+
+# -- PII ------------------------------------------------------------------------------------------------------------
+
+PLANTED = {
+    "name": ["ФИО: Кузнецова Мария Петровна", "Пациент Сидоров И.И. обратился", "врач Иван Петрович Смирнов",
+             "А.В. Морозов", "Пациентка Анна, 26 лет", "зовут Ольга Николаевна Белова"],
+    "phone": ["+7 (912) 345-67-89", "8 912 345 67 89", "89123456789", "тел.: 345-67-89"],
+    "snils": ["СНИЛС 123-456-789 01", "СНИЛС: 12345678901"],
+    "passport": ["паспорт 45 07 123456", "паспорт серии 4507 № 654321"],
+    "policy": ["полис ОМС 1234 5678 9012 3456", "полис: 7700000012345678"],
+    "email": ["ivan.petrov@mail.ru"],
+    "address": ["г. Москва, ул. Ленина, д. 5, кв. 12", "проспект Мира, дом 10, квартира 4",
+                "Адрес проживания: Тверская область, деревня Горки"],
+    "birth_date": ["Дата рождения: 12.03.1985"],
+}
+# What must be gone afterwards: digit runs, e-mail, and the name/street words.
+SECRET = re.compile(r"\d{3,}|@|Кузнецова|Мария|Сидоров|Петрович|Смирнов|Морозов|Анна|Ольга|Белова|Ленина|Мира|Горки")
+
+
+def test_planted_pii_in_real_notes_is_scrubbed(notes):
+    for kind, samples in PLANTED.items():
+        for i, sample in enumerate(samples):
+            note = notes[i]["response"]
+            cut = note.index(". ", len(note) // 2) + 2  # plant as a sentence in the middle of the note
+            scrubbed, kinds = scrub_pii(f"{note[:cut]}{sample}. {note[cut:]}")
+            assert kind in kinds, sample
+            # Planting added no secret that survives: what is left matches the scrubbed note without it.
+            assert Counter(SECRET.findall(scrubbed)) == Counter(SECRET.findall(scrub_pii(note)[0])), sample
+
+
+def test_medical_text_is_not_scrubbed():
+    medical = ("Температура 38 градусов держится 2 недели, с 12.03.2023 кашель. АД 120/80 мм рт. ст., ЧСС 72 уд/мин, "
+               "Hb 135 г/л. Парацетамол 500 мг 3 раза в день, Ибупрофен 400 мг, Амоксициллин 1000 мг 7 дней. ОАК, ЭКГ, "
+               "УЗИ. Дефицит витамина С. Гепатит В. Болезнь Паркинсона у отца, синдром Иценко-Кушинга, анализ мочи по "
+               "Нечипоренко, проба Манту, симптом Щеткина-Блюмберга, болезнь Крона. Рост 175 см, вес 80 кг. "
+               "Дата осмотра: 15.04.2023. Вера в выздоровление. Надежда на улучшение. Номер истории болезни 123456. "
+               "Пациент: Сухой кашель. Пациент: По ночам хуже. Пол: женский.")
+    assert scrub_pii(medical) == (medical, [])
+
+
+def test_scrubbing_real_notes_keeps_their_medicine(notes):
+    measure = re.compile(r"\d+(?:[.,]\d+)?\s?(?:градус\w*|недел\w*|дн\w*|мг|мм|лет|год\w*|%)")
+    for n in notes:
+        scrubbed, _ = scrub_pii(n["response"])
+        assert "Иванов" not in scrubbed and "Иван " not in scrubbed  # the notes' invented patients are gone
+        assert measure.findall(scrubbed) == measure.findall(n["response"])
+        assert symptom_recall(scrubbed, n["symptoms"]) == symptom_recall(n["response"], n["symptoms"])
+    spans = [find_pii(n["response"]) for n in notes]
+    scrubbed_chars = sum(e - s for note_spans in spans for s, e, _ in note_spans)
+    assert scrubbed_chars < 0.02 * sum(len(n["response"]) for n in notes)
+
+
+# -- apply_filters --------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def filtered(notes):
+    import datasets
+
+    rows = [{"response": n["response"], "symptoms": n["symptoms"], "example": None} for n in notes[:20]]
+    rows[1]["example"] = rows[1]["response"]  # a copy of its example
+    rows[2]["symptoms"] = ["гиперпигментация ногтевых пластин", "алопеция"]  # off-prompt
+    rows.append({"response": "Patient complains of cough and fever. " * 20, "symptoms": [], "example": None})
+    rows.append({"response": "Кашель.", "symptoms": ["кашель"], "example": None})
+    rows.append({**rows[0], "response": rows[0]["response"].upper()})  # duplicate of a kept note
+    rows.append({**rows[2], "symptoms": notes[2]["symptoms"]})  # twin of a failing note: must survive
+    return rows, apply_filters(datasets.Dataset.from_list(rows))
+
+
+def test_apply_filters_marks_each_failure(filtered):
+    rows, out = filtered
+    reasons = out["filter_reason"]
+    assert reasons[1] == "high_copy_ratio" and out["copy_ratio"][1] == 1.0
+    assert reasons[2] == "low_symptom_recall"
+    assert reasons[-4] == "not_russian"
+    assert set(reasons[-3].split(",")) == {"too_short"}
+    assert reasons[-2] == "duplicate" and out["is_duplicate"][-2]
+    assert reasons[-1] == "" and out["keep"][-1]
+    assert out["keep"] == [r == "" for r in reasons]
+    for i in [0, *range(3, 20)]:  # untouched real notes fail only on their own recall
+        low = symptom_recall(out["response"][i], rows[i]["symptoms"]) < 0.5
+        assert reasons[i] == ("low_symptom_recall" if low else "")
+
+
+def test_apply_filters_columns_follow_the_schema(filtered):
+    from medsyn_hf.schemas import FILTER_COLUMNS_DOC, FILTER_FEATURES
+
+    rows, out = filtered
+    assert set(FILTER_FEATURES) == set(FILTER_COLUMNS_DOC)
+    for name, feature in FILTER_FEATURES.items():
+        assert out.features[name] == feature
+    assert out["n_words"][-3] == 1 and out["n_chars"][-3] == len("Кашель.")
+    assert all("Иванов" not in text for text in out["response"])
+    assert any("name" in kinds for kinds in out["pii_found"])
+
+
+def test_apply_filters_on_records_with_custom_thresholds(notes):
+    rows = [{"response": n["response"], "symptoms": ["гиперпигментация ногтевых пластин"]} for n in notes[:3]]
+    config = FilterConfig(min_symptom_recall=0.0, min_words=10_000, scrub_pii=False)
+    out = apply_filters(rows, config, example_column="example")
+    assert isinstance(out, list) and [r["filter_reason"] for r in out] == ["too_short"] * 3
+    assert [r["response"] for r in out] == [n["response"] for n in notes[:3]]
+    assert all(r["copy_ratio"] == 0.0 for r in out)
+    again = apply_filters(out, FilterConfig(min_symptom_recall=0.0, min_words=10))  # re-filter with new thresholds
+    assert [r["filter_reason"] for r in again] == ["", "", ""]
+
+
+def test_apply_filters_errors():
+    with pytest.raises(MedsynError, match="symptoms"):
+        apply_filters([{"response": "текст"}])
+    with pytest.raises(MedsynError, match="no notes"):
+        apply_filters([])
+
+
+# -- evaluate metrics (same functions, loadable by path offline) ----------------------------------------------------
+
+def test_evaluate_metrics_load_by_path_offline(notes):
+    import os
+    from pathlib import Path
+
+    import evaluate
+
+    import medsyn_hf
+
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    metrics = Path(medsyn_hf.__file__).parent / "metrics"
+    recall = evaluate.load(str(metrics / "symptom_recall"))
+    copy = evaluate.load(str(metrics / "copy_ratio"))
+    texts = [n["response"] for n in notes[:10]]
+    symptoms = [n["symptoms"] for n in notes[:10]]
+    expected = [symptom_recall(t, s) for t, s in zip(texts, symptoms)]
+    result = recall.compute(predictions=texts, references=symptoms)
+    assert result["symptom_recall"] == pytest.approx(sum(expected) / 10)
+    assert result["all_symptoms"] == pytest.approx(sum(e == 1.0 for e in expected) / 10)
+    examples = [texts[0], "", texts[2][:300], texts[0], "", "", "", "", "", ""]
+    result = copy.compute(predictions=texts, references=examples, n=3)
+    assert result["copy_ratio"] == pytest.approx(sum(copy_ratio(t, e, 3) for t, e in zip(texts, examples)) / 10)
+    assert result["max_copy_span"] == copy_span(texts[0], texts[0])
