@@ -45,7 +45,8 @@ class MKG:
         self.graph = g
         self.rumedtop3_categories: list[str] = data["rumedtop3_categories"]
         self._codes = sorted(n for n, a in g.nodes(data=True) if a["kind"] == "code")
-        self._symptoms = {}
+        self._symptoms: dict[str, list[Symptom]] = {}
+        self._index: dict[str, dict[str, list[str]]] = {}
 
     # -- codes and hierarchy -------------------------------------------------------------------------------------
     def has_code(self, code: str) -> bool:
@@ -120,20 +121,30 @@ class MKG:
         node = SYMPTOM + key
         return sorted(self.graph.predecessors(node)) if node in self.graph else []
 
+    def _symptom_index(self, level: str) -> dict[str, list[str]]:
+        """symptom key -> codes of ``level`` having it (with their subcodes'), built once per level."""
+        if level not in self._index:
+            index: dict[str, list[str]] = {}
+            for code in self.codes(level):
+                for s in self.symptoms(code):
+                    index.setdefault(s.key, []).append(code)
+            self._index[level] = index
+        return self._index[level]
+
     def related(self, code: str, limit: int = 10) -> list[tuple[str, int]]:
-        """Codes of the same level sharing symptoms with ``code``, most shared first (MedSyn's multi-hop links)."""
+        """Codes of the same level sharing symptoms with ``code`` (MedSyn's multi-hop links): (code, shared count).
+
+        Ranked by Jaccard similarity of the symptom sets, so codes with huge HSDN lists do not crowd out close ones.
+        """
         code = self.resolve(code)
-        level = self.graph.nodes[code]["level"]
-        own = self.path(code)
-        shared: Counter = Counter()
-        for s in self.symptoms(code):
-            hits = set()
-            for other in self.codes_with_symptom(s.key):
-                at_level = next((c for c in self.path(other) if self.graph.nodes[c]["level"] == level), None)
-                if at_level and at_level not in own:
-                    hits.add(at_level)
-            shared.update(hits)
-        return sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        index = self._symptom_index(self.graph.nodes[code]["level"])
+        own = self.symptoms(code)
+        shared = Counter(other for s in own for other in index.get(s.key, ()) if other != code)
+
+        def jaccard(other: str) -> float:
+            return shared[other] / (len(own) + len(self.symptoms(other)) - shared[other])
+
+        return [(c, shared[c]) for c in sorted(shared, key=lambda c: (-jaccard(c), c))[:limit]]
 
     def neighbourhood(self, code: str, radius: int = 1, limit: int = 10) -> nx.DiGraph:
         """The code, its parent and children, its symptoms; with radius >= 2 also the ``limit`` most related codes."""
@@ -184,13 +195,18 @@ class MKG:
             if hits:
                 return [(c, self.graph.nodes[c]["name_ru"], 100.0 if c == code_query else 90.0) for c in hits]
         labels, owners = self._names
-        scored = process.extract(query.lower().replace("ё", "е"), labels, scorer=fuzz.WRatio, limit=limit * 4,
-                                 score_cutoff=60)
+        query = query.lower().replace("ё", "е")
+        # Fuzzy score, plus a bonus when every query word's stem (first four letters) is in the name, so
+        # 'острый гастрит' ranks gastritis above other 'острый ...' names.
+        stems = [w[:4] for w in re.findall(r"\w+", query)]
+        scored = process.extract(query, labels, scorer=fuzz.WRatio, limit=max(300, limit * 4), score_cutoff=60)
+        ranked = sorted(((score + 10 * all(s in labels[i] for s in stems), i) for _, score, i in scored),
+                        key=lambda t: (-t[0], len(labels[t[1]]), owners[t[1]]))
         out, seen = [], set()
-        for _, score, i in sorted(scored, key=lambda t: (-t[1], len(t[0]), owners[t[2]])):
+        for score, i in ranked:
             if owners[i] not in seen:
                 seen.add(owners[i])
-                out.append((owners[i], self.graph.nodes[owners[i]]["name_ru"], round(score, 1)))
+                out.append((owners[i], self.graph.nodes[owners[i]]["name_ru"], round(min(score, 100.0), 1)))
         return out[:limit]
 
     # -- summary --------------------------------------------------------------------------------------------------
