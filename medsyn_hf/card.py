@@ -12,12 +12,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+import sys
 from importlib import resources
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
 
-CARD_DIR = Path(__file__).resolve().parent.parent / "dataset_card"
+# The repository's dataset_card/ (editable installs); a wheel installs the same files under <prefix>/share.
+CARD_DIR = next((d for d in (Path(__file__).resolve().parent.parent / "dataset_card",
+                             Path(sys.prefix) / "share" / "medsyn_hf" / "dataset_card") if d.is_dir()),
+                Path(__file__).resolve().parent.parent / "dataset_card")
 
 # What our published cards must carry (the Hub itself requires none of them, but shows all of them).
 REQUIRED_METADATA = ("license", "language", "task_categories", "size_categories", "configs", "source_datasets",
@@ -61,7 +65,8 @@ def _datasets_resource(name: str):
 
 def render_card(template: str | os.PathLike, metadata: Mapping, **facts):
     """A ``DatasetCard`` from ``dataset_card/<template>.md`` (or a path), a Jinja2 template whose front matter is
-    ``{{ card_data }}`` (filled from ``metadata``, as ``DatasetCard.from_template`` does) and whose body uses ``facts``.
+    ``{{ card_data }}`` (filled from ``metadata``, as ``DatasetCard.from_template`` does) and whose body uses the
+    metadata keys and ``facts``.
 
     Unlike ``from_template``, a fact the template uses but ``facts`` lacks is an error, not an empty string.
     """
@@ -73,9 +78,10 @@ def render_card(template: str | os.PathLike, metadata: Mapping, **facts):
         raise MedsynError(f"dataset card template {path} not found")
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
                              lstrip_blocks=True)
+    data = DatasetCardData(**metadata)
     try:
         text = env.from_string(path.read_text(encoding="utf-8")).render(
-            card_data=DatasetCardData(**metadata).to_yaml(), **facts)
+            **{**data.to_dict(), **facts}, card_data=data.to_yaml())
     except jinja2.TemplateError as err:
         raise MedsynError(f"{path}: {err}") from None
     return DatasetCard(text)
@@ -116,13 +122,13 @@ def _check_configs(card_data, folder: Path | None, problems: list) -> None:
 
 
 def validate_card(card, folder: str | os.PathLike | None = None, required=REQUIRED_METADATA):
-    """Check a card (``DatasetCard``, its text, or a README.md path) by the Hub's metadata rules; return the card.
+    """Check a card (``DatasetCard``, its text, or a README.md ``Path``) by the Hub's metadata rules; return the card.
 
     With ``folder``, every ``configs`` data-file pattern must match files there. All problems are reported at once.
     """
     from huggingface_hub import DatasetCard
 
-    if isinstance(card, os.PathLike) or (isinstance(card, str) and card.endswith(".md") and "\n" not in card):
+    if isinstance(card, os.PathLike):
         if not Path(card).is_file():
             raise MedsynError(f"{card}: dataset card not found")
         card = Path(card).read_text(encoding="utf-8")

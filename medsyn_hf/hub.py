@@ -29,7 +29,7 @@ def _shard_name(split: str, index: int, count: int) -> str:
     return f"{split}-{index:05d}-of-{count:05d}.parquet"
 
 
-def _check_names(configs: Mapping, union_config: str | None, default_config: str | None) -> None:
+def _check_layout(configs: Mapping, union_config: str | None, default_config: str | None) -> None:
     names = [*configs, *([union_config] if union_config else [])]
     for name in names:
         if not _NAME.match(name):
@@ -41,9 +41,11 @@ def _check_names(configs: Mapping, union_config: str | None, default_config: str
     for name, splits in configs.items():
         if not splits:
             raise MedsynError(f"config {name!r} has no splits")
-        for split in splits:
+        for split, ds in splits.items():
             if not _SPLIT.match(split):
                 raise MedsynError(f"split name {split!r} of config {name!r} must match {_SPLIT.pattern}")
+            if not len(ds):
+                raise MedsynError(f"split {split!r} of config {name!r} is empty (load_dataset cannot read it)")
 
 
 def _union_info(configs: Mapping, infos: dict) -> dict:
@@ -76,20 +78,31 @@ def _write_shards(root: Path, config: str, split: str, ds, max_shard_size: int) 
     return nbytes, size
 
 
+def _check_files(files: Mapping) -> None:
+    for name in files:
+        path = Path(name)
+        if path.is_absolute() or ".." in path.parts or path.parts[0] in ("data", "README.md"):
+            raise MedsynError(f"extra file {name!r} must be a relative path outside data/ and README.md")
+
+
 def write_folder(folder: str | os.PathLike, configs: Mapping[str, Mapping], card, *, union_config: str | None = None,
-                 default_config: str | None = None, max_shard_size: int = MAX_SHARD_SIZE) -> Path:
+                 default_config: str | None = None, max_shard_size: int = MAX_SHARD_SIZE,
+                 files: Mapping[str, bytes] | None = None) -> Path:
     """Write ``{config: {split: Dataset}}`` and ``card`` (a ``huggingface_hub.DatasetCard``) as a Hub dataset folder.
 
     ``union_config`` names an extra config whose splits are the union of all the others' shards (the "all tasks"
     view); ``default_config`` is what ``load_dataset(folder)`` loads. The card's YAML gets ``configs`` and
     ``dataset_info`` filled in and is validated (``medsyn_hf.card.validate_card``) before the folder replaces
-    ``folder`` atomically. Returns the folder.
+    ``folder`` atomically. ``files`` maps other repo paths (a plot the card shows, say) to their bytes. Returns the
+    folder.
     """
-    from datasets import DatasetInfo, DatasetInfosDict, SplitDict, SplitInfo
+    from datasets import DatasetInfo, SplitDict, SplitInfo
+    from datasets.info import DatasetInfosDict
 
     from medsyn_hf.card import validate_card
 
-    _check_names(configs, union_config, default_config)
+    _check_layout(configs, union_config, default_config)
+    _check_files(files or {})
     with atomic_path(folder) as tmp:
         infos, yaml_configs = {}, []
         for config, splits in configs.items():
@@ -119,6 +132,9 @@ def write_folder(folder: str | os.PathLike, configs: Mapping[str, Mapping], card
         card.data["configs"] = yaml_configs
         card.data["dataset_info"] = None
         dataset_infos.to_dataset_card_data(card.data)
+        for name, data in (files or {}).items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_bytes(data)
         card.save(tmp / "README.md")
         validate_card(tmp / "README.md", folder=tmp)
     return Path(folder)

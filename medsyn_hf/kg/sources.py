@@ -34,7 +34,7 @@ def _open(path: Path):
     return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8", newline="")
 
 
-def _csv_rows(path: Path, required: list[str], delimiter: str = ",") -> Iterator[tuple[int, dict]]:
+def csv_rows(path: Path, required: list[str], delimiter: str = ",") -> Iterator[tuple[int, dict]]:
     """(line, row) pairs; a missing column or a short row is an error naming the file and line."""
     with _open(path) as f:
         reader = csv.DictReader(f, delimiter=delimiter)
@@ -66,7 +66,7 @@ def split_list(text: str) -> list[str]:
 
 def read_icd_tree(path: Path) -> list[dict]:
     """Rows of the Russian ICD-10 directory with their parent's code; retired rows (ACTUAL=0) are kept, flagged."""
-    rows = list(_csv_rows(path, ["ID", "MKB_CODE", "MKB_NAME", "ID_PARENT", "ACTUAL"], delimiter=";"))
+    rows = list(csv_rows(path, ["ID", "MKB_CODE", "MKB_NAME", "ID_PARENT", "ACTUAL"], delimiter=";"))
     by_id = {row["ID"]: row for _, row in rows}
     out = []
     for line, row in rows:
@@ -84,7 +84,7 @@ def read_main_proc(path: Path) -> list[dict]:
     """MedSyn's disease table: Russian symptoms with HSDN TF-IDF weights, unweighted lists, names, sex."""
     out = []
     cols = ["icd_10", "Name", "names_ru", "gender", "symptoms_ru", "sympotoms_tf_idfs", "symptoms_ru_no_stat", "descriptions_ru"]
-    for line, row in _csv_rows(path, cols):
+    for line, row in csv_rows(path, cols):
         ru = _literal_list(row["symptoms_ru"], path, line)
         weights = _literal_list(row["sympotoms_tf_idfs"], path, line)
         if ru and len(ru) != len(weights):
@@ -101,13 +101,13 @@ def read_main_proc(path: Path) -> list[dict]:
 def read_icd_symp_ru(path: Path) -> list[dict]:
     return [{"code": row["icd_10"].strip(), "name_en": row["Name"].strip(), "name_ru": row["names_ru"].strip(),
              "unweighted": split_list(row["symptoms_ru_no_stat"])}
-            for _, row in _csv_rows(path, ["icd_10", "Name", "names_ru", "symptoms_ru_no_stat"])]
+            for _, row in csv_rows(path, ["icd_10", "Name", "names_ru", "symptoms_ru_no_stat"])]
 
 
 def read_hsdn(path: Path) -> list[dict]:
     """HSDN disease–symptom pairs keyed by MeSH ids, with their TF-IDF score."""
     out = []
-    for line, row in _csv_rows(path, ["symptom_name", "disease_id", "tfidf_score"], delimiter="\t"):
+    for line, row in csv_rows(path, ["symptom_name", "disease_id", "tfidf_score"], delimiter="\t"):
         try:
             score = float(row["tfidf_score"])
         except ValueError:
@@ -119,7 +119,7 @@ def read_hsdn(path: Path) -> list[dict]:
 def read_mesh_icd10(csv_path: Path, txt_path: Path) -> dict[str, list[tuple[str, str]]]:
     """MeSH disease id -> [(ICD-10(-CM) code, English description)], both mapping files merged."""
     out: dict[str, list[tuple[str, str]]] = {}
-    for _, row in _csv_rows(csv_path, ["MESH_ID", "ICD10CM_CODE", "DRESCP"]):
+    for _, row in csv_rows(csv_path, ["MESH_ID", "ICD10CM_CODE", "DRESCP"]):
         out.setdefault(row["MESH_ID"].strip(), []).append((row["ICD10CM_CODE"].strip(), row["DRESCP"].strip()))
     with _open(txt_path) as f:
         for line, text in enumerate(f, 1):
@@ -132,7 +132,7 @@ def read_mesh_icd10(csv_path: Path, txt_path: Path) -> dict[str, list[tuple[str,
 
 
 def read_symptom_translations(path: Path) -> dict[str, str]:
-    return {row["symp_eng"].strip(): row["symp_ru"].strip() for _, row in _csv_rows(path, ["symp_eng", "symp_ru"])}
+    return {row["symp_eng"].strip(): row["symp_ru"].strip() for _, row in csv_rows(path, ["symp_eng", "symp_ru"])}
 
 
 def read_gender_split(path: Path) -> dict[str, str]:
@@ -152,7 +152,7 @@ def read_gender_split(path: Path) -> dict[str, str]:
     return out
 
 
-def _jsonl(path: Path, required: tuple[str, ...]) -> Iterator[dict]:
+def jsonl_records(path: Path, required: tuple[str, ...]) -> Iterator[dict]:
     with _open(path) as f:
         for line, text in enumerate(f, 1):
             if not text.strip():
@@ -171,9 +171,9 @@ def read_gpt_notes(path: Path) -> list[dict]:
     """(code, symptom list) of each MedSyn GPT note: how often a symptom was prompted for a code."""
     return [{"code": r["icd10"].strip(), "name_ru": (r.get("disease_name_ru") or "").strip(),
              "symptoms": [s for s in r["symptoms"] if s.strip()]}
-            for r in _jsonl(path, ("icd10", "symptoms"))]
+            for r in jsonl_records(path, ("icd10", "symptoms"))]
 
 
 def read_rumedtop3_train(path: Path) -> list[dict]:
     """Complaints of RuMedTop3 *train* with their category (evaluation splits never feed the graph)."""
-    return [{"code": r["code"].strip(), "text": r["symptoms"]} for r in _jsonl(path, ("code", "symptoms"))]
+    return [{"code": r["code"].strip(), "text": r["symptoms"]} for r in jsonl_records(path, ("code", "symptoms"))]
