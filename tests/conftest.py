@@ -1,5 +1,6 @@
 """Shared test set-up: offline Hugging Face stack, repository paths, the packaged MKG."""
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -19,3 +20,129 @@ def kg():
     from medsyn_hf.kg import load_graph
 
     return load_graph()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """`medsyn tiny-model`'s model and tokenizer, trained on the fixture sources (small vocab: fast)."""
+    from medsyn_hf.tiny_model import build
+
+    return build(tmp_path_factory.mktemp("tiny") / "model", FIXTURE_SOURCES, vocab_size=1000)
+
+
+IFT_SYSTEM = "Ты — опытный врач. Пиши медицинские записи на русском языке."
+
+
+@pytest.fixture(scope="session")
+def ift_dir(tmp_path_factory):
+    """A tiny instruction dataset in `medsyn ift build`'s Hub layout (data/<task>/*.parquet + README configs):
+    conversational prompt-completion rows from the fixture GPT notes and RuMedTop3 train complaints."""
+    import gzip
+    import json
+
+    import datasets
+
+    def row(user, answer):
+        return {"prompt": [{"role": "system", "content": IFT_SYSTEM}, {"role": "user", "content": user}],
+                "completion": [{"role": "assistant", "content": answer}]}
+
+    with gzip.open(FIXTURE_SOURCES / "medsyn_gpt_notes" / "notes.jsonl.gz", "rt", encoding="utf-8") as f:
+        notes = [json.loads(line) for line in f]
+    with open(FIXTURE_SOURCES / "rumedtop3" / "train_v1.jsonl", encoding="utf-8") as f:
+        complaints = [json.loads(line) for line in f]
+    tasks = {
+        "note_writing": [row(n["prompt"].strip(), n["response"]) for n in notes],
+        "complaint_to_icd": [row(f"Жалобы: {c['symptoms']}\nУкажи код МКБ-10.", c["code"]) for c in complaints],
+    }
+    out = tmp_path_factory.mktemp("ift")
+    configs = ""
+    for task, rows in tasks.items():
+        (out / "data" / task).mkdir(parents=True)
+        datasets.Dataset.from_list(rows).to_parquet(str(out / "data" / task / "train-00000-of-00001.parquet"))
+        configs += f"- config_name: {task}\n  data_files:\n  - split: train\n    path: data/{task}/*.parquet\n"
+    (out / "README.md").write_text(f"---\nconfigs:\n{configs}---\n", encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="session")
+def space_data(tmp_path_factory, tiny_model_dir):
+    """The demo Space's data folder: a published dataset (Hub layout: two configs and their union), a model, and a
+    symlink to a model outside the folder (which the Space must refuse)."""
+    import shutil
+
+    from huggingface_hub import DatasetCard
+
+    from medsyn_hf.hub import write_folder
+    from medsyn_hf.kg import load_graph
+    from medsyn_hf.priors import sample_priors
+
+    root = tmp_path_factory.mktemp("space-data")
+    configs = {code: {"train": sample_priors(load_graph(), 12, seed=i, codes=[code])}
+               for i, code in enumerate(("J06", "K29"))}
+    card = DatasetCard("---\nlicense: mit\nlanguage: [ru]\ntask_categories: [text-generation]\nsize_categories: [n<1K]\n"
+                       "source_datasets: [original]\npretty_name: Space test priors\n---\n# Space test priors\n")
+    write_folder(root / "published", configs, card, union_config="all", default_config="all")
+    shutil.copytree(tiny_model_dir, root / "models" / "tiny")
+    (root / "models" / "escape").symlink_to(tiny_model_dir, target_is_directory=True)
+    return root
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(cmd, url: str, log: Path, timeout: float = 180, **popen):
+    """Run a server subprocess, yield it once ``url`` answers, stop it afterwards; its log tail is in any failure."""
+    import subprocess
+    import time
+    import urllib.request
+
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, **popen)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{' '.join(map(str, cmd[:2]))} did not start (exit code {proc.poll()}):\n"
+                            f"{log.read_text()[-3000:]}")
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def space_url(tmp_path_factory, space_data, tiny_model_dir):
+    """The demo Space served on 127.0.0.1 by a subprocess, exactly as `python spaces/medsyn-demo/app.py` runs it."""
+    import sys
+
+    port, work = free_port(), tmp_path_factory.mktemp("space")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
+    cmd = [sys.executable, str(REPO / "spaces" / "medsyn-demo" / "app.py"), "--host", "127.0.0.1", "--port", str(port),
+           "--model", str(tiny_model_dir), "--data-dirs", str(space_data), "--cache", str(work / "cache")]
+    url = f"http://127.0.0.1:{port}/"
+    with served(cmd, url, work / "server.log", env=env, cwd=work):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def gpt_notes_sample():
+    """Every 100th real MedSyn GPT note: 115 notes of both models (15 gpt-4, 100 gpt-3.5-turbo) and many codes."""
+    import gzip
+    import json
+
+    with gzip.open(SOURCES / "medsyn_gpt_notes" / "notes.jsonl.gz", "rt", encoding="utf-8") as f:
+        return [json.loads(line) for i, line in enumerate(f) if i % 100 == 0]

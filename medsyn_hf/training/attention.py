@@ -29,7 +29,7 @@ def sdpa_varlen_forward(module, query, key, value, attention_mask, dropout=0.0, 
         )
     from torch.nn.attention.varlen import varlen_attn
 
-    q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # tokens x heads x dim
+    q, k, v = (t[0].transpose(0, 1).contiguous() for t in (query, key, value))  # tokens x heads x dim
     cu_seq_lens = cu_seq_lens.to(device=q.device, dtype=torch.int32)
     max_len = int(kwargs["max_length_q"])
     out = varlen_attn(

@@ -33,25 +33,29 @@ def _weighted(ds: Dataset, weight: float, seed: int) -> Dataset:
     return ds.shuffle(seed=seed).select([i % n for i in range(round(n * weight))])
 
 
-def get_dataset(args: ScriptArguments) -> DatasetDict:
+def get_dataset(args: ScriptArguments) -> tuple[DatasetDict, dict]:
+    """The splits, and the rows each (dataset, config, weight) contributed (for the model card)."""
     if args.dataset_mixture is None:
         data = _load(args.dataset_name, args.dataset_config, None)
-        return data if isinstance(data, DatasetDict) else DatasetDict({"train": data})
+        data = data if isinstance(data, DatasetDict) else DatasetDict({"train": data})
+        train = data.get(args.dataset_train_split)
+        return data, {(args.dataset_name, args.dataset_config, None): len(train) if train is not None else 0}
 
     mixture = args.dataset_mixture
-    parts = []
+    parts, sources = [], {}
     for d in mixture.datasets:
         ds = _load(d.id, d.config, d.split)
         if d.columns is not None:
             ds = ds.select_columns(d.columns)
         if d.weight is not None:
             ds = _weighted(ds, d.weight, mixture.seed)
-        logger.info("mixture: %s (config %s) -> %d rows", d.id, d.config, len(ds))
+        logger.info("mixture: %s (config %s, weight %s) -> %d rows", d.id, d.config, d.weight, len(ds))
         parts.append(ds)
+        sources[(d.id, d.config, d.weight)] = len(ds)
     try:
         combined = concatenate_datasets(parts).shuffle(seed=mixture.seed)
     except ValueError as err:
-        raise MedsynError(f"dataset_mixture configs have different columns; select common ones with `columns`: {err}") from err
+        raise MedsynError(f"dataset_mixture configs have different columns; pick common ones with `columns`: {err}") from err
     if mixture.test_split_size is None:
-        return DatasetDict({"train": combined})
-    return combined.train_test_split(test_size=mixture.test_split_size, seed=mixture.seed)
+        return DatasetDict({"train": combined}), sources
+    return combined.train_test_split(test_size=mixture.test_split_size, seed=mixture.seed), sources

@@ -12,7 +12,7 @@ HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 HYPERPARAMETERS = (
     "learning_rate", "lr_scheduler_type", "warmup_steps", "num_train_epochs", "max_steps",
     "per_device_train_batch_size", "gradient_accumulation_steps", "max_length", "packing",
-    "completion_only_loss", "bf16", "gradient_checkpointing", "seed",
+    "completion_only_loss", "train_sampling_strategy", "optim", "weight_decay", "bf16", "activation_checkpointing", "seed",
 )
 LORA = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "lora_modules_to_save")
 
@@ -20,8 +20,8 @@ TEMPLATE = """
 # {name}
 
 A note writer for **medsyn_hf**: `{base}` fine-tuned ({method}) with TRL's `SFTTrainer` on the Russian medical
-instruction dataset, following MedSyn (Kumichev et al., 2024). Loss on completions only: the model learns to answer
-prompts (a system message and a request with ICD-10 code, symptoms and demographics), never to reproduce them.
+instruction dataset, following MedSyn (Kumichev et al., 2024): prompts are a system message and a request (ICD-10
+code, symptoms, demographics), completions the note or answer.{loss}
 
 ## Training data
 
@@ -40,8 +40,8 @@ prompts (a system message and a request with ICD-10 code, symptoms and demograph
 
 For research: generating **synthetic** Russian clinical notes (anamneses) from an ICD-10 code and symptoms, to augment
 training data for clinical NLP such as ICD-code prediction. Not for diagnosis, treatment or any clinical decision, and
-not a source of medical facts: notes are plausible-sounding text and can be wrong. The instruction data are
-LLM-generated notes and public texts, with no real patients' records.
+not a source of medical facts: notes are plausible-sounding text and can be wrong, and may echo phrasing of the
+training data above (see its dataset card for provenance and licenses).
 
 ## Reproduce
 
@@ -78,6 +78,8 @@ def write_model_card(output_dir, script_args, training_args, model_args, rows: d
         name=Path(output_dir).resolve().name,
         base=base,
         method="LoRA" if model_args.use_peft else "full fine-tuning",
+        loss=" Loss on completions only: the model learns to answer prompts, not to reproduce them."
+        if training_args.completion_only_loss is not False else "",
         data_rows="\n".join(f"| `{d}` | {c or '-'} | {w if w is not None else 1.0} | {n} |" for (d, c, w), n in rows.items()),
         param_rows="\n".join(f"| {k} | `{v}` |" for k, v in params.items()),
         results="## Results\n\n" + "\n".join(f"- {k}: {v}" for k, v in sorted(metrics.items())) + "\n" if metrics else "",

@@ -1,0 +1,212 @@
+"""Supervised fine-tuning on the instruction dataset: TRL's `trl/scripts/sft.py` plus a weighted dataset mixture,
+automatic resume, an optional merged model and our model card. `recipes/sft.py` and `medsyn sft` both run `main`.
+
+    medsyn tiny-model --out outputs/tiny-model && medsyn ift build --out outputs/ift
+    medsyn sft --config recipes/tiny/sft/config.yaml
+    accelerate launch --config_file recipes/accelerate_configs/multi_gpu.yaml recipes/sft.py \\
+        --config recipes/llama-2-7b/sft/config_lora.yaml
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import datasets
+import transformers
+import yaml
+from transformers import AutoTokenizer, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+from trl import ModelConfig, SFTTrainer, TrlParser, get_peft_config, get_quantization_config
+
+from medsyn_hf.errors import MedsynError
+from medsyn_hf.io import atomic_path
+from medsyn_hf.training.attention import configure_attention
+from medsyn_hf.training.configs import ScriptArguments, SFTConfig
+from medsyn_hf.training.data import get_dataset
+from medsyn_hf.training.model_card import write_model_card
+
+logger = logging.getLogger(__name__)
+
+
+def make_parser() -> TrlParser:
+    return TrlParser((ScriptArguments, SFTConfig, ModelConfig), prog="medsyn sft")
+
+
+def parse_args(argv: list[str], parser: TrlParser | None = None):
+    """TrlParser (SFT's unless given), with a bad config (unknown key, missing file, bad value) as one `MedsynError` line."""
+    parser = parser or make_parser()
+    if "--config" in argv:
+        path = Path(argv[argv.index("--config") + 1]) if argv.index("--config") + 1 < len(argv) else None
+        if path is None or not path.is_file():
+            raise MedsynError(f"config file not found: {path}")
+        try:
+            config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            raise MedsynError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from err
+        if not isinstance(config, dict):
+            raise MedsynError(f"{path} must be a YAML mapping of argument: value")
+        known = {action.dest for action in parser._actions} | {"env"}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise MedsynError(f"unknown key(s) in {path}: {', '.join(unknown)} (see `{parser.prog} --help`)")
+    try:
+        return parser.parse_args_and_config(argv)
+    except ValueError as err:
+        raise MedsynError(str(err).strip().splitlines()[0]) from err
+
+
+def get_tokenizer(model_args: ModelConfig, training_args: SFTConfig):
+    """The base model's tokenizer, with a pad token distinct from eos so eos stays a target the model learns."""
+    tokenizer = AutoTokenizer.from_pretrained(
+        model_args.model_name_or_path,
+        revision=model_args.model_revision,
+        trust_remote_code=training_args.trust_remote_code,
+    )
+    eos = training_args.eos_token or tokenizer.eos_token
+    if tokenizer.pad_token is None or tokenizer.pad_token == eos:
+        if tokenizer.unk_token is None or tokenizer.unk_token == eos:
+            raise MedsynError(
+                f"{model_args.model_name_or_path}: no pad token distinct from eos {eos!r}; "
+                "pick a model whose tokenizer has one, or add one to its tokenizer"
+            )
+        tokenizer.pad_token = tokenizer.unk_token  # LLaMA-2's convention
+    return tokenizer
+
+
+def save_merged_model(output_dir: str, model_args: ModelConfig) -> Path:
+    """Base + adapter merged into one model, reloaded from the saved adapter so it works after FSDP/ZeRO-3 too."""
+    from peft import AutoPeftModelForCausalLM
+
+    model = AutoPeftModelForCausalLM.from_pretrained(output_dir, dtype=model_args.dtype or "auto").merge_and_unload()
+    merged = Path(output_dir) / "merged"
+    with atomic_path(merged) as tmp:
+        model.save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(output_dir).save_pretrained(tmp)
+    return merged
+
+
+def push_folder(output_dir: str, training_args: SFTConfig) -> str:
+    """Upload the adapter, tokenizer and our card (Trainer.push_to_hub would replace the card with TRL's)."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=training_args.hub_token)
+    repo = api.create_repo(
+        training_args.hub_model_id or Path(output_dir).resolve().name,
+        private=training_args.hub_private_repo,
+        exist_ok=True,
+    )
+    api.upload_folder(
+        repo_id=repo.repo_id,
+        folder_path=output_dir,
+        revision=training_args.hub_revision,
+        ignore_patterns=["checkpoint-*", "merged/*", "runs/*"],
+        commit_message="medsyn sft",
+    )
+    return repo.repo_id
+
+
+def build_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig, model=None):
+    """The SFTTrainer for these arguments, and the rows each dataset config contributed; `main` trains it.
+
+    `model` (an instantiated model, e.g. random weights for a benchmark) replaces loading `model_name_or_path`,
+    which then only names the tokenizer.
+    """
+    dataset, sources = get_dataset(script_args)
+    needed = [script_args.dataset_train_split]
+    if training_args.eval_strategy != "no":
+        needed.append(script_args.dataset_test_split)
+    missing = [split for split in needed if split not in dataset]
+    if missing:
+        raise MedsynError(
+            f"dataset has no split {missing} (has {sorted(dataset)}); for eval set dataset_mixture.test_split_size"
+        )
+    configure_attention(training_args, model_args)
+    tokenizer = get_tokenizer(model_args, training_args)
+    model_init_kwargs = dict(
+        revision=model_args.model_revision,
+        trust_remote_code=training_args.trust_remote_code,
+        attn_implementation=model_args.attn_implementation,
+        dtype=model_args.dtype,
+    )
+    if model is None:
+        training_args.model_init_kwargs = {**model_init_kwargs, **(training_args.model_init_kwargs or {})}
+    trainer = SFTTrainer(
+        model=model_args.model_name_or_path if model is None else model,
+        args=training_args,
+        train_dataset=dataset[script_args.dataset_train_split],
+        eval_dataset=dataset[script_args.dataset_test_split] if training_args.eval_strategy != "no" else None,
+        processing_class=tokenizer,
+        quantization_config=get_quantization_config(model_args),
+        peft_config=get_peft_config(model_args),
+    )
+    return trainer, sources
+
+
+def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> dict:
+    set_seed(training_args.seed)
+
+    ###############
+    # Setup logging
+    ###############
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
+    log_level = training_args.get_process_log_level()
+    logging.getLogger("medsyn_hf").setLevel(log_level)
+    datasets.utils.logging.set_verbosity(log_level)
+    transformers.utils.logging.set_verbosity(log_level)
+    logger.info(f"Model parameters {model_args}")
+    logger.info(f"Script parameters {script_args}")
+    logger.info(f"Training parameters {training_args}")
+
+    # Check for last checkpoint: a rerun of an interrupted run continues where it stopped
+    last_checkpoint = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+    if last_checkpoint is not None and training_args.resume_from_checkpoint is None:
+        logger.info(f"Checkpoint detected, resuming training at {last_checkpoint=}.")
+
+    ##########################################
+    # Load dataset, tokenizer, model, trainer
+    ##########################################
+    trainer, sources = build_trainer(script_args, training_args, model_args)
+
+    ###############
+    # Training loop
+    ###############
+    logger.info("*** Train ***")
+    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint or last_checkpoint)
+    metrics = train_result.metrics
+    metrics["train_samples"] = len(trainer.train_dataset)
+    trainer.log_metrics("train", metrics)
+    trainer.save_metrics("train", metrics)
+    trainer.save_state()
+
+    if training_args.do_eval and training_args.eval_strategy != "no":
+        logger.info("*** Evaluate ***")
+        eval_metrics = trainer.evaluate()
+        trainer.log_metrics("eval", eval_metrics)
+        trainer.save_metrics("eval", eval_metrics)
+        metrics.update(eval_metrics)
+
+    ##################################
+    # Save model and create model card
+    ##################################
+    logger.info("*** Save model ***")
+    trainer.model.config.use_cache = True  # restore the k,v cache for fast generation
+    trainer.save_model(training_args.output_dir)
+    if trainer.accelerator.is_main_process:
+        command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
+        write_model_card(training_args.output_dir, script_args, training_args, model_args, sources, metrics, command)
+        if training_args.save_merged_model and model_args.use_peft:
+            logger.info(f"Merged model saved to {save_merged_model(training_args.output_dir, model_args)}")
+        if training_args.push_to_hub:
+            logger.info(f"Pushed to the Hub: {push_folder(training_args.output_dir, training_args)}")
+    trainer.accelerator.wait_for_everyone()
+    logger.info(f"Model saved to {training_args.output_dir}")
+    trainer.end()  # finish the trackers and destroy the process group
+    return metrics

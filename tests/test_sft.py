@@ -1,0 +1,220 @@
+"""The SFT recipe on the tiny model (CPU): what it learns from, that it learns, resumes, saves, and fails clearly."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+from conftest import REPO
+
+from medsyn_hf.cli import main as medsyn
+
+TINY_RECIPE = REPO / "recipes" / "tiny" / "sft" / "config.yaml"
+
+
+def recipe(tmp_path, tiny_model_dir, ift_dir, name="config.yaml", **changes):
+    """The tiny recipe pointed at the fixtures, made fast (short rows, small batches), with `changes` applied."""
+    config = yaml.safe_load(TINY_RECIPE.read_text(encoding="utf-8"))
+    config.update(
+        model_name_or_path=str(tiny_model_dir), dataset_name=str(ift_dir), output_dir=str(tmp_path / "out"),
+        max_length=128, per_device_train_batch_size=4, logging_steps=1, disable_tqdm=True,
+        dataset_mixture={"datasets": [{"config": "note_writing"}]},
+    )
+    config.update(changes)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def run(config_path, *overrides):
+    from medsyn_hf.training.sft import main, parse_args
+
+    return main(*parse_args(["--config", str(config_path), *overrides]))
+
+
+def trainer_state(path):
+    return json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+
+
+def losses(state):
+    return [entry["loss"] for entry in state["log_history"] if "loss" in entry]
+
+
+def test_prompt_is_masked_and_eos_is_a_label(tmp_path, tiny_model_dir, ift_dir):
+    from medsyn_hf.training.sft import build_trainer, parse_args
+
+    mixture = {"datasets": [{"config": "complaint_to_icd"}]}  # short answers: nothing is truncated away
+    trainer, _ = build_trainer(*parse_args(["--config", str(recipe(tmp_path, tiny_model_dir, ift_dir,
+                                                                   dataset_mixture=mixture, max_length=512))]))
+    tok = trainer.processing_class
+    assert tok.pad_token_id != tok.eos_token_id
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    assert (batch["input_ids"] == tok.pad_token_id).any()  # rows of different lengths: some padding to check
+    for ids, labels in zip(batch["input_ids"].tolist(), batch["labels"].tolist()):
+        target = [i for i, label in enumerate(labels) if label != -100]
+        prompt, answer = tok.decode(ids[: target[0]]), tok.decode([ids[i] for i in target])
+        assert prompt.endswith("<|im_start|>assistant\n") and "Жалобы:" in prompt  # the prompt is context only
+        assert "Жалобы" not in answer and tok.eos_token_id in [labels[i] for i in target]  # the model learns to stop
+        assert all(labels[i] == ids[i] for i in target)
+        assert all(label == -100 for i, label in enumerate(labels) if ids[i] == tok.pad_token_id)
+
+
+def test_loss_decreases_and_the_run_is_saved_with_a_card(tmp_path, tiny_model_dir, ift_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    metrics = run(recipe(tmp_path, tiny_model_dir, ift_dir, max_steps=16, warmup_steps=2, learning_rate=3e-3))
+    out = tmp_path / "out"
+    curve = losses(trainer_state(out))
+    assert len(curve) == 16
+    assert sum(curve[-4:]) / 4 < sum(curve[:4]) / 4 - 0.5, curve
+    assert metrics["train_samples"] > 0
+    model, tok = AutoModelForCausalLM.from_pretrained(out), AutoTokenizer.from_pretrained(out)
+    assert model.config.use_cache and tok.eos_token == "<|im_end|>"
+    assert model.generation_config.eos_token_id == tok.eos_token_id  # generation stops where training taught
+    card = (out / "README.md").read_text(encoding="utf-8")
+    for fact in (str(tiny_model_dir), "note_writing", "learning_rate", "| `0.003` |", "Intended use", "full fine-tuning"):
+        assert fact in card, fact
+
+
+def test_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_model_dir, ift_dir):
+    config = recipe(tmp_path, tiny_model_dir, ift_dir, max_steps=3, save_steps=2, save_total_limit=3)
+    out = tmp_path / "out"
+    run(config)
+    # Simulate a run killed after step 2: its later checkpoint never got written. Tag the checkpoint's state so the
+    # rerun can only carry the tag if it really started from there.
+    shutil.rmtree(out / "checkpoint-3")
+    state = trainer_state(out / "checkpoint-2")
+    state["log_history"].append({"step": 2, "tag": "checkpoint-2"})
+    (out / "checkpoint-2" / "trainer_state.json").write_text(json.dumps(state), encoding="utf-8")
+
+    run(config)
+    final = trainer_state(out)
+    assert final["global_step"] == 3
+    assert {"step": 2, "tag": "checkpoint-2"} in final["log_history"]
+    assert [e["step"] for e in final["log_history"] if "loss" in e] == [1, 2, 3]  # steps 1-2 not redone
+
+
+def test_lora_on_packed_rows_saves_adapter_and_merged_model(tmp_path, tiny_model_dir, ift_dir):
+    """The 7B recipes' shape in miniature: LoRA on q,k,v,o over padding-free packed rows (sdpa_varlen, here on CPU)."""
+    from transformers import AutoModelForCausalLM
+
+    run(recipe(tmp_path, tiny_model_dir, ift_dir, max_steps=2, use_peft=True, lora_r=8, lora_alpha=16,
+               lora_target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], save_merged_model=True,
+               packing=True, packing_strategy="bfd", attn_implementation="sdpa_varlen", max_length=256))
+    out = tmp_path / "out"
+    adapter = json.loads((out / "adapter_config.json").read_text(encoding="utf-8"))
+    assert adapter["r"] == 8 and set(adapter["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    merged = AutoModelForCausalLM.from_pretrained(out / "merged")
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    assert not any("lora" in name for name in merged.state_dict())
+    q_merged, q_base = merged.model.layers[0].self_attn.q_proj.weight, base.model.layers[0].self_attn.q_proj.weight
+    assert q_merged.shape == q_base.shape and not q_merged.equal(q_base)  # the adapter is in the weights
+    assert "LoRA" in (out / "README.md").read_text(encoding="utf-8")
+
+
+def test_mixture_weights_subsample_and_upsample(tiny_model_dir, ift_dir):
+    from medsyn_hf.training.configs import ScriptArguments
+    from medsyn_hf.training.data import get_dataset
+
+    mixture = {"datasets": [{"config": "note_writing", "weight": 0.5}, {"config": "complaint_to_icd", "weight": 2.0}],
+               "test_split_size": 0.1}
+    data, sources = get_dataset(ScriptArguments(dataset_name=str(ift_dir), dataset_mixture=mixture))
+    assert sources == {(str(ift_dir), "note_writing", 0.5): 30, (str(ift_dir), "complaint_to_icd", 2.0): 100}
+    assert (len(data["train"]), len(data["test"])) == (117, 13)
+    assert data["train"].column_names == ["prompt", "completion"]
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"lerning_rate": 1e-3}, "unknown key(s) in"),
+    ({"dataset_name": "/nonexistent/ift"}, "is neither a local folder nor a reachable Hub dataset"),
+    ({"dataset_mixture": {"datasets": [{"config": "note_writing", "wieght": 1}]}}, "unknown key(s) ['wieght']"),
+    ({"dataset_mixture": {"datasets": [{"config": "no_such_task"}]}}, "cannot load dataset"),
+])
+def test_bad_config_is_one_line_error(tmp_path, tiny_model_dir, ift_dir, capsys, changes, message):
+    assert medsyn(["sft", "--config", str(recipe(tmp_path, tiny_model_dir, ift_dir, **changes))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("medsyn: error: ") and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("config", sorted((REPO / "recipes").glob("*/sft/config*.yaml")), ids=lambda p: p.parts[-3])
+def test_recipes_parse(config):
+    from medsyn_hf.training.sft import parse_args
+
+    script_args, training_args, model_args = parse_args(["--config", str(config), "--use_cpu", "true"])
+    assert training_args.completion_only_loss and training_args.max_length
+    assert script_args.dataset_mixture.datasets[0].config == "note_writing"
+    if "lora" in config.name:
+        assert (model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout) == (16, 16, 0.05)
+        assert sorted(model_args.lora_target_modules) == ["k_proj", "o_proj", "q_proj", "v_proj"]
+
+
+def test_recipes_read_the_real_instruction_dataset(tmp_path, tiny_model_dir):
+    """Every recipe's mixture names configs that `medsyn ift build` writes, and its rows tokenise for SFT."""
+    from medsyn_hf.ift.build import build_ift
+    from medsyn_hf.training.data import get_dataset
+    from medsyn_hf.training.sft import build_trainer, parse_args
+
+    ift = build_ift(tmp_path / "ift", limit=20)["out"]
+    for config in sorted((REPO / "recipes").glob("*/sft/config*.yaml")):
+        script_args, _, _ = parse_args(["--config", str(config), "--dataset_name", ift, "--use_cpu", "true"])
+        data, sources = get_dataset(script_args)
+        assert len(data["train"]) > 0 and all(rows > 0 for rows in sources.values()), config
+    tiny = yaml.safe_load(TINY_RECIPE.read_text(encoding="utf-8"))
+    config = recipe(tmp_path, tiny_model_dir, ift, max_length=tiny["max_length"], dataset_mixture=tiny["dataset_mixture"]
+                    | {"datasets": [d | {"weight": 1.0} for d in tiny["dataset_mixture"]["datasets"]]})
+    trainer, _ = build_trainer(*parse_args(["--config", str(config)]))
+    assert len(trainer.train_dataset) > 0 and -100 in trainer.train_dataset[0]["labels"]
+
+
+def test_llama2_chat_template_masks_like_chatml(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tok.chat_template = (REPO / "recipes" / "llama-2-7b" / "sft" / "chat_template.jinja").read_text(encoding="utf-8")
+    prompt = [{"role": "system", "content": "Ты врач."}, {"role": "user", "content": "Напиши анамнез."}]
+    text = tok.apply_chat_template(prompt + [{"role": "assistant", "content": "Анамнез."}], tokenize=False)
+    prompt_text = tok.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    assert text.startswith(prompt_text) and text.endswith("[/INST] Анамнез." + tok.eos_token)
+    assert prompt_text == "<s>[INST] <<SYS>>\nТы врач.\n<</SYS>>\n\nНапиши анамнез. [/INST]"
+
+
+@pytest.mark.parametrize("launch", [
+    pytest.param(["--multi_gpu", "--num_processes", "2"], id="multi_gpu-flags"),
+    pytest.param(["--config_file", str(REPO / "recipes" / "accelerate_configs" / "cpu.yaml")], id="cpu.yaml",
+                 marks=pytest.mark.slow),  # the same launch, spelled as a config file
+])
+def test_two_process_cpu_run(tmp_path, tiny_model_dir, ift_dir, launch):
+    """DDP over gloo: the same script under `accelerate launch`, 2 CPU processes (~20 s)."""
+    config = recipe(tmp_path, tiny_model_dir, ift_dir, max_steps=4, save_steps=2, per_device_train_batch_size=2)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", *launch, "--main_process_port", "0",
+           str(REPO / "recipes" / "sft.py"), "--config", str(config)]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    state = trainer_state(tmp_path / "out")
+    assert state["global_step"] == 4 and (tmp_path / "out" / "model.safetensors").is_file()
+    assert "world_size | `2`" in (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+
+
+def test_sdpa_varlen_keeps_packed_documents_apart(tiny_model_dir):
+    """Packed rows (padding-free) give each document the logits it gets alone: PyTorch's varlen kernel on CUDA, the
+    block-diagonal sdpa mask elsewhere."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from medsyn_hf.training.attention import SDPA_VARLEN, register_sdpa_varlen
+
+    register_sdpa_varlen()
+    device, dtype = ("cuda", torch.bfloat16) if torch.cuda.is_available() else ("cpu", torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=SDPA_VARLEN, dtype=dtype).to(device)
+    docs = [torch.randint(5, 900, (n,), device=device) for n in (12, 8)]
+    positions = torch.cat([torch.arange(12), torch.arange(8)])[None].to(device)
+    cu = torch.tensor([0, 12, 20], dtype=torch.int32, device=device)
+    packed = model(input_ids=torch.cat(docs)[None], position_ids=positions, cu_seq_lens_q=cu, cu_seq_lens_k=cu,
+                   max_length_q=12, max_length_k=12, use_cache=False).logits[0]
+    alone = torch.cat([model(input_ids=d[None], use_cache=False).logits[0] for d in docs])
+    torch.testing.assert_close(packed, alone, atol=2e-2 if device == "cuda" else 1e-5, rtol=0)
