@@ -20,10 +20,20 @@ $(BIN)/medsyn: setup.cfg pyproject.toml
 
 install: $(BIN)/medsyn
 
+# The main job on the embedded default: MKG -> instruction data -> tiny SFT -> priors + generation -> filters -> dataset.
 demo: install
 	$(BIN)/medsyn kg stats --json
-	$(BIN)/medsyn priors --n 1000 --seed 0 --out $(RUN)/priors --json
-	@echo "priors: $(RUN)/priors  (datasets.load_from_disk('$(RUN)/priors'))"
+	$(BIN)/medsyn tiny-model --out $(RUN)/tiny-model --json
+	$(BIN)/medsyn ift build --out $(RUN)/ift --decontaminate data/sources/rumedtop3/dev_v1.jsonl --json
+	$(BIN)/medsyn sft --config recipes/tiny/sft/config.yaml --model_name_or_path $(RUN)/tiny-model \
+	    --dataset_name $(RUN)/ift --output_dir $(RUN)/sft
+	$(BIN)/accelerate launch --config_file recipes/accelerate_configs/cpu.yaml recipes/generate.py \
+	    --config recipes/tiny/generate/config.yaml --model_name_or_path $(RUN)/sft --output_dir $(RUN)/generate
+	$(BIN)/medsyn publish $(RUN)/generate/latest --out $(RUN)/ru-notes --json
+	@echo
+	@echo "Synthetic notes dataset: $(RUN)/ru-notes  (card: $(RUN)/ru-notes/README.md)"
+	@echo "  $(BIN)/python -c \"from datasets import load_dataset; print(load_dataset('$(RUN)/ru-notes'))\""
+	@echo "Explore it in the Space: $(BIN)/python spaces/medsyn-demo/app.py --data-dirs runs"
 
 test: install
 	$(BIN)/python -m pytest -q

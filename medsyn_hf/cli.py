@@ -11,6 +11,12 @@ from medsyn_hf.errors import MedsynError
 # Modules exposing ``add_cli(subparsers)``; heavy imports (torch, transformers, gradio) stay inside their handlers.
 COMMANDS = (
     "medsyn_hf.kg.cli",
+    "medsyn_hf.priors",
+    "medsyn_hf.tiny_model",
+    "medsyn_hf.training.cli",
+    "medsyn_hf.generation.cli",
+    "medsyn_hf.ift.cli",
+    "medsyn_hf.evaluation.cli",
 )
 
 
@@ -32,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("medsyn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `medsyn ... | head`: the reader left, which is not an error
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -22,6 +22,18 @@ def kg():
     return load_graph()
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module: a tiny model's small matrix products gain nothing from a second thread, and
+    on a shared 2-core machine spinning threads slow them down several times."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """`medsyn tiny-model`'s model and tokenizer, trained on the fixture sources (small vocab: fast)."""

@@ -1,0 +1,106 @@
+"""A run's notes: its shards joined with their priors, scored by `medsyn_hf.filters`, in MedSyn-synthetic's columns
+plus ours (NOTES_FEATURES). Written to ``<run>/notes.parquet`` for `medsyn publish`.
+
+MedSyn scored ``symptoms_recall`` and ``anamnesis_precision`` with BERTScore (recall of the note against the symptom
+list, precision against the example note, ``scripts/filtering``). No BERT model can be downloaded here, so both are
+lexical: ``symptoms_recall`` is the filters' lemma-based symptom recall, ``anamnesis_precision`` the share of the
+note's distinct lemmas that also occur in the example note (null without an example).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+from medsyn_hf.errors import MedsynError
+from medsyn_hf.io import atomic_path
+
+# Template field -> the kind of prior it puts into the prompt (MedSyn's `prior` column: "type of prior data").
+_PRIOR_KINDS = (("symptoms", "symptoms"), ("patient", "patient"), ("code_name_ru", "diagnosis"), ("example", "example"))
+
+
+def anamnesis_precision(note: str, example: str | None) -> float | None:
+    from medsyn_hf.filters.recall import note_lemmas
+
+    if not example:
+        return None
+    mine = note_lemmas(note)
+    return len(mine & note_lemmas(example)) / len(mine) if mine else 0.0
+
+
+def prior_kind(template: str) -> str:
+    from medsyn_hf.prompts import get_template
+
+    used = get_template(template).fields
+    return "+".join(kind for field, kind in _PRIOR_KINDS if field in used)
+
+
+def filter_config(thresholds: dict | None):
+    from medsyn_hf.filters import FilterConfig
+
+    allowed = sorted(f.name for f in fields(FilterConfig))
+    unknown = sorted(set(thresholds or {}) - set(allowed))
+    if unknown:
+        raise MedsynError(f"unknown filter threshold(s) {unknown}; allowed: {allowed}")
+    return FilterConfig(**(thresholds or {}))
+
+
+def read_shards(run_dir: Path, n: int):
+    """All shard rows sorted by idx; every prior must have exactly one note."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = [pq.read_table(p) for p in sorted((run_dir / "shards").glob("shard-*.parquet"))]
+    if not tables:
+        raise MedsynError(f"{run_dir}: no shards yet (run `medsyn generate` first)")
+    table = pa.concat_tables(tables)
+    table = table.sort_by("idx")
+    if table["idx"].to_pylist() != list(range(n)):
+        raise MedsynError(f"{run_dir}: shards hold {table.num_rows} notes for {n} priors; rerun generation to finish it")
+    return table
+
+
+def build_notes(run_dir: str | Path, priors, generation_model: str, thresholds: dict | None = None):
+    """Join, score and write ``notes.parquet`` (replaced atomically); returns the notes as a Dataset."""
+    from medsyn_hf.filters import apply_filters
+    from medsyn_hf.schemas import NOTES_FEATURES
+
+    run_dir = Path(run_dir)
+    shards = read_shards(run_dir, len(priors))
+    joined = priors.rename_column("seed", "prior_seed")
+    for name in shards.column_names:  # idx, seed, prompt_tokens, completion_tokens, finish_reason, response
+        joined = joined.add_column(name, shards[name].to_pylist())
+    scored = apply_filters(joined, filter_config(thresholds), text_column="response", symptoms_column="symptoms",
+                           example_column="example")
+    kinds = {t: prior_kind(t) for t in set(scored["template"])}
+
+    def to_notes(batch):
+        return {
+            "ICD-10": batch["code"],
+            "generation_model": [generation_model] * len(batch["code"]),
+            "prior": [kinds[t] for t in batch["template"]],
+            "prompt": [m[-1]["content"] for m in batch["messages"]],
+            "anamnesis": batch["example"],
+            "example": [e is not None for e in batch["example"]],
+            "symptoms_recall": batch["symptom_recall"],
+            "anamnesis_precision": [anamnesis_precision(r, e) for r, e in zip(batch["response"], batch["example"])],
+        }
+
+    notes = scored.map(to_notes, batched=True, remove_columns=["code", "example", "symptom_recall"],
+                       desc="Notes")
+    notes = notes.select_columns(list(NOTES_FEATURES)).cast(NOTES_FEATURES)
+    with atomic_path(run_dir / "notes.parquet") as tmp:
+        notes.to_parquet(str(tmp))
+    return notes
+
+
+def load_notes(run_dir: str | Path):
+    """``notes.parquet`` of a finished run, as a Dataset with NOTES_FEATURES."""
+    import datasets
+
+    from medsyn_hf.schemas import NOTES_FEATURES
+
+    path = Path(run_dir) / "notes.parquet"
+    if not path.is_file():
+        raise MedsynError(f"{run_dir}: no notes.parquet (not a finished `medsyn generate` run folder)")
+    return datasets.Dataset.from_parquet(str(path), features=NOTES_FEATURES)

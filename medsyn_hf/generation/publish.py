@@ -1,0 +1,124 @@
+"""`medsyn publish`: a finished generation run -> a Hub-layout dataset folder (``data/`` parquet shards, a README card
+rendered from ``dataset_card/notes.md``, the code-distribution plot) -> optionally the Hub.
+
+Kept notes are the ``train`` split, notes the filters dropped the ``rejected`` split (with ``filter_reason``), so
+``load_dataset(folder, split="train")`` gives the usable notes and nothing generated is hidden.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+from medsyn_hf.errors import MedsynError
+
+CARD_TEMPLATE = "notes"
+PLOT = "code_distribution.png"
+LICENSE = "cc-by-sa-4.0"  # the generator is trained on CC BY-SA instructions; example notes are Apache-2.0
+
+
+def code_counts(notes) -> list[dict]:
+    """Per ICD-10 code: its Russian name, notes generated and notes kept; most kept first."""
+    total = Counter(notes["ICD-10"])
+    kept = Counter(c for c, k in zip(notes["ICD-10"], notes["keep"]) if k)
+    names = dict(zip(notes["ICD-10"], notes["code_name_ru"]))
+    return [{"code": c, "name": names[c], "total": total[c], "kept": kept[c]}
+            for c in sorted(total, key=lambda c: (-kept[c], -total[c], c))]
+
+
+def plot_codes(counts: list[dict], top: int = 40) -> bytes:
+    """A PNG bar chart of notes per code (kept and dropped) for the `top` codes with most kept notes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = counts[:top]
+    fig, ax = plt.subplots(figsize=(10, 0.22 * len(shown) + 1.2), dpi=100)
+    y = range(len(shown))[::-1]
+    ax.barh(y, [c["kept"] for c in shown], color="#3b7dd8", label="kept")
+    ax.barh(y, [c["total"] - c["kept"] for c in shown], left=[c["kept"] for c in shown], color="#c9d3e0",
+            label="dropped by filters")
+    ax.set_yticks(list(y), [c["code"] for c in shown], fontsize=7)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel("notes")
+    more = f" (top {top} of {len(counts)})" if len(counts) > top else ""
+    ax.set_title(f"Notes per ICD-10 code{more}")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _summary(notes) -> dict:
+    n = len(notes)
+    reasons = Counter(r for reason in notes["filter_reason"] for r in reason.split(",") if r)
+    recall = [r for r in notes["symptoms_recall"] if r is not None]
+    precision = [p for p in notes["anamnesis_precision"] if p is not None]
+    return {
+        "notes": n, "kept": sum(notes["keep"]), "codes": len(set(notes["ICD-10"])),
+        "with_example": sum(notes["example"]), "stopped": sum(r == "stop" for r in notes["finish_reason"]),
+        "prompt_tokens": sum(notes["prompt_tokens"]), "completion_tokens": sum(notes["completion_tokens"]),
+        "mean_completion_tokens": round(sum(notes["completion_tokens"]) / n, 1),
+        "mean_words": round(sum(notes["n_words"]) / n, 1),
+        "symptoms_recall": round(sum(recall) / len(recall), 3) if recall else None,
+        "anamnesis_precision": round(sum(precision) / len(precision), 3) if precision else None,
+        "reasons": dict(reasons.most_common()), "pii": dict(Counter(k for ks in notes["pii_found"] for k in ks)),
+    }
+
+
+def publish(run_dir: str | Path, out: str | Path, *, repo_id: str | None = None, token: str | None = None,
+            private: bool | None = None, license: str = LICENSE) -> dict:
+    """Write the dataset folder ``out`` (replaced atomically) and, with ``repo_id``, upload it; returns a report."""
+    import yaml
+
+    from medsyn_hf.card import render_card, size_category
+    from medsyn_hf.generation.notes import filter_config, load_notes
+    from medsyn_hf.hub import push_folder, write_folder
+    from medsyn_hf.schemas import NOTES_COLUMNS_DOC
+
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        raise MedsynError(f"{run_dir}: no config.json (not a `medsyn generate` run folder)")
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    notes = load_notes(run_dir)
+    splits = {"train": notes.filter(lambda keep: keep, input_columns="keep").flatten_indices()}
+    if not len(splits["train"]):
+        raise MedsynError(f"{run_dir}: none of its {len(notes)} notes passed the filters (see `filter_reason` in "
+                          "notes.parquet); loosen the `filters` thresholds and rerun generation")
+    rejected = notes.filter(lambda keep: not keep, input_columns="keep").flatten_indices()
+    if len(rejected):
+        splits["rejected"] = rejected
+    counts = code_counts(notes)
+    summary = _summary(notes)
+    script, model = config["script_args"], config["model_args"]
+    generation = {  # what determined the notes (the run id's inputs), readably
+        "model": model["model_name_or_path"], "adapter": model.get("adapter_name_or_path"),
+        **({"dtype": model.get("dtype")} if "dtype" in config["run_config"] else {}),
+        **config["run_config"]["sampling"],
+        "priors": script["dataset_name"] or {k: script[k] for k in ("num_priors", "priors_mode", "priors_level",
+                                                                    "codes", "example_p")},
+    }
+    card = render_card(CARD_TEMPLATE, {
+        "license": license, "language": ["ru"], "multilinguality": "monolingual",
+        "task_categories": ["text-generation", "text-classification"],
+        "size_categories": [size_category(len(notes))], "pretty_name": "MedSyn-HF synthetic Russian clinical notes",
+        "annotations_creators": ["machine-generated"], "language_creators": ["machine-generated"],
+        "source_datasets": ["original"],
+        "tags": ["medical", "clinical-notes", "icd-10", "synthetic", "russian", "medsyn"],
+    }, repo_id=repo_id or str(out), run_id=config["run_id"], summary=summary, counts=counts, plot=PLOT,
+        generation_yaml=yaml.safe_dump(generation, allow_unicode=True, sort_keys=False).strip(),
+        filters_yaml=yaml.safe_dump(asdict(filter_config(script.get("filters"))), sort_keys=False).strip(),
+        columns=NOTES_COLUMNS_DOC, splits={name: len(ds) for name, ds in splits.items()})
+    folder = write_folder(out, {"default": splits}, card, files={PLOT: plot_codes(counts)})
+    report = {"out": str(folder), "notes": summary["notes"], "kept": summary["kept"], "codes": summary["codes"],
+              "splits": {name: len(ds) for name, ds in splits.items()}}
+    if repo_id:
+        report["url"] = push_folder(folder, repo_id, token, private=private)
+    return report
