@@ -1,0 +1,14 @@
+"""`medsyn eval icd|prompt-following`: what synthetic notes are worth, to a classifier and against their prompts."""
+
+from __future__ import annotations
+
+import importlib
+
+EVALUATIONS = ("medsyn_hf.evaluation.icd", "medsyn_hf.evaluation.prompt_following")
+
+
+def add_cli(subparsers) -> None:
+    parser = subparsers.add_parser("eval", help="evaluate synthetic notes", description=__doc__)
+    evaluations = parser.add_subparsers(dest="eval_command", required=True, metavar="EVALUATION")
+    for name in EVALUATIONS:
+        importlib.import_module(name).add_cli(evaluations)

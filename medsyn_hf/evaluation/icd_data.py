@@ -1,0 +1,97 @@
+"""Labelled notes for the ICD-code experiments: RuMedTop3-style real notes and synthetic datasets, as 3-character codes.
+
+Real notes (``symptoms``, ``code``) come from RuMedTop3's JSON lines; a synthetic set may be a file, a folder or a Hub
+dataset id, with its own column names. Subcodes are mapped to their category (J06.0 -> J06), the level RuMedTop3 scores.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from medsyn_hf.errors import MedsynError
+
+_CODE = re.compile(r"[A-Z]\d\d(\.\w+)?")
+_HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+_FILE_SUFFIXES = (".jsonl", ".json", ".gz", ".parquet")
+
+
+class Notes(NamedTuple):
+    texts: list[str]
+    codes: list[str]
+
+
+def category(code) -> str:
+    """The 3-character ICD-10 category of a code or subcode."""
+    text = str(code).strip().upper()
+    if not _CODE.fullmatch(text):
+        raise MedsynError(f"{code!r} is not an ICD-10 code (expected e.g. J06 or J06.0)")
+    return text[:3]
+
+
+def load_dataset(source: str, split: str | None = None):
+    """A ``datasets.Dataset`` from a file or folder (as `medsyn eval prompt-following` reads them) or a Hub id."""
+    from medsyn_hf.evaluation.prompt_following import load_notes
+
+    if Path(source).exists() or not _HUB_ID.fullmatch(source) or source.endswith(_FILE_SUFFIXES):
+        try:
+            return load_notes(source, split)
+        except StopIteration:  # datasets' JSON builder on a file without a single line
+            raise MedsynError(f"{source}: the dataset has no rows") from None
+    import datasets
+
+    try:
+        data = datasets.load_dataset(source, split=split or "train")
+    except Exception as err:  # offline, no such repository or split: datasets raises many types
+        raise MedsynError(f"{source}: cannot load from the Hub ({str(err).splitlines()[0]})") from err
+    if len(data) == 0:
+        raise MedsynError(f"{source}: the dataset has no rows")
+    return data
+
+
+def load_labelled(source: str, text_column: str, code_column: str | Sequence[str], split: str | None = None) -> Notes:
+    """Texts and 3-character codes of a dataset (the first of several ``code_column`` candidates that it has); a
+    missing column, text or code is an error, not a silent drop."""
+    data = load_dataset(str(source), split)
+    if not isinstance(code_column, str):
+        code_column = next((c for c in code_column if c in data.column_names), " or ".join(code_column))
+    for column in (text_column, code_column):
+        if column not in data.column_names:
+            raise MedsynError(f"{source}: no column {column!r} (columns: {', '.join(data.column_names)})")
+    texts, codes = data[text_column], data[code_column]
+    for name, values in ((code_column, codes), (text_column, texts)):
+        missing = [i for i, value in enumerate(values) if value is None or not str(value).strip()]
+        if missing:
+            raise MedsynError(f"{source}: {len(missing)} of {len(values)} rows have no {name!r} (first: row {missing[0]})")
+    try:
+        return Notes([str(t) for t in texts], [category(c) for c in codes])
+    except MedsynError as err:
+        raise MedsynError(f"{source}: {err}") from None
+
+
+def stratified_sample(codes: list[str], fraction: float, seed: int) -> np.ndarray:
+    """Sorted indices of ``round(fraction * n)`` notes of each code (at least one when ``fraction > 0``).
+
+    Each code's notes are taken in the order of one seeded permutation, so for a given seed a smaller fraction is a
+    subset of a larger one: grid cells differ by the notes added, not by a fresh draw.
+    """
+    if not 0 <= fraction <= 1:
+        raise MedsynError(f"fraction {fraction} is not between 0 and 1")
+    permutation = np.random.default_rng(seed).permutation(len(codes))
+    _, index = np.unique(np.asarray(codes, dtype=str)[permutation], return_inverse=True)
+    counts = np.bincount(index)
+    keep = np.maximum(1, np.rint(fraction * counts)) if fraction > 0 else np.zeros_like(counts)
+    order = np.argsort(index, kind="stable")
+    rank = np.empty(len(codes), dtype=int)
+    rank[order] = np.arange(len(codes)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.sort(permutation[rank < keep[index]])
+
+
+def rare_codes(codes: list[str], k: int) -> list[str]:
+    """Codes with fewer than ``k`` notes."""
+    names, counts = np.unique(np.asarray(codes, dtype=str), return_counts=True)
+    return names[counts < k].tolist()
