@@ -246,6 +246,7 @@ def test_mini_grid_writes_table_plot_and_runs(files, capsys, tmp_path):
     assert all(r["train_real"] < len(files["rows"]["train"]) and r["train_synthetic"] == 0 for r in half)
     table = (out / "grid.md").read_text(encoding="utf-8").splitlines()
     assert len(table) == 2 + len(cells) and "real only" in table[2 + 2]
+    assert sum("synthetic only" in line for line in table) == 1
     assert "(+" in "".join(table) or "(-" in "".join(table)
     with Image.open(out / "grid.png") as image:
         assert image.format == "PNG" and image.size[0] > 500

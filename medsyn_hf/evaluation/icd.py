@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -167,7 +168,8 @@ def markdown_table(summary: list[dict]) -> str:
                 continue
             delta = "" if row is baseline else f" ({row[key] - baseline[key]:+.2f})"
             cells.append(f"{row[key]:.2f} ± {row[f'{key}_std']:.2f}{delta}")
-        label = "real only" if row is baseline else f"{row['synthetic_fraction']:g}"
+        label = ("real only" if row is baseline else "synthetic only" if row["real_fraction"] == 0
+                 else f"{row['synthetic_fraction']:g}")
         lines.append(f"| {row['real_fraction']:g} | {label} | {row['train_real']:.0f} + {row['train_synthetic']:.0f} | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -175,7 +177,7 @@ def markdown_table(summary: list[dict]) -> str:
 
 def plot_grid(summary: list[dict], path: Path) -> None:
     """acc@1 and hit@3, overall and on rare codes, against the synthetic fraction: a line per real fraction, the
-    real-only baseline dashed, synthetic only as a star."""
+    real-only baseline dashed, synthetic only in words."""
     from matplotlib.figure import Figure
 
     baseline = baseline_of(summary)
@@ -188,10 +190,10 @@ def plot_grid(summary: list[dict], path: Path) -> None:
                           yerr=[r[f"{key}_std"] for r in rows], marker="o", capsize=3, label=f"real {real_fraction:g}")
         if baseline[key] is not None:
             axes.axhline(baseline[key], color="grey", linestyle="--", label="real only")
-        for row in summary:
+        for row in summary:  # far below the others: as text, so that the axis keeps their differences readable
             if row["real_fraction"] == 0 and row[key] is not None:
-                axes.errorbar([row["synthetic_fraction"]], [row[key]], yerr=[row[f"{key}_std"]], marker="*",
-                              markersize=12, color="black", linestyle="none", label="synthetic only")
+                axes.text(0.98, 0.03, f"synthetic only: {row[key]:.2f} ± {row[f'{key}_std']:.2f}", ha="right",
+                          transform=axes.transAxes)
         axes.set(title=title, xlabel="synthetic fraction", ylabel="%")
         axes.grid(alpha=0.3)
     figure.axes[0].legend(fontsize=8)
@@ -282,9 +284,8 @@ def _run(args) -> int:
     meta = {"classifier": args.classifier, "eval_dropped": experiment.eval_dropped,
             "synthetic_dropped": experiment.synthetic_dropped, "rare_k": args.rare_k, "rare_codes": experiment.rare}
     if args.grid:
-        log = None if args.json else print
         runs = run_grid(experiment, rank, args.seeds, args.real_fractions, args.synthetic_fractions, args.bootstrap,
-                        log)
+                        log=lambda line: print(line, file=sys.stderr, flush=True))
         summary = summarise(runs)
         write_grid(args.out, runs, summary, meta)
         result = {"out": str(args.out), **meta, "baseline": baseline_of(summary), "cells": summary}
