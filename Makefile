@@ -8,7 +8,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-all bench
+.PHONY: install demo space test test-all bench
 
 # torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build (README, "Install").
 $(BIN)/medsyn: setup.cfg pyproject.toml
@@ -34,6 +34,10 @@ demo: install
 	@echo "Synthetic notes dataset: $(RUN)/ru-notes  (card: $(RUN)/ru-notes/README.md)"
 	@echo "  $(BIN)/python -c \"from datasets import load_dataset; print(load_dataset('$(RUN)/ru-notes'))\""
 	@echo "Explore it in the Space: $(BIN)/python spaces/medsyn-demo/app.py --data-dirs runs"
+
+# The demo Space with the model `make demo` trained, as a self-contained Space repository (to push: README).
+space: install
+	$(BIN)/python spaces/medsyn-demo/deploy.py --out $(RUN)/space --model $(RUN)/sft
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -145,28 +146,15 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def push_folder(folder: str | os.PathLike, repo_id: str, token: str | None = None, *, private: bool | None = None,
-                commit_message: str = "Upload dataset with medsyn_hf") -> str:
-    """Upload a folder written by ``write_folder`` to the dataset repo ``repo_id`` (created if missing).
-
-    Stale shards of an earlier push under ``data/`` are deleted in the same commit, so the YAML globs only see this
-    version. Every failure (offline, no or read-only token, network, bad repo id) becomes one ``MedsynError`` line:
-    huggingface_hub raises its HTTP client's errors, which are not ``OSError``. Returns the commit URL.
-    """
-    from huggingface_hub import HfApi
+@contextlib.contextmanager
+def hub_errors(where: str):
+    """Every failure of the Hub calls in the block (offline, no or read-only token, network, bad repo id) as one
+    ``MedsynError`` line ``where: why``: huggingface_hub raises its HTTP client's errors, which are not ``OSError``."""
     from huggingface_hub.errors import HfHubHTTPError, HFValidationError, OfflineModeIsEnabled
     from huggingface_hub.errors import HTTPError  # the HTTP client's base error (httpx in hub 1.x, httpx2 in 2.x)
 
-    from medsyn_hf.card import validate_card
-
-    folder = Path(folder)
-    validate_card(folder / "README.md", folder=folder)
-    where = f"cannot push {folder} to the Hub dataset {repo_id!r}"
     try:
-        api = HfApi(token=token)
-        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        commit = api.upload_folder(folder_path=folder, repo_id=repo_id, repo_type="dataset",
-                                   commit_message=commit_message, delete_patterns=["data/**"])
+        yield
     except OfflineModeIsEnabled:
         raise MedsynError(f"{where}: HF_HUB_OFFLINE is set; unset it to push") from None
     except HFValidationError as err:
@@ -179,4 +167,24 @@ def push_folder(folder: str | os.PathLike, repo_id: str, token: str | None = Non
         raise MedsynError(f"{where}: {_first_line(err)}") from None
     except (HTTPError, OSError) as err:
         raise MedsynError(f"{where}: {_first_line(err)}") from None
+
+
+def push_folder(folder: str | os.PathLike, repo_id: str, token: str | None = None, *, private: bool | None = None,
+                commit_message: str = "Upload dataset with medsyn_hf") -> str:
+    """Upload a folder written by ``write_folder`` to the dataset repo ``repo_id`` (created if missing).
+
+    Stale shards of an earlier push under ``data/`` are deleted in the same commit, so the YAML globs only see this
+    version. Every failure becomes one ``MedsynError`` line (``hub_errors``). Returns the commit URL.
+    """
+    from huggingface_hub import HfApi
+
+    from medsyn_hf.card import validate_card
+
+    folder = Path(folder)
+    validate_card(folder / "README.md", folder=folder)
+    with hub_errors(f"cannot push {folder} to the Hub dataset {repo_id!r}"):
+        api = HfApi(token=token)
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        commit = api.upload_folder(folder_path=folder, repo_id=repo_id, repo_type="dataset",
+                                   commit_message=commit_message, delete_patterns=["data/**"])
     return commit.commit_url

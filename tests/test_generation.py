@@ -168,7 +168,8 @@ def test_bad_config_is_one_line_error(tmp_path, capsys):
     assert "needs base_url" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("config", sorted((REPO / "recipes").glob("*/generate/config*.yaml")), ids=lambda p: p.parts[-3])
+@pytest.mark.parametrize("config", sorted((REPO / "recipes").glob("*/generate/config*.yaml")),
+                         ids=lambda p: f"{p.parts[-3]}/{p.stem}")
 def test_recipes_parse(config):
     from medsyn_hf.generation.cli import make_parser
     from medsyn_hf.generation.notes import filter_config
@@ -176,8 +177,12 @@ def test_recipes_parse(config):
 
     script, gen, model = parse_args(["--config", str(config)], make_parser())
     filter_config(script.filters)  # thresholds name real FilterConfig fields
-    assert gen.backend == "transformers" and gen.batch_size <= script.shard_size  # batches never span shards
-    assert (model.adapter_name_or_path is not None) == ("llama-2-7b" in str(config))
+    if gen.backend == "openai":  # a server holds the (merged) model: no adapter, the requests name it
+        assert gen.base_url and gen.served_model_name and model.adapter_name_or_path is None
+        assert gen.extra_body == {"top_k": 50} and gen.concurrency >= 64
+    else:
+        assert gen.batch_size <= script.shard_size  # batches never span shards
+        assert (model.adapter_name_or_path is not None) == ("llama-2-7b" in str(config))
 
 
 def test_two_processes_write_the_same_notes_as_one(tmp_path, tiny_model_dir):

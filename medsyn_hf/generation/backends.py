@@ -91,6 +91,23 @@ def make_row_sampler(keys, prompt_length: int, temperature: float, top_k: int, t
 
 
 # -- transformers ---------------------------------------------------------------------------------------------------
+def is_model_folder(folder) -> bool:
+    """A model with its tokenizer, or a LoRA adapter as SFT saves it."""
+    return os.path.isfile(os.path.join(folder, "adapter_config.json")) or all(
+        os.path.isfile(os.path.join(folder, name)) for name in ("config.json", "tokenizer_config.json"))
+
+
+def adapter_base(folder) -> str | None:
+    """The base model a LoRA adapter folder names; None for a full model."""
+    if os.path.isfile(os.path.join(folder, "config.json")):
+        return None
+    try:
+        with open(os.path.join(folder, "adapter_config.json"), encoding="utf-8") as f:
+            return json.load(f)["base_model_name_or_path"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise MedsynError(f"{folder}: unreadable adapter_config.json ({type(err).__name__}: {err})") from None
+
+
 def load_model(model_args, device):
     """Model (+ merged LoRA adapter) and tokenizer; the adapter folder's tokenizer wins when it has one (SFT saves it)."""
     import torch

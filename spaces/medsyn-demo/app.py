@@ -2,8 +2,9 @@
 
     python spaces/medsyn-demo/app.py [--host 127.0.0.1 --port 7860 --model DIR --data-dirs DIR ...]
 
-Runs offline. The app reads files only under the configured data folders (``--data-dirs`` / ``MEDSYN_DATA_DIRS``) and
-the default model; every handler checks its inputs and shows bad input as one readable line, never a traceback.
+Runs offline (on a Space, the Hub stays reachable: a bundled LoRA adapter's base model comes from there). The app
+reads files only under the configured data folders (``--data-dirs`` / ``MEDSYN_DATA_DIRS``) and the default model;
+every handler checks its inputs and shows bad input as one readable line, never a traceback.
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-for _var, _value in {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-                     "TOKENIZERS_PARALLELISM": "false"}.items():
+for _var, _value in {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "0" if os.environ.get("SPACE_ID") else "1",
+                     "HF_HUB_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false"}.items():
     os.environ.setdefault(_var, _value)
 
 import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
+import medsyn_hf  # noqa: E402
 from medsyn_hf.errors import MedsynError  # noqa: E402
+from medsyn_hf.generation.backends import adapter_base, is_model_folder  # noqa: E402
 from medsyn_hf.kg import load_graph  # noqa: E402
 from medsyn_hf.kg.graph import SYMPTOM  # noqa: E402
 from medsyn_hf.prompts import TEMPLATE_NAMES, get_template, patient_description, render_messages  # noqa: E402
@@ -43,7 +46,8 @@ except ImportError:
 
 log = logging.getLogger("medsyn.space")
 
-DEMO_MODEL = Path("runs/demo/sft")  # `make demo`'s trained tiny model, used as the default when present
+BUNDLED_MODEL = Path(__file__).resolve().parent / "model"  # deploy.py --model puts the Space's model here
+DEMO_MODEL = Path("runs/demo/sft")  # `make demo`'s trained tiny model
 DEFAULT_MODEL = "default"
 MIX = "mix"  # the sampler's own template mix (examples with probability 0.5)
 MAX_QUERY = 200
@@ -65,7 +69,7 @@ class Config:
     """What the app may read: published datasets and models under ``data_dirs``, the default model, the cache."""
 
     data_dirs: tuple[Path, ...] = ()
-    model: Path | None = None  # None: DEMO_MODEL when trained, else a tiny model built into ``cache`` on first use
+    model: Path | None = None  # None: BUNDLED_MODEL or DEMO_MODEL if present, else a tiny model built into ``cache``
     cache: Path = Path("~/.cache/medsyn_hf").expanduser()
 
     @classmethod
@@ -296,8 +300,9 @@ def parse_prior(value: str) -> dict:
 def default_model(config: Config) -> Path:
     if config.model:
         return config.model
-    if is_model(DEMO_MODEL):
-        return DEMO_MODEL.resolve()
+    for folder in (BUNDLED_MODEL, DEMO_MODEL):
+        if is_model_folder(folder):
+            return folder.resolve()
     return tiny_model(config.cache / "tiny-model")
 
 
@@ -315,19 +320,13 @@ def tiny_model(path: Path) -> Path:
     return path
 
 
-def is_model(folder: Path) -> bool:
-    """A model with its tokenizer, or a LoRA adapter as SFT saves it."""
-    return (folder / "adapter_config.json").is_file() or all(
-        (folder / name).is_file() for name in ("config.json", "tokenizer_config.json"))
-
-
 def resolve_model(config: Config, choice: str) -> Path:
     if not choice or choice == DEFAULT_MODEL:
         return default_model(config)
     path = Path(choice).expanduser().resolve()
     if path != config.model:
         path = inside(choice, config.data_dirs)
-    if not is_model(path):
+    if not is_model_folder(path):
         raise MedsynError(f"{choice}: not a model folder (a model with its tokenizer, or a LoRA adapter)")
     return path
 
@@ -340,12 +339,10 @@ def load_model(path: str):
     from medsyn_hf.generation.backends import load_model as load
     from medsyn_hf.generation.config import GenerationModelConfig
 
-    folder = Path(path)
-    if (folder / "config.json").is_file():
-        args = GenerationModelConfig(model_name_or_path=path)
-    else:
-        base = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))["base_model_name_or_path"]
-        args = GenerationModelConfig(model_name_or_path=base, adapter_name_or_path=path)
+    log.info("loading model %s", path)
+    base = adapter_base(path)
+    args = GenerationModelConfig(model_name_or_path=path) if base is None else GenerationModelConfig(
+        model_name_or_path=base, adapter_name_or_path=path)
     return load(args, "cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -417,7 +414,7 @@ def generate(config: Config, prior: str, model: str, temperature, max_new_tokens
 
 def model_choices(config: Config) -> list[str]:
     found = {str(p.parent) for root in config.data_dirs for name in ("tokenizer_config.json", "adapter_config.json")
-             for p in walk(root, name) if is_model(p.parent)}
+             for p in walk(root, name) if is_model_folder(p.parent)}
     return [DEFAULT_MODEL, *sorted(found - {str(config.model)})]
 
 
@@ -574,8 +571,8 @@ def build_demo(config: Config) -> gr.Blocks:
                                         elem_id="gen-prior")
                     with gr.Column():
                         model = gr.Dropdown(model_choices(config), value=DEFAULT_MODEL, allow_custom_value=True,
-                                            label="Model (default: the demo's trained model, else the tiny one; or a "
-                                                  "folder under the data folders)")
+                                            label="Model (default: the bundled or the demo's trained model, else "
+                                                  "the tiny one; or a folder under the data folders)")
                         temperature = gr.Slider(*TEMPERATURE, value=0.7, step=0.05, label="Temperature (0: greedy)")
                         max_new_tokens = gr.Slider(16, MAX_NEW_TOKENS, value=160, step=8, label="Max new tokens")
                         gen_seed = gr.Number(0, precision=0, label="Seed")
@@ -629,8 +626,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--host", default=None, help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
     p.add_argument("--model", default=os.environ.get("MEDSYN_MODEL"),
-                   help=f"default model folder (env MEDSYN_MODEL; default: {DEMO_MODEL} when trained, else a tiny "
-                        "random-init model built into the cache on first use)")
+                   help="default model folder (env MEDSYN_MODEL; default: model/ next to app.py when deploy.py "
+                        f"bundled one, else {DEMO_MODEL} when trained, else a tiny random-init model built into the "
+                        "cache on first use)")
     p.add_argument("--data-dirs", nargs="*", default=env_dirs.split(os.pathsep) if env_dirs else ["runs"],
                    help="the only folders the app reads datasets and models from (env MEDSYN_DATA_DIRS, "
                         "os.pathsep-separated; default: runs)")
@@ -644,6 +642,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    log.info("medsyn_hf from %s", Path(medsyn_hf.__file__).resolve().parent)
     try:
         config = Config.make(args.data_dirs, args.model, args.cache)
         demo = build_demo(config)
