@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from medsyn_hf.errors import MedsynError
@@ -17,11 +18,21 @@ COMMANDS = (
     "medsyn_hf.generation.cli",
     "medsyn_hf.ift.cli",
     "medsyn_hf.evaluation.cli",
+    "medsyn_hf.assess.cli",
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A usage error (missing flag, wrong type, out of range) is one line on stderr and exit code 2, like any other
+    bad input; subcommand parsers inherit the class."""
+
+    def error(self, message: str):
+        tool, *sub = self.prog.split()  # "medsyn: error: priors: ...", like every other error line
+        self.exit(2, f"{tool}: error: {' '.join([*sub, ''])[:-1] + ': ' if sub else ''}{message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="medsyn", description=__doc__)
+    parser = OneLineParser(prog="medsyn", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(name).add_cli(sub)
@@ -29,11 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # a usage error (already printed) or --help
+        return exit_.code if isinstance(exit_.code, int) else 2
     try:
         return args.func(args) or 0
     except MedsynError as err:
-        print(f"medsyn: error: {err}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under `accelerate launch` every process fails alike: say it once
+            print(f"medsyn: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("medsyn: interrupted", file=sys.stderr)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.io import atomic_path
+from medsyn_hf.io import MARKER, safe_output
 
 MAX_SHARD_SIZE = 500 << 20  # bytes of Arrow data per parquet shard, as datasets' push_to_hub ("500MB")
 _NAME = re.compile(r"^[A-Za-z0-9][\w.-]*$")
@@ -88,14 +88,17 @@ def _check_files(files: Mapping) -> None:
 
 def write_folder(folder: str | os.PathLike, configs: Mapping[str, Mapping], card, *, union_config: str | None = None,
                  default_config: str | None = None, max_shard_size: int = MAX_SHARD_SIZE,
-                 files: Mapping[str, bytes] | None = None) -> Path:
+                 files: Mapping[str, bytes] | None = None, command: str = "medsyn_hf.hub.write_folder", inputs=(),
+                 overwrite: bool = False, before_swap=None) -> Path:
     """Write ``{config: {split: Dataset}}`` and ``card`` (a ``huggingface_hub.DatasetCard``) as a Hub dataset folder.
 
     ``union_config`` names an extra config whose splits are the union of all the others' shards (the "all tasks"
     view); ``default_config`` is what ``load_dataset(folder)`` loads. The card's YAML gets ``configs`` and
     ``dataset_info`` filled in and is validated (``medsyn_hf.card.validate_card``) before the folder replaces
-    ``folder`` atomically. ``files`` maps other repo paths (a plot the card shows, say) to their bytes. Returns the
-    folder.
+    ``folder`` atomically (``medsyn_hf.io.safe_output``: ``command``, ``inputs`` and ``overwrite`` decide what it may
+    replace). ``files`` maps other repo paths (a plot the card shows, say) to their bytes. ``before_swap(tmp)`` runs
+    on the complete new folder before it replaces the old one (a push: if it fails, the old folder stays). Returns
+    the folder.
     """
     from datasets import DatasetInfo, SplitDict, SplitInfo
     from datasets.info import DatasetInfosDict
@@ -104,7 +107,7 @@ def write_folder(folder: str | os.PathLike, configs: Mapping[str, Mapping], card
 
     _check_layout(configs, union_config, default_config)
     _check_files(files or {})
-    with atomic_path(folder) as tmp:
+    with safe_output(folder, command=command, inputs=inputs, overwrite=overwrite) as tmp:
         infos, yaml_configs = {}, []
         for config, splits in configs.items():
             split_infos, download = [], 0
@@ -138,6 +141,8 @@ def write_folder(folder: str | os.PathLike, configs: Mapping[str, Mapping], card
             (tmp / name).write_bytes(data)
         card.save(tmp / "README.md")
         validate_card(tmp / "README.md", folder=tmp)
+        if before_swap is not None:
+            before_swap(tmp)
     return Path(folder)
 
 
@@ -186,5 +191,6 @@ def push_folder(folder: str | os.PathLike, repo_id: str, token: str | None = Non
         api = HfApi(token=token)
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         commit = api.upload_folder(folder_path=folder, repo_id=repo_id, repo_type="dataset",
-                                   commit_message=commit_message, delete_patterns=["data/**"])
+                                   commit_message=commit_message, delete_patterns=["data/**"],
+                                   ignore_patterns=[MARKER])
     return commit.commit_url

@@ -9,7 +9,10 @@ and the chat prompt asking for it. MedSyn's sampler, vectorised and made reprodu
   the default 1 keeps them in the pool at about half the weight of a code with ~10 notes.
 - ``mode="plan"``: per-code counts ∝ w by largest remainder (each within 1 of n·w/Σw), in random order;
   ``mode="random"``: i.i.d. draws ∝ w.
-- Symptoms: k uniform in [min_symptoms, min(max_symptoms, N_symp)], drawn without replacement with p ∝ softmax(weight/T)
+- Symptoms: each code's list and scores come from the symptom policy (``medsyn_hf.priors_symptoms``: source weights,
+  subcodes inheriting their category's symptoms, top-k / minimum-score cut, per-code overrides;
+  ``medsyn_compatible=True``: the MKG's full lists and weights, T = 10).
+  k uniform in [min_symptoms, min(max_symptoms, list length)], drawn without replacement with p ∝ softmax(score/T)
   (successive sampling, exact up to float resolution ~1e-13; as T -> 0 it becomes "the k heaviest"), then shuffled.
   Patients: ``medsyn_hf.demographics``.
 - Templates: with probability ``example_p`` a prior gets a random train note of its category and the example-conditioned
@@ -23,7 +26,6 @@ and the chat prompt asking for it. MedSyn's sampler, vectorised and made reprodu
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing
 import time
 from dataclasses import dataclass
@@ -36,11 +38,14 @@ import pyarrow as pa
 
 from medsyn_hf.demographics import LOCATIONS, MARITAL, SEXES, build_demographics, sample_patients
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.io import atomic_path
+from medsyn_hf.io import check_output, safe_output
+from medsyn_hf.priors_symptoms import DEFAULTS, MEDSYN, apply_policy, parse_source_weights, resolve_policy
 from medsyn_hf.prompts import (EXAMPLE_TEMPLATES, TEMPLATE_NAMES, TEMPLATES, get_template, patient_description,
                                render_users)
 
 MODES = ("plan", "random")
+MAX_PRIORS = 10_000_000  # ~10 GB of prompts in memory; a larger --n is a typo, not a plan
+RESOURCES = ("demographics.json", "examples.parquet")
 LEVELS = ("code", "category")
 EXAMPLE_SOURCE = "rumedtop3/train:"
 _M64 = (1 << 64) - 1
@@ -69,13 +74,40 @@ def build_resources(sources: str | Path, out: str | Path | None = None) -> dict:
     import pyarrow.parquet as pq
 
     out = Path(out) if out else resources_dir()
+    kwargs = dict(command="medsyn priors-resources", inputs=[sources], kind="file", owned=_is_resource)
+    for name in RESOURCES:
+        check_output(out / name, **kwargs)
     demo, examples = build_demographics(sources), build_examples(sources)
-    with atomic_path(out / "demographics.json") as tmp:
+    with safe_output(out / "demographics.json", **kwargs) as tmp:
         tmp.write_text(json.dumps(demo, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
-    with atomic_path(out / "examples.parquet") as tmp:
+    with safe_output(out / "examples.parquet", **kwargs) as tmp:
         pq.write_table(examples, tmp, compression="zstd", compression_level=19)
     categories = len(set(examples["code"].to_pylist()))
     return {"out": str(out), "examples": examples.num_rows, "example_categories": categories}
+
+
+def _is_resource(path: Path) -> bool:
+    """An earlier `medsyn priors-resources` output (a rebuild may replace it): the JSON mapping or the notes table."""
+    import pyarrow.parquet as pq
+
+    try:
+        if path.name == "demographics.json":
+            return isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
+        return path.name == "examples.parquet" and set(pq.read_schema(path).names) == {"code", "idx", "text"}
+    except (OSError, ValueError, pa.ArrowException):
+        return False
+
+
+def _is_priors_file(path: Path) -> bool:
+    """A parquet file of priors (what `medsyn priors --out X.parquet` writes), which a new sample may replace."""
+    import pyarrow.parquet as pq
+
+    from medsyn_hf.schemas import PRIORS_FEATURES
+
+    try:
+        return set(PRIORS_FEATURES) <= set(pq.read_schema(path).names)
+    except (OSError, pa.ArrowException):
+        return False
 
 
 @lru_cache(maxsize=2)
@@ -104,6 +136,7 @@ class Pool:
     ex_start: np.ndarray  # first row of the category's notes in the examples table
     n_examples: np.ndarray
     weights: np.ndarray  # MedSyn code weights J3(N_symp) * J3(N_exmp + example_offset)
+    sym_scores: np.ndarray  # what the softmax draws by: the MKG weights, or a symptom policy's scores
 
 
 def j3(x):
@@ -156,6 +189,7 @@ def build_pool(kg, level: str = "code", min_symptoms: int = 2, example_offset: i
         ex_start=ex_start[keep],
         n_examples=n_examples[keep],
         weights=weights[keep],
+        sym_scores=np.array([s.weight for s in flat], dtype=np.float64),
     )
 
 
@@ -211,11 +245,11 @@ def uniforms(rs: np.ndarray, stream: int, width: int | None = None) -> np.ndarra
 
 # -- sampling -------------------------------------------------------------------------------------------------------
 def _softmax_intervals(pool: Pool, temperature: float):
-    """Each code's softmax(weight / T) as intervals [lo, lo + p) tiling [0, 1), plus ``code + lo + p`` as one sorted
+    """Each code's softmax(score / T) as intervals [lo, lo + p) tiling [0, 1), plus ``code + lo + p`` as one sorted
     array, so a single searchsorted draws a symptom for every record whatever its code."""
     owner = np.repeat(np.arange(len(pool.codes)), np.diff(pool.sym_start))
     first, last = pool.sym_start[:-1], pool.sym_start[1:] - 1
-    scaled = pool.sym_weights / temperature
+    scaled = pool.sym_scores / temperature
     e = np.exp(scaled - np.maximum.reduceat(scaled, first)[owner])
     cum = np.cumsum(e / np.add.reduceat(e, first)[owner])
     hi = np.clip(cum - np.concatenate([[0.0], cum[last[:-1]]])[owner], 0.0, 1.0)  # keeps ``key`` sorted
@@ -226,7 +260,7 @@ def _softmax_intervals(pool: Pool, temperature: float):
 
 
 def _symptoms(pool: Pool, code_idx, rs, k_min: int, k_max: int, temperature: float):
-    """(flat global symptom indices, per-record counts): k draws without replacement ∝ softmax(weight / T), shuffled.
+    """(flat global symptom indices, per-record counts): k draws without replacement ∝ softmax(score / T), shuffled.
 
     Successive sampling, exactly: draw r maps its uniform onto the code's intervals with the r earlier picks cut out
     (the uniform is scaled by the mass left and shifted past each earlier pick it reaches, in symptom order).
@@ -339,12 +373,17 @@ def _template_mix(templates) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sample_priors(kg, n: int, seed: int = 0, mode: str = "plan", codes=None, *, level: str = "code",
-                  min_symptoms: int = 2, max_symptoms: int = 5, temperature: float = 10.0, min_age: int = 18,
-                  example_p: float = 0.5, templates=None, example_offset: int = 1, num_proc: int = 1):
+                  min_symptoms: int = 2, max_symptoms: int = 5, temperature: float | None = None, min_age: int = 18,
+                  example_p: float = 0.5, templates=None, example_offset: int = 1, num_proc: int = 1,
+                  top_k: int | None = None, min_weight: float | None = None, source_weights: dict | None = None,
+                  inherit: float | None = None, symptom_lists=None, medsyn_compatible: bool = False):
     """n priors as a ``datasets.Dataset`` with PRIORS_FEATURES; identical for the same arguments whatever ``num_proc``.
 
     ``codes``: restrict the pool to these codes/subtrees/prefixes; ``templates``: example-free template names, or
-    {name: weight}; see the module docstring for everything else.
+    {name: weight}. Symptom policy (``medsyn_hf.priors_symptoms``; None takes its default, MedSyn's under
+    ``medsyn_compatible``): ``temperature``, ``top_k``, ``min_weight``, ``source_weights`` {source: multiplier},
+    ``inherit`` (a subcode's share of its category's symptoms), ``symptom_lists`` per-code lists (a dict or a
+    JSON/YAML file). See the module docstring for everything else.
     """
     from datasets import Dataset, DatasetInfo
     from datasets.fingerprint import generate_random_fingerprint
@@ -358,18 +397,17 @@ def sample_priors(kg, n: int, seed: int = 0, mode: str = "plan", codes=None, *, 
         raise MedsynError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     if not 1 <= min_symptoms <= max_symptoms:
         raise MedsynError(f"need 1 <= min_symptoms <= max_symptoms, got {min_symptoms} and {max_symptoms}")
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise MedsynError(f"temperature must be > 0, got {temperature}")
+    policy = resolve_policy(temperature, top_k, min_weight, source_weights, inherit, symptom_lists, medsyn_compatible)
     if not 0 <= example_p <= 1:
         raise MedsynError(f"example_p must be in [0, 1], got {example_p}")
     if num_proc < 1:
         raise MedsynError(f"num_proc must be >= 1, got {num_proc}")
     template_idx, template_cdf = _template_mix(templates)
-    params = {"min_symptoms": min_symptoms, "max_symptoms": max_symptoms, "temperature": float(temperature),
+    params = {"min_symptoms": min_symptoms, "max_symptoms": max_symptoms, "temperature": policy.temperature,
               "min_age": min_age, "example_p": example_p, "template_idx": template_idx, "template_cdf": template_cdf,
               "example_template_idx": np.array([TEMPLATE_NAMES.index(t) for t in EXAMPLE_TEMPLATES])}
 
-    pool = build_pool(kg, level, min_symptoms, example_offset)
+    pool = apply_policy(kg, policy, level, min_symptoms, example_offset)
     weights = pool.weights * select_codes(kg, pool, codes) if codes else pool.weights
     rs = record_seeds(seed, n)
     if mode == "plan":
@@ -414,6 +452,10 @@ def _priors(args):
 
     if args.json:
         datasets.disable_progress_bars()
+    kind = "file" if Path(args.out).suffix == ".parquet" else "dir"
+    output = dict(command="medsyn priors", inputs=[args.graph, args.symptom_lists], overwrite=args.overwrite,
+                  kind=kind, owned=_is_priors_file if kind == "file" else None)
+    check_output(args.out, **output)
     start = time.perf_counter()
     kg = load_graph(args.graph)
     build_pool(kg, args.level, args.min_symptoms, args.example_offset)  # timed apart: one-off, cached
@@ -422,11 +464,13 @@ def _priors(args):
         kg, args.n, seed=args.seed, mode=args.mode, codes=args.codes, level=args.level, min_symptoms=args.min_symptoms,
         max_symptoms=args.max_symptoms, temperature=args.temperature, min_age=args.min_age, example_p=args.example_p,
         templates=_parse_templates(args.templates), example_offset=args.example_offset, num_proc=args.num_proc,
+        top_k=args.top_k, min_weight=args.min_weight, source_weights=parse_source_weights(args.source_weights),
+        inherit=args.inherit, symptom_lists=args.symptom_lists, medsyn_compatible=args.medsyn_compatible,
     )
     sampled = time.perf_counter()
     out = Path(args.out)
-    with atomic_path(out) as tmp:
-        if out.suffix == ".parquet":
+    with safe_output(out, **output) as tmp:
+        if kind == "file":
             ds.to_parquet(str(tmp))
         else:
             ds.save_to_disk(str(tmp))
@@ -435,7 +479,11 @@ def _priors(args):
               "priors_per_s": round(ds.num_rows / (done - start)), "setup_seconds": round(ready - start, 3),
               "sample_seconds": round(sampled - ready, 3), "write_seconds": round(done - sampled, 3),
               "sample_priors_per_s": round(ds.num_rows / (sampled - ready)), "out": str(out)}
-    print(json.dumps(report) if args.json else
+    if args.json:  # how realistic and varied the symptoms are (medsyn_hf.priors_realism), against the train notes
+        from medsyn_hf.priors_realism import realism
+
+        report["realism_train"] = realism(ds)
+    print(json.dumps(report, ensure_ascii=False) if args.json else
           f"{report['n']} priors over {report['codes']} codes -> {out} in {report['seconds']} s "
           f"(sampling {report['sample_priors_per_s']} priors/s)")
 
@@ -448,10 +496,15 @@ def _resources(args):
 
 
 def add_cli(subparsers) -> None:
+    from medsyn_hf.validate import int_arg
+
     p = subparsers.add_parser("priors", help="sample priors (code, symptoms, patient, example) with prompts")
-    p.add_argument("--n", type=int, required=True, help="number of priors")
+    p.add_argument("--n", type=int_arg(1, MAX_PRIORS), required=True,
+                   help=f"number of priors (at most {MAX_PRIORS:,})")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="output folder (Dataset.save_to_disk) or a .parquet file")
+    p.add_argument("--out", required=True, help="output folder (Dataset.save_to_disk) or a .parquet file; an existing "
+                   "one only if `medsyn priors` wrote it, or with --overwrite")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output `medsyn priors` did not write")
     p.add_argument("--mode", choices=MODES, default="plan", help="plan: counts ∝ code weights; random: i.i.d. draws")
     p.add_argument("--codes", nargs="+", help="restrict to these codes, subtrees (K29, K20-K31, XI) or prefixes (K2)")
     p.add_argument("--level", choices=LEVELS, default="code",
@@ -459,8 +512,23 @@ def add_cli(subparsers) -> None:
     p.add_argument("--min-symptoms", type=int, default=2,
                    help="fewest symptoms per prior; codes with fewer are not sampled (default: %(default)s)")
     p.add_argument("--max-symptoms", type=int, default=5, help="most symptoms per prior (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=10.0,
-                   help="softmax temperature over the symptoms' 0..10 weights (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help=f"softmax temperature over the symptoms' scores (default: {DEFAULTS['temperature']}; "
+                        f"--medsyn-compatible: {MEDSYN['temperature']})")
+    p.add_argument("--top-k", type=int, default=None,
+                   help=f"keep each code's k best-scored symptoms, 0: all (default: {DEFAULTS['top_k']})")
+    p.add_argument("--min-weight", type=float, default=None,
+                   help=f"drop symptoms scored below this; a code keeps --min-symptoms (default: {DEFAULTS['min_weight']})")
+    p.add_argument("--source-weights", nargs="+", metavar="SOURCE=X", default=None,
+                   help="multiply each MKG source's 0-10 weight, unlisted sources 1 (default: " +
+                        " ".join(f"{k}={v}" for k, v in DEFAULTS["source_weights"].items()) + ")")
+    p.add_argument("--inherit", type=float, default=None,
+                   help=f"a subcode also draws its category's own symptoms at this share of their score, 0: off "
+                        f"(default: {DEFAULTS['inherit']})")
+    p.add_argument("--symptom-lists", default=None, metavar="FILE",
+                   help="JSON/YAML {code: [symptom, ...]} or {code: {symptom: weight}} replacing those codes' lists")
+    p.add_argument("--medsyn-compatible", action="store_true",
+                   help="MedSyn's symptom draw (all MKG symptoms, softmax(weight / 10)); explicit options still apply")
     p.add_argument("--min-age", type=int, default=18, help="youngest patient (default: %(default)s)")
     p.add_argument("--example-p", type=float, default=0.5,
                    help="probability of an example-conditioned prompt when the category has notes (default: 0.5)")
@@ -476,6 +544,6 @@ def add_cli(subparsers) -> None:
 
     r = subparsers.add_parser("priors-resources", help="compile demographics.json and examples.parquet (deterministic)")
     r.add_argument("--sources", default="data/sources", help="folder laid out like data/sources (default: %(default)s)")
-    r.add_argument("--out", default=None, help="output folder (default: the package's resources/)")
+    r.add_argument("--out", required=True, help=f"output folder (the package's is {resources_dir()})")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=_resources)

@@ -29,8 +29,10 @@ PRIORS_COLUMNS_DOC = {
     "code": "ICD-10 code the note is about (a 3-character category or a subcategory of the MKG)",
     "code_name_ru": "Russian name of the code (official МКБ-10 directory)",
     "category": "3-character ICD-10 category of the code (the unit of RuMedTop3 labels and of example notes)",
-    "symptoms": "2-5 symptoms of the code drawn without replacement, p ∝ softmax(weight / T), in random order",
-    "symptom_weights": "MKG weight (0..10) of each symptom, same order as `symptoms`",
+    "symptoms": "2-5 symptoms of the code drawn without replacement, p ∝ softmax(score / T) under the symptom policy "
+                "(medsyn_hf.priors_symptoms), in random order",
+    "symptom_weights": "MKG weight (0..10) of each symptom (a subcode's inherited one: its category's; a user list's "
+                       "own weight), same order as `symptoms`",
     "age": "patient age in years (Rosstat 2022 age pyramid, at least the sampler's min_age)",
     "sex": "'male' or 'female' (Rosstat; sex-specific codes only get patients of their sex)",
     "location": "'city' or 'countryside' (Rosstat 2022)",
@@ -87,7 +89,8 @@ FILTER_COLUMNS_DOC = {
     "is_duplicate": "exact or near duplicate (word 5-gram Jaccard >= threshold) of an earlier note that passed the filters",
     "keep": "passes every filter",
     "filter_reason": "comma-separated failed filters (low_symptom_recall, high_copy_ratio, too_short, too_long, "
-                     "not_russian, duplicate); empty when kept",
+                     "not_russian, duplicate, judge: judge_score below FilterConfig.min_judge_score); empty when "
+                     "kept",
 }
 
 # -- synthetic notes (medsyn_hf/generation): MedSyn-synthetic's columns first (idx ... anamnesis_precision, with its
@@ -136,4 +139,82 @@ NOTES_COLUMNS_DOC = {
     "completion_tokens": "generated tokens, the end-of-sequence token included",
     "finish_reason": "'stop' (the model ended the note) or 'length' (max_new_tokens reached)",
     **{k: v for k, v in FILTER_COLUMNS_DOC.items() if k != "symptom_recall"},
+}
+
+# -- column roles: which column holds the ICD-10 code and which the example note's text, in each dataset above. Names
+# alone cannot tell: notes keep MedSyn's boolean `example` flag (the text is in `anamnesis`), priors the text in
+# `example`; the code is `ICD-10` in notes, `icd10` in instruction data, `code` in priors. ----------------------------
+COLUMN_ROLES = {
+    "code": (("ICD-10", NOTES_FEATURES), ("icd10", IFT_FEATURES), ("code", PRIORS_FEATURES)),
+    "example_text": (("anamnesis", NOTES_FEATURES), ("example", PRIORS_FEATURES)),
+}
+
+
+def column_for(features: Features, role: str) -> str | None:
+    """The column of a dataset (its ``Features``) that plays ``role`` (a key of COLUMN_ROLES): the first schema column
+    it has with the schema's type (string and large_string alike); None if it has none."""
+
+    def dtype(feature):
+        kind = getattr(feature, "dtype", None)
+        return "string" if kind == "large_string" else kind
+
+    for column, schema in COLUMN_ROLES[role]:
+        if column in features and dtype(features[column]) == dtype(schema[column]):
+            return column
+    return None
+
+
+# -- assessment criteria: what a human annotator (medsyn_hf/assess) and the LLM judge (medsyn eval judge) score 1-5 ---
+ASSESSMENT_CRITERIA = {
+    "realism": "reads like a note a real doctor wrote (1: obviously artificial, 5: indistinguishable from a real one)",
+    "plausibility": "clinical plausibility: the complaints, history and findings make medical sense together",
+    "consistency": "consistency with the ICD-10 code: the note describes the coded disease",
+    "language": "Russian language: grammar, medical terminology and style of a Russian medical record",
+}
+SCORE_RANGE = (1, 5)
+
+# -- LLM judge (medsyn_hf/evaluation/judge.py): columns `medsyn eval judge` adds to a notes dataset -------------------
+JUDGE_FEATURES = Features({
+    **{f"judge_{c}": Value("int8") for c in ASSESSMENT_CRITERIA},
+    "judge_score": Value("float32"),
+    "judge_reason": Value("string"),
+    "judge_model": Value("string"),
+    "judge_attempts": Value("int32"),
+})
+JUDGE_COLUMNS_DOC = {
+    **{f"judge_{c}": f"LLM judge's score 1-5 for {doc}; null when the judge gave no valid answer"
+       for c, doc in ASSESSMENT_CRITERIA.items()},
+    "judge_score": "mean of the judge's criterion scores (1-5); null when the judge gave no valid answer "
+                   "(FilterConfig.min_judge_score thresholds it)",
+    "judge_reason": "the judge's one-line reason (Russian); null when it gave no valid answer",
+    "judge_model": "model that judged the note (and its LoRA adapter)",
+    "judge_attempts": "requests made for the note: 1 + retries after malformed replies",
+}
+
+# -- blind human assessment (medsyn_hf/assess): the public items an annotator sees, and one answer per line ------------
+ASSESS_ITEM_FEATURES = Features({
+    "item_id": Value("string"),
+    "text": Value("string"),
+    "code": Value("string"),
+    "code_name": Value("string"),
+})
+ASSESS_ITEM_COLUMNS_DOC = {
+    "item_id": "random id of the item; whether it is real or synthetic is only in the key, never beside the item",
+    "text": "the note as annotators see it: the same text view (complaint, head or full) for real and synthetic notes",
+    "code": "3-character ICD-10 category of the note (subcodes are cut: only synthetic notes would have them)",
+    "code_name": "Russian name of the category (official МКБ-10 directory)",
+}
+ASSESS_ANSWER_FEATURES = Features({
+    "item_id": Value("string"),
+    "annotator": Value("string"),
+    "origin": Value("string"),
+    **{c: Value("int8") for c in ASSESSMENT_CRITERIA},
+    "answered_at": Value("string"),
+})
+ASSESS_ANSWER_COLUMNS_DOC = {
+    "item_id": ASSESS_ITEM_COLUMNS_DOC["item_id"],
+    "annotator": "who answered: the name typed in the Space, or the Hugging Face username when it runs on a Space",
+    "origin": "the annotator's guess: 'real' or 'synthetic'",
+    **{c: f"score {SCORE_RANGE[0]}-{SCORE_RANGE[1]} for {doc}" for c, doc in ASSESSMENT_CRITERIA.items()},
+    "answered_at": "UTC time the answer was stored (ISO 8601)",
 }

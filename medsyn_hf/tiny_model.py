@@ -11,10 +11,12 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from medsyn_hf.errors import MedsynError
-from medsyn_hf.io import atomic_path
+from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.io import check_output, safe_output
 
 DEFAULT_SOURCES = Path(__file__).resolve().parents[1] / "data" / "sources"
+COMMAND = "medsyn tiny-model"
+MIN_VOCAB, MAX_VOCAB = 300, 262_144  # the byte alphabet and 4 special tokens take 260; above: no use for a 7M model
 NOTES = Path("medsyn_gpt_notes") / "notes.jsonl.gz"
 COMPLAINTS = Path("rumedtop3") / "train_v1.jsonl"  # never dev: the evaluation must not see text we trained on
 
@@ -55,7 +57,14 @@ def corpus(sources: str | Path) -> Iterator[str]:
 
 def train_tokenizer(texts: Iterator[str], vocab_size: int = 8000):
     """Byte-level BPE (no unknown tokens) wrapped as a PreTrainedTokenizerFast with a distinct pad token."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
@@ -93,18 +102,29 @@ def build_model(tokenizer, seed: int = 0):
     return model
 
 
-def build(out: str | Path, sources: str | Path = DEFAULT_SOURCES, vocab_size: int = 8000, seed: int = 0) -> Path:
-    """Write tokenizer + model to `out` atomically; loadable with AutoTokenizer/AutoModelForCausalLM."""
-    tokenizer = train_tokenizer(corpus(sources), vocab_size)
+def build(out: str | Path, sources: str | Path = DEFAULT_SOURCES, vocab_size: int = 8000, seed: int = 0,
+          overwrite: bool = False) -> Path:
+    """Write tokenizer + model to `out` atomically; loadable with AutoTokenizer/AutoModelForCausalLM.
+
+    `out` is checked first (``medsyn_hf.io.safe_output``): never the sources, and an existing folder only if an
+    earlier `medsyn tiny-model` wrote it (or ``overwrite``)."""
+    if not MIN_VOCAB <= vocab_size <= MAX_VOCAB:
+        raise MedsynError(f"vocab_size: {vocab_size} is out of range; allowed: {MIN_VOCAB}..{MAX_VOCAB}")
+    check_output(out, command=COMMAND, inputs=[sources], overwrite=overwrite)
+    try:
+        tokenizer = train_tokenizer(corpus(sources), vocab_size)
+    except (OSError, EOFError, UnicodeDecodeError, ValueError, KeyError) as err:  # a truncated or foreign file
+        raise MedsynError(f"{sources}: unreadable tiny-model sources ({type(err).__name__}: {first_line(err)})") \
+            from None
     model = build_model(tokenizer, seed)
-    with atomic_path(out) as tmp:
+    with safe_output(out, command=COMMAND, inputs=[sources], overwrite=overwrite) as tmp:
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
     return Path(out)
 
 
 def _run(args) -> None:
-    out = build(args.out, args.sources, args.vocab_size, args.seed)
+    out = build(args.out, args.sources, args.vocab_size, args.seed, overwrite=args.overwrite)
     if args.json:
         print(json.dumps({"out": str(out)}))
     else:
@@ -116,9 +136,12 @@ def add_cli(subparsers) -> None:
         "tiny-model",
         help="build the tiny random-init LLaMA + Russian BPE tokenizer used by tests, the demo and recipes/tiny",
     )
-    p.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    p.add_argument("--out", required=True, help="output folder (replaced atomically; an existing one only if this "
+                   "command wrote it, or with --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing folder this command did not write")
     p.add_argument("--sources", default=str(DEFAULT_SOURCES), help="folder laid out like data/sources (default: %(default)s)")
-    p.add_argument("--vocab-size", type=int, default=8000)
+    p.add_argument("--vocab-size", type=int, default=8000,
+                   help="BPE vocabulary size (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(func=_run)

@@ -137,6 +137,23 @@ def served(cmd, url: str, log: Path, timeout: float = 180, **popen):
 
 
 @pytest.fixture(scope="session")
+def tiny_model_server(tiny_model_dir, tmp_path_factory):
+    """`transformers serve` (FastAPI + uvicorn, OpenAI API) serving the tiny model on 127.0.0.1: its base URL and its
+    log (one access line per request). One server for the session: starting one takes tens of seconds."""
+    import sys
+
+    pytest.importorskip("openai", reason="`transformers serve` needs transformers[serving] (openai, fastapi, uvicorn)")
+    port = free_port()
+    cli = os.path.join(os.path.dirname(sys.executable), "transformers")
+    cmd = [cli, "serve", str(tiny_model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))),
+           "OMP_NUM_THREADS": "1"}
+    with served(cmd, f"http://127.0.0.1:{port}/health", log, timeout=120, env=env):
+        yield f"http://127.0.0.1:{port}/v1", log
+
+
+@pytest.fixture(scope="session")
 def space_url(tmp_path_factory, space_data, tiny_model_dir):
     """The demo Space served on 127.0.0.1 by a subprocess, exactly as `python spaces/medsyn-demo/app.py` runs it."""
     import sys

@@ -11,7 +11,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO, free_port, served
+from conftest import REPO
 from medsyn_hf.errors import MedsynError
 
 # One thread per process: the tiny model's small matrix products gain nothing from a second one, and on a shared
@@ -109,7 +109,7 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_model_dir
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     log.close()
-    run_dir = next((tmp_path / "killed").iterdir())
+    run_dir = next(p for p in (tmp_path / "killed").iterdir() if p.is_dir())  # beside it: the output marker
     written = {p.name: p.stat().st_mtime_ns for p in (run_dir / "shards").glob("shard-*.parquet")}
     assert 1 <= len(written) < 6, written  # killed mid-run
     assert not (run_dir / "notes.parquet").exists()
@@ -200,15 +200,9 @@ def test_two_processes_write_the_same_notes_as_one(tmp_path, tiny_model_dir):
 
 # -- OpenAI-compatible backend against a real server -------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def served_tiny_model(tiny_model_dir, tmp_path_factory):
-    """`transformers serve` (FastAPI + uvicorn, OpenAI API) serving the tiny model on 127.0.0.1."""
-    pytest.importorskip("openai", reason="`transformers serve` needs transformers[serving] (openai, fastapi, uvicorn)")
-    port = free_port()
-    cli = os.path.join(os.path.dirname(sys.executable), "transformers")
-    cmd = [cli, "serve", str(tiny_model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with served(cmd, f"http://127.0.0.1:{port}/health", log, timeout=120, env=ENV):
-        yield f"http://127.0.0.1:{port}/v1"
+def served_tiny_model(tiny_model_server):
+    """`transformers serve` of the tiny model (conftest's session server): its base URL."""
+    return tiny_model_server[0]
 
 
 def test_openai_backend_against_transformers_serve(tmp_path, tiny_model_dir, served_tiny_model):

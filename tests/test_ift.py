@@ -164,7 +164,7 @@ def test_planted_dev_complaints_are_removed(tmp_path, dev):
     (sources / "medsyn_kg" / "wiki_disease_ru.csv").write_text("\n".join(wiki) + "\n", encoding="utf-8")
     clean = "Жалобы на зуд в ушной раковине слева в течение трёх дней после купания в озере."
     with (sources / "rumedtop3" / "train_v1.jsonl").open("a", encoding="utf-8") as f:
-        for text in (f"Повторный приём. {long} Рекомендации выполняет.", f"Жалобы она головные боли по вечерам",
+        for text in (f"Повторный приём. {long} Рекомендации выполняет.", "Жалобы она головные боли по вечерам",
                      clean):
             f.write(json.dumps({"idx": "planted", "symptoms": text, "code": "G44"}, ensure_ascii=False) + "\n")
     notes_path = sources / "medsyn_gpt_notes" / "notes.jsonl.gz"

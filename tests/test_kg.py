@@ -248,7 +248,8 @@ def test_cli_errors_are_one_line(capsys, tmp_path):
     assert main(["kg", "show", "Q99.99"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "did you mean Q99.9" in err
-    assert main(["kg", "build", "--sources", str(tmp_path), "--out", str(tmp_path / "g.json.gz")]) == 2
+    (tmp_path / "src").mkdir()
+    assert main(["kg", "build", "--sources", str(tmp_path / "src"), "--out", str(tmp_path / "g.json.gz")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "source file not found" in err
     assert not (tmp_path / "g.json.gz").exists()

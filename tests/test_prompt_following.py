@@ -121,3 +121,17 @@ def test_bad_input_is_one_clear_error(sample, layouts, tmp_path, capsys):
     (tmp_path / "empty_dir").mkdir()
     with pytest.raises(MedsynError, match="cannot read"):
         run([tmp_path / "empty_dir"], capsys)
+
+
+def test_notes_take_the_example_text_from_anamnesis_not_the_boolean_flag(sample, capsys, tmp_path):
+    """Published notes (NOTES_FEATURES) keep MedSyn's boolean `example` flag and the example note in `anamnesis`."""
+    notes = sample["response"]
+    examples = [notes[i][:300] if i % 2 == 0 else None for i in range(len(notes))]
+    data = sample.add_column("example", [e is not None for e in examples]).add_column("anamnesis", examples)
+    result = pf.prompt_following(data, group_by=[])
+    copied = [copy_ratio(n, e) for n, e in zip(notes, examples) if e]
+    assert result["example_column"] == "anamnesis" and result["overall"]["copy_ratio"]["n"] == len(copied)
+    assert result["overall"]["copy_ratio"]["mean"] == pytest.approx(sum(copied) / len(copied), abs=1e-4)
+    data.to_parquet(str(tmp_path / "notes.parquet"))
+    with pytest.raises(MedsynError, match="example column 'example' holds bool values, not the example note's text"):
+        run([tmp_path / "notes.parquet", "--example-column", "example"], capsys)

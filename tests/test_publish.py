@@ -79,13 +79,16 @@ def test_publish_writes_a_hub_folder_that_load_dataset_reads(finished_run, tmp_p
 def test_publish_errors_keep_the_local_folder(finished_run, tiny_model_dir, tmp_path, capsys):
     run, work = finished_run
     out = tmp_path / "repo"
-    # offline (the test session is): the folder is written, then the upload fails with one line
+    assert medsyn(["publish", str(run), "--out", str(out)]) == 0
+    capsys.readouterr()
+    published = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    # offline (the test session is): the new folder is pushed before it replaces the old one, so the failed upload
+    # (one line) leaves the previous local folder as it was, and no temporary beside it
     assert medsyn(["publish", str(run), "--out", str(out), "--repo-id", "medsyn/ru-notes"]) == 2
     err = capsys.readouterr().err.splitlines()[-1]  # after the datasets progress bars
     assert err.startswith("medsyn: error: cannot push") and "HF_HUB_OFFLINE" in err
-    import datasets
-
-    assert len(datasets.load_dataset(str(out), split="train")) > 0
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == published
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]
 
     assert medsyn(["publish", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert "not a `medsyn generate` run folder" in capsys.readouterr().err

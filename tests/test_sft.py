@@ -140,6 +140,17 @@ def test_bad_config_is_one_line_error(tmp_path, tiny_model_dir, ift_dir, capsys,
     assert not (tmp_path / "out").exists()
 
 
+def test_a_max_length_that_leaves_no_rows_is_one_line_error(tmp_path, tiny_model_dir, ift_dir, capsys):
+    """TRL drops rows whose completion is truncated away; with none left the Trainer used to fail with an IndexError.
+    The error comes after the model loaded, so its progress bar may precede the one line."""
+    config = recipe(tmp_path, tiny_model_dir, ift_dir, max_length=8, packing=False)
+    assert medsyn(["sft", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.endswith("\n"), err
+    assert err.splitlines()[-1].startswith("medsyn: error: no training rows left: with max_length=8"), err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("config", sorted((REPO / "recipes").glob("*/sft/config*.yaml")), ids=lambda p: p.parts[-3])
 def test_recipes_parse(config):
     from medsyn_hf.training.sft import parse_args

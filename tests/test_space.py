@@ -6,7 +6,7 @@ import json
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, SOURCES
 
 from medsyn_hf.filters.overlap import copy_ratio
 from medsyn_hf.filters.recall import symptoms_present
@@ -161,7 +161,10 @@ def test_paths_outside_the_data_folders_are_refused(app, config, space_data, tin
     # The configured default model may live anywhere, however it is named; it is listed once, as "default".
     for path in (tiny_model_dir, space_data / "models" / "escape", dotdot):
         assert app.resolve_model(config, str(path)) == tiny_model_dir.resolve()
-    assert app.model_choices(config) == [app.DEFAULT_MODEL, str(inside)]
+    assert app.model_choices(config) == [app.DEFAULT_MODEL, f"{space_data.name}/models/tiny"]  # a public name
+    assert app.resolve_model(config, f"{space_data.name}/models/tiny") == inside.resolve()
+    assert "outside the configured data folders" in error_of(
+        app, app.inside, f"{space_data.name}/../{tiny_model_dir.parent.name}", config.data_dirs)
     assert "outside the configured data folders (none configured)" in error_of(
         app, app.inside, str(inside), app.Config.make([], None).data_dirs)
 
@@ -187,11 +190,13 @@ def test_default_model_is_built_on_first_use(app, tmp_path, monkeypatch):
 def test_browse_filters_a_published_dataset_by_code(app, config, space_data, kg):
     from datasets import load_dataset
 
-    folder = str(space_data / "published")
+    folder = f"{space_data.name}/published"  # the public name: data folder's name and the path inside it
     assert app.dataset_folders(config) == [folder]
+    assert app.browse(config, str(space_data / "published"), "K29", "", 5)[0].equals(
+        app.browse(config, folder, "K29", "", 5)[0])  # a server path works too
     assert app.card_configs(space_data / "published").keys() == {"J06", "K29", "all"}
     rows, summary = app.browse(config, folder, "all", "", 500)
-    everything = load_dataset(folder, "all", split="train")
+    everything = load_dataset(str(space_data / "published"), "all", split="train")
     assert len(rows) == everything.num_rows == 24 and summary.startswith("24 of 24 rows")
     j06 = {"J06", *kg.descendants("J06")}
     rows, summary = app.browse(config, folder, "all", "j06", 500)
@@ -202,6 +207,101 @@ def test_browse_filters_a_published_dataset_by_code(app, config, space_data, kg)
     assert app.browse(config, folder, "K29", "J06", 500)[0].empty
     assert "no config 'X'" in error_of(app, app.browse, config, folder, "X", "", 10)
     assert "unknown ICD-10 code" in error_of(app, app.browse, config, folder, "all", "ZZZ", 10)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """A data folder with both datasets the project publishes: notes (NOTES_FEATURES: the code in `ICD-10`, split
+    train/rejected as `medsyn publish` writes them) and instruction data (a limited real `ift build`: `icd10`)."""
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    from medsyn_hf.hub import write_folder
+    from medsyn_hf.ift.build import build_ift
+    from medsyn_hf.schemas import NOTES_FEATURES
+
+    root = tmp_path_factory.mktemp("published")
+    codes = ["J06.9", "K29.7", "J06", "J20.9", "K29.0", "J06.0"]
+    notes = datasets.Dataset.from_list([{**dict.fromkeys(NOTES_FEATURES), "idx": i, "ICD-10": code, "example": False,
+                                         "response": f"Жалобы на кашель, запись {i}.", "symptoms": ["кашель"]}
+                                        for i, code in enumerate(codes)], features=NOTES_FEATURES)
+    card = DatasetCard("---\nlicense: mit\nlanguage: [ru]\ntask_categories: [text-generation]\n"
+                       "size_categories: [n<1K]\nsource_datasets: [original]\npretty_name: Space test notes\n---\n"
+                       "# Space test notes\n")
+    write_folder(root / "ru-notes", {"default": {"train": notes.select(range(4)), "rejected": notes.select([4, 5])}},
+                 card)
+    build_ift(root / "ift", SOURCES, limit=12)
+    return root
+
+
+@pytest.mark.parametrize("dataset, column", [("ru-notes", "ICD-10"), ("ift", "icd10")])
+def test_browse_filters_both_published_datasets_by_their_code_column(app, published, kg, dataset, column):
+    from datasets import load_dataset
+
+    config = app.Config.make([published])
+    folder = f"{published.name}/{dataset}"
+    assert folder in app.dataset_folders(config)
+    for name in app.card_configs(published / dataset):
+        rows = load_dataset(str(published / dataset), name)
+        values = [v for split in rows.values() for v in split[column]]
+        category = next(v[:3] for v in values if v)
+        family = {category, *kg.descendants(category)}
+        shown, summary = app.browse(config, folder, name, category.lower(), 500)
+        assert sorted(shown[column]) == sorted(v for v in values if v in family) and len(shown)
+        assert summary.startswith(f"{len(shown)} of {len(values)} rows with code {category}")
+    assert "unknown ICD-10 code" in error_of(app, app.browse, config, folder, name, "ZZZ", 10)
+
+
+def test_browse_refuses_to_filter_a_dataset_without_a_code_column(app, published, tmp_path):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    shutil.copytree(published / "ru-notes", tmp_path / "no-code")
+    for shard in (tmp_path / "no-code" / "data").rglob("*.parquet"):
+        pq.write_table(pq.read_table(shard).drop_columns(["ICD-10"]), shard)
+    config = app.Config.make([tmp_path])
+    assert "has no ICD-10 code column to filter on (one of ICD-10, icd10, code)" in error_of(
+        app, app.browse, config, f"{tmp_path.name}/no-code", "default", "J06", 10)
+    assert len(app.browse(config, f"{tmp_path.name}/no-code", "default", "", 10)[0]) == 6  # unfiltered: fine
+
+
+def test_an_adapter_builds_only_on_a_model_inside_the_data_folders(app, tiny_model_dir, tmp_path):
+    """adapter_config.json names its base model: from the data folders it may not reach outside them."""
+    import os
+    import shutil
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_model_dir, data / "base")
+    lora = LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    get_peft_model(AutoModelForCausalLM.from_pretrained(data / "base"), lora).save_pretrained(data / "adapter")
+    adapter_config = data / "adapter" / "adapter_config.json"
+    settings = json.loads(adapter_config.read_text(encoding="utf-8"))
+    assert settings["base_model_name_or_path"] == str(data / "base")
+    (data / "escape").symlink_to(tiny_model_dir, target_is_directory=True)
+    config = app.Config.make([data])
+    prior = app.sample("K29", 1, 0, 10.0, "short", 0)[2]
+    choice = f"{data.name}/adapter"
+    assert app.loadable(config, choice) == (str(data / "adapter"), str(data / "base"))
+    assert list(app.generate(config, prior, choice, 0.0, 8, 0))[-1][0]  # the adapter on its base, merged
+
+    def point_to(base):
+        adapter_config.write_text(json.dumps({**settings, "base_model_name_or_path": base}), encoding="utf-8")
+
+    for base in (str(tiny_model_dir), os.path.relpath(tiny_model_dir), str(data / "escape"), f"{data}/../..", "/"):
+        point_to(base)
+        message = error_of(app, app.generate, config, prior, choice, 0.0, 8, 0)
+        assert message == (f"{choice}: the adapter's base model (base_model_name_or_path in adapter_config.json) "
+                           "lies outside the configured data folders")
+    point_to(str(tiny_model_dir))  # the operator's default model may be the base wherever it lives
+    assert app.loadable(app.Config.make([data], tiny_model_dir), choice)[1] == str(tiny_model_dir.resolve())
+    point_to(str(data))
+    assert "the adapter's base model is not a model folder" in error_of(app, app.loadable, config, choice)
+    point_to("medsyn/llama-2-7b-ru")  # a Hub id stays one: only a Space, online, downloads it
+    assert app.loadable(config, choice)[1] == "medsyn/llama-2-7b-ru"
 
 
 def test_gpu_decorator_falls_back_to_a_no_op(app):
@@ -252,7 +352,7 @@ def test_every_endpoint_through_gradio_client(space_url, space_data, kg):
     assert "".join(p["token"] for p in pieces) == note and 0 <= checks["symptom_recall"] <= 1
 
     folder = call("/folders")["value"]  # dropdown updates: choices and value
-    assert folder == str(space_data / "published")
+    assert folder == f"{space_data.name}/published"
     assert call("/configs", folder)["choices"] == [["J06", "J06"], ["K29", "K29"], ["all", "all"]]
     rows, summary = call("/browse", folder, "all", "K29", 100)
     assert rows["data"] and all(row[rows["headers"].index("code")].startswith("K29") for row in rows["data"])
@@ -269,3 +369,57 @@ def test_every_endpoint_through_gradio_client(space_url, space_data, kg):
         with pytest.raises(AppError) as err:
             client.predict(*args, api_name=api_name)
         assert message in str(err.value) and "Traceback" not in str(err.value)
+
+
+def test_config_shows_no_server_paths(space_url, space_data, tiny_model_dir):
+    """gradio's /config goes to every visitor: dropdowns hold public names (data folder's name + path inside it)."""
+    import os
+    import urllib.request
+    from pathlib import Path
+
+    with urllib.request.urlopen(space_url + "config", timeout=30) as response:
+        text = response.read().decode("utf-8")
+    assert f'"{space_data.name}/published"' in text and f'"{space_data.name}/models/tiny"' in text
+    for path in (space_data, tiny_model_dir, REPO, space_data.parent):
+        assert str(path) not in text
+
+    def strings(value):
+        if isinstance(value, dict):
+            yield from (s for v in value.values() for s in strings(v))
+        elif isinstance(value, list):
+            yield from (s for v in value for s in strings(v))
+        elif isinstance(value, str):
+            yield value
+
+    server_paths = [s for s in strings(json.loads(text)) if s.startswith("/") and len(Path(s).parts) > 2
+                    and os.path.lexists(s)]
+    assert not server_paths
+
+
+def test_priors_tab_shows_why_each_symptom_was_drawn(space_url, kg):
+    """Each drawn symptom with its MKG weight and sources (and, for a subcode, the category it inherited it from)."""
+    from gradio_client import Client
+
+    from medsyn_hf.priors import sample_priors
+
+    table = Client(space_url, verbose=False).predict("J06 K29", 8, 3, 3.0, "short", 0, api_name="/sample")[0]
+    columns = table["headers"]
+    rows = [dict(zip(columns, row)) for row in table["data"]]
+    expected = sample_priors(kg, 8, seed=3, mode="random", codes=["J06", "K29"], temperature=3.0, example_p=0.0,
+                             templates={"short": 1.0})
+    assert [r["code"] for r in rows] == expected["code"] and any("." in r["code"] for r in rows)
+    inherited = 0
+    for row, symptoms in zip(rows, expected["symptoms"]):
+        parts = row["why (MKG weight 0-10 · sources)"].split("; ")
+        assert len(parts) == len(symptoms) and row["symptoms"] == ", ".join(symptoms)
+        for part, symptom in zip(parts, symptoms):
+            own = {s.name: s for s in kg.symptoms(row["code"])}
+            if symptom in own:
+                assert part == f"{symptom}: {own[symptom].weight:g} · {', '.join(own[symptom].sources)}"
+            else:  # drawn through the category (is-a inheritance): named with the edge it came from
+                category = row["code"][:3]
+                key = next(s.key for s in kg.symptoms(category) if s.name == symptom)
+                edge = kg.graph.edges[category, "sym:" + key]
+                assert part == f"{symptom}: {edge['weight']:g} · {', '.join(edge['sources'])} (from {category})"
+                inherited += 1
+    assert inherited  # the default policy lets subcodes draw their category's voiced complaints

@@ -16,6 +16,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from medsyn_hf.io import MARKER
+
 SPACE = REPO / "spaces" / "medsyn-demo"
 
 
@@ -61,6 +63,7 @@ def bundle(tmp_path_factory, tiny_model_dir):
 def test_bundle_holds_the_app_the_library_and_the_model(bundle, tiny_model_dir):
     files = tree(bundle)
     assert files.pop("requirements.txt")
+    assert json.loads(files.pop(MARKER))["command"] == "spaces/medsyn-demo/deploy.py"  # a re-run may replace it
     assert files == expected_tree(tiny_model_dir)
     assert not [p for p in bundle.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
     for pattern in setup_cfg()["options.package_data"]["medsyn_hf"].split(","):  # resources, templates, metrics
@@ -130,7 +133,7 @@ def test_bad_model_or_out_is_one_line_and_loses_nothing(tmp_path, tiny_model_dir
     kept = tmp_path / "file"
     kept.write_text("keep")
     assert "not a folder" in error_line(deploy("--out", kept))
-    assert "which the bundle copies" in error_line(deploy("--out", hub / "space", "--model", hub))
+    assert "lies inside the input" in error_line(deploy("--out", hub / "space", "--model", hub))  # what it copies
     assert sorted(p.name for p in hub.iterdir()) == ["adapter_config.json", "checkpoint-10"]
     assert "did not write" in error_line(deploy("--out", not_model))  # never swaps out a folder of something else
     assert kept.read_text() == "keep" and (not_model / "config.json").read_text() == "{}"
@@ -143,7 +146,7 @@ def test_offline_push_is_one_line_and_leaves_the_bundle_complete(tmp_path, tiny_
     assert "cannot push" in error_line(result) and "HF_HUB_OFFLINE is set" in result.stderr
     assert result.stdout.strip() == f"Space folder: {out}"
     files = tree(out)
-    assert files.pop("requirements.txt") and files == expected_tree(tiny_model_dir)
+    assert files.pop("requirements.txt") and files.pop(MARKER) and files == expected_tree(tiny_model_dir)
 
 
 def test_the_bundle_runs_on_its_own(bundle, tmp_path):

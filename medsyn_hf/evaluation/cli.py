@@ -1,10 +1,12 @@
-"""`medsyn eval icd|prompt-following`: what synthetic notes are worth, to a classifier and against their prompts."""
+"""`medsyn eval icd|prompt-following|report|judge`: what synthetic notes are worth, to a classifier and against their
+prompts, how realistic, diverse and private they are, and what an LLM judge scores them."""
 
 from __future__ import annotations
 
 import importlib
 
-EVALUATIONS = ("medsyn_hf.evaluation.icd", "medsyn_hf.evaluation.prompt_following")
+EVALUATIONS = ("medsyn_hf.evaluation.icd", "medsyn_hf.evaluation.prompt_following", "medsyn_hf.evaluation.report",
+               "medsyn_hf.evaluation.judge")
 
 
 def add_cli(subparsers) -> None:

@@ -7,6 +7,7 @@ dataset id, with its own column names. Subcodes are mapped to their category (J0
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -81,14 +82,33 @@ def stratified_sample(codes: list[str], fraction: float, seed: int) -> np.ndarra
     """
     if not 0 <= fraction <= 1:
         raise MedsynError(f"fraction {fraction} is not between 0 and 1")
+    _, index, counts = np.unique(np.asarray(codes, dtype=str), return_inverse=True, return_counts=True)
+    keep = np.maximum(1, np.rint(fraction * counts)) if fraction > 0 else np.zeros_like(counts)
+    return np.flatnonzero(within_code_rank(codes, seed) < keep[index])
+
+
+def within_code_rank(codes: Sequence[str], seed: int) -> np.ndarray:
+    """Each note's position among the notes of its code, in the order of one seeded permutation."""
     permutation = np.random.default_rng(seed).permutation(len(codes))
     _, index = np.unique(np.asarray(codes, dtype=str)[permutation], return_inverse=True)
     counts = np.bincount(index)
-    keep = np.maximum(1, np.rint(fraction * counts)) if fraction > 0 else np.zeros_like(counts)
     order = np.argsort(index, kind="stable")
     rank = np.empty(len(codes), dtype=int)
-    rank[order] = np.arange(len(codes)) - np.repeat(np.cumsum(counts) - counts, counts)
-    return np.sort(permutation[rank < keep[index]])
+    rank[permutation[order]] = np.arange(len(codes)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rank
+
+
+def topup_sample(real_codes: Sequence[str], synthetic_codes: Sequence[str], k: int, seed: int) -> np.ndarray:
+    """Sorted indices of the synthetic notes that bring every code up to ``k`` training notes: ``k - n`` notes of a code
+    with ``n < k`` real ones (all it has if fewer), none of a code that already has ``k``.
+
+    The notes of each code are taken in the order of one seeded permutation, so for a given seed a smaller ``k`` adds
+    a subset of what a larger one adds."""
+    if k < 1:
+        raise MedsynError(f"--topup {k}: the number of training notes to bring each code up to must be at least 1")
+    have = Counter(real_codes)
+    need = np.array([max(0, k - have[code]) for code in synthetic_codes], dtype=int)
+    return np.flatnonzero(within_code_rank(synthetic_codes, seed) < need)
 
 
 def rare_codes(codes: list[str], k: int) -> list[str]:

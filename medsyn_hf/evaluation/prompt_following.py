@@ -10,8 +10,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.io import atomic_path
+from medsyn_hf.io import check_output, safe_output
+from medsyn_hf.schemas import column_for
 
+COMMAND = "medsyn eval prompt-following"
 DEFAULT_GROUP_BY = ("generation_model", "template")
 _STATS = ("mean", "median", "p10", "p90")
 
@@ -28,18 +30,38 @@ def add_cli(eval_subparsers) -> None:
     parser.add_argument("--split", help="split of a multi-split dataset (default: train, or the only split)")
     parser.add_argument("--text-column", default="response")
     parser.add_argument("--symptoms-column", default="symptoms")
-    parser.add_argument("--example-column", help="example-note column (default: 'example' when the dataset has it)")
+    parser.add_argument("--example-column", help="text column of the example note shown in the prompt (default: "
+                        "the schema's: 'anamnesis' in notes, 'example' in priors; none if the dataset has neither)")
     parser.add_argument("--group-by",
                         help="comma-separated columns (default: whichever of generation_model,template exist)")
     parser.add_argument("--symptom-match-share", type=float, help="see FilterConfig (default: the filters' default)")
     parser.add_argument("--copy-ngram", type=int, help="see FilterConfig (default: the filters' default)")
     parser.add_argument("--json", action="store_true", help="print one JSON line instead of the markdown table")
-    parser.add_argument("--out", type=Path, help="also write prompt_following.{md,json,png} into this folder")
+    parser.add_argument("--out", type=Path, help="also write prompt_following.{md,json,png} into this folder (replaced "
+                        "atomically; an existing one only if this command wrote it, or with --overwrite)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an --out folder this command did not write")
     parser.set_defaults(func=_run)
 
 
 def load_notes(path: str | Path, split: str | None = None):
     """A ``datasets.Dataset`` from a save_to_disk folder, a Hub-layout folder or a parquet/JSON-lines file."""
+    import datasets
+
+    data = read_dataset(path)
+    if isinstance(data, datasets.DatasetDict):
+        if split is None and len(data) != 1 and "train" not in data:
+            raise MedsynError(f"{path}: several splits ({', '.join(data)}); choose one with --split")
+        split = split or ("train" if "train" in data else next(iter(data)))
+        if split not in data:
+            raise MedsynError(f"{path}: no split {split!r} (have {', '.join(data)})")
+        data = data[split]
+    if len(data) == 0:
+        raise MedsynError(f"{path}: the dataset has no rows")
+    return data
+
+
+def read_dataset(path: str | Path):
+    """A ``Dataset`` (a file) or ``DatasetDict`` (a folder) from any of the forms ``load_notes`` reads."""
     import datasets
 
     path = Path(path)
@@ -60,15 +82,6 @@ def load_notes(path: str | Path, split: str | None = None):
             raise MedsynError(f"{path}: not a dataset folder, .parquet or .jsonl(.gz) file")
     except (ValueError, OSError, datasets.exceptions.DatasetGenerationError) as err:
         raise MedsynError(f"{path}: cannot read as a dataset ({str(err).splitlines()[0]})") from err
-    if isinstance(data, datasets.DatasetDict):
-        if split is None and len(data) != 1 and "train" not in data:
-            raise MedsynError(f"{path}: several splits ({', '.join(data)}); choose one with --split")
-        split = split or ("train" if "train" in data else next(iter(data)))
-        if split not in data:
-            raise MedsynError(f"{path}: no split {split!r} (have {', '.join(data)})")
-        data = data[split]
-    if len(data) == 0:
-        raise MedsynError(f"{path}: the dataset has no rows")
     return data
 
 
@@ -88,18 +101,24 @@ def prompt_following(
     group_by: list[str] | None = None,
     config=None,
 ) -> dict:
-    """Per-note scores and per-group summaries; ``example_column=None`` uses 'example' if present, ``group_by=None``
-    the default grouping columns that are present. Copy ratio is summarised over notes that had an example."""
+    """Per-note scores and per-group summaries. ``example_column=None`` uses the example-text column of the dataset's
+    schema (``schemas.column_for``: notes keep a boolean ``example`` flag and the text in ``anamnesis``);
+    ``group_by=None`` the default grouping columns that are present. Copy ratio is summarised over notes that had an
+    example."""
     from medsyn_hf.filters import FilterConfig, copy_ratio, symptom_recall
 
     config = config or FilterConfig()
     columns = data.column_names
-    if example_column is None and "example" in columns:
-        example_column = "example"
+    if example_column is None:
+        example_column = column_for(data.features, "example_text")
     group_by = [c for c in DEFAULT_GROUP_BY if c in columns] if group_by is None else group_by
     for column in [text_column, symptoms_column, example_column, *group_by]:
         if column is not None and column not in columns:
             raise MedsynError(f"column {column!r} not in the dataset (columns: {', '.join(columns)})")
+    kind = getattr(data.features[example_column], "dtype", "nested") if example_column else "string"
+    if kind not in ("string", "large_string"):
+        raise MedsynError(f"example column {example_column!r} holds {kind} values, not the example note's text "
+                          "(notes: --example-column anamnesis)")
     notes = [note or "" for note in data[text_column]]
     symptoms = [s or [] for s in data[symptoms_column]]
     examples = list(data[example_column]) if example_column else [None] * len(notes)
@@ -167,8 +186,7 @@ def plot_histograms(result: dict, path: Path) -> None:
         ax.set_ylabel("share of notes")
         ax.legend(fontsize="small")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
+    fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
 
 
@@ -178,15 +196,19 @@ def _run(args) -> int:
     overrides = {"symptom_match_share": args.symptom_match_share, "copy_ngram": args.copy_ngram}
     config = replace(FilterConfig(), **{k: v for k, v in overrides.items() if v is not None})
     group_by = [c.strip() for c in args.group_by.split(",") if c.strip()] if args.group_by is not None else None
+    output = dict(command=COMMAND, inputs=[args.dataset], overwrite=args.overwrite)
+    if args.out is not None:
+        check_output(args.out, **output)
     data = load_notes(args.dataset, args.split)
     result = prompt_following(data, args.text_column, args.symptoms_column, args.example_column, group_by, config)
     summary = {"dataset": str(args.dataset), **{k: v for k, v in result.items() if k != "scores"}}
     table = markdown_table(result)
     if args.out:
-        as_json = json.dumps(summary, ensure_ascii=False, indent=2)
-        for name, text in (("prompt_following.md", table), ("prompt_following.json", as_json)):
-            with atomic_path(args.out / name) as tmp:
-                tmp.write_text(text, encoding="utf-8")
-        plot_histograms(result, args.out / "prompt_following.png")
+        with safe_output(args.out, **output) as tmp:
+            tmp.mkdir()
+            (tmp / "prompt_following.md").write_text(table, encoding="utf-8")
+            (tmp / "prompt_following.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2),
+                                                       encoding="utf-8")
+            plot_histograms(result, tmp / "prompt_following.png")
     print(json.dumps(summary, ensure_ascii=False) if args.json else table, end="\n" if args.json else "")
     return 0

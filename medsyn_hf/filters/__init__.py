@@ -6,6 +6,7 @@ recall and copy ratio with the same functions. Defaults were set on the 11,480 M
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 
@@ -21,10 +22,11 @@ __all__ = [
     "copy_ratio", "copy_span", "deduplicate", "find_pii", "scrub_pii",
 ]
 
+logger = logging.getLogger(__name__)
 _LETTER = re.compile(r"[^\W\d_]")
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
 # Values of `filter_reason` (comma-joined); the added columns' schema is FILTER_FEATURES in medsyn_hf/schemas.py.
-REASONS = ("low_symptom_recall", "high_copy_ratio", "too_short", "too_long", "not_russian", "duplicate")
+REASONS = ("low_symptom_recall", "high_copy_ratio", "too_short", "too_long", "not_russian", "duplicate", "judge")
 
 
 @dataclass
@@ -47,6 +49,24 @@ class FilterConfig:
         "help": "Drop notes whose word 5-gram Jaccard similarity with an earlier kept note reaches this."})
     scrub_pii: bool = field(default=True, metadata={
         "help": "Replace personal data in the note text with placeholders."})
+    min_judge_score: float | None = field(default=None, metadata={
+        "help": "Drop notes whose LLM-judge `judge_score` (1-5, `medsyn eval judge`) is below this; a note the judge "
+                "gave no valid answer for is kept. Off (None) by default; no effect on notes without judge columns."})
+
+    def __post_init__(self):
+        """Thresholds arrive from YAML (`filters: {...}`): typed and in range here, one line otherwise."""
+        from medsyn_hf.validate import check_fields, check_range
+
+        check_fields(self, "filters.")
+        for name in ("min_symptom_recall", "symptom_match_share", "max_copy_ratio", "min_cyrillic_share",
+                     "dedup_threshold"):
+            check_range(f"filters.{name}", getattr(self, name), 0, 1)
+        check_range("filters.copy_ngram", self.copy_ngram, 1, 100)
+        check_range("filters.min_words", self.min_words, 0)
+        check_range("filters.max_words", self.max_words, 1)
+        from medsyn_hf.schemas import SCORE_RANGE
+
+        check_range("filters.min_judge_score", self.min_judge_score, *SCORE_RANGE)
 
 
 def cyrillic_share(text: str) -> float:
@@ -76,6 +96,13 @@ def _failed(scores: dict, config: FilterConfig) -> list[str]:
         scores["cyrillic_share"] < config.min_cyrillic_share,
     )
     return [reason for reason, failed in zip(REASONS, checks) if failed]
+
+
+def judge_failed(scores, config: FilterConfig) -> list[bool]:
+    """Per note: is its judge score (None: the judge gave no valid answer) below ``config.min_judge_score``?"""
+    if config.min_judge_score is None:
+        return [False] * len(scores)
+    return [score is not None and score < config.min_judge_score for score in scores]
 
 
 def _score_batch(batch: dict, config: FilterConfig, text_column: str, symptoms_column: str, example_column: str | None):
@@ -134,6 +161,13 @@ def apply_filters(
         desc="Scoring notes",
     )
     failed = list(scored["failed"])
+    if config.min_judge_score is not None and "judge_score" not in scored.column_names:
+        logger.warning("min_judge_score=%s has no effect: the notes have no judge_score (run `medsyn eval judge`)",
+                       config.min_judge_score)
+    elif config.min_judge_score is not None:
+        for reasons, low in zip(failed, judge_failed(scored["judge_score"], config)):
+            if low:
+                reasons.append("judge")
     passing = [i for i, reasons in enumerate(failed) if not reasons]
     is_duplicate = [False] * len(scored)
     for i, keep in zip(passing, deduplicate(scored.select(passing)[text_column], config.dedup_threshold)):

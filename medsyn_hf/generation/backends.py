@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
-from medsyn_hf.errors import MedsynError
+from medsyn_hf.errors import MedsynError, first_line
 
 _M32 = 0xFFFFFFFF
 
@@ -128,7 +128,10 @@ def load_model(model_args, device):
     if adapter:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        try:
+            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        except (OSError, ValueError) as err:
+            raise MedsynError(f"cannot load adapter {adapter!r}: {first_line(err)}") from None
     if tokenizer.chat_template is None:
         raise MedsynError(f"{tokenizer_source or model_args.model_name_or_path}: the tokenizer has no chat template")
     tokenizer.padding_side = "left"

@@ -29,7 +29,8 @@ def _generate(args) -> None:
 def _publish(args) -> None:
     from medsyn_hf.generation.publish import publish
 
-    report = publish(args.run_dir, args.out, repo_id=args.repo_id, private=args.private or None, license=args.license)
+    report = publish(args.run_dir, args.out, repo_id=args.repo_id, private=args.private or None, license=args.license,
+                     overwrite=args.overwrite, report=args.report)
     if args.json:
         print(json.dumps(report))
         return
@@ -40,6 +41,8 @@ def _publish(args) -> None:
 
 
 def add_cli(subparsers) -> None:
+    from medsyn_hf.validate import repo_id_arg
+
     # prefix_chars="+" lets `--config`, `--max_new_tokens 64`, `--help` ... through to TrlParser untouched.
     g = subparsers.add_parser(
         "generate",
@@ -52,8 +55,12 @@ def add_cli(subparsers) -> None:
 
     p = subparsers.add_parser("publish", help="a finished generation run -> Hub dataset folder (and the Hub)")
     p.add_argument("run_dir", help="run folder of `medsyn generate` (e.g. runs/generate/latest)")
-    p.add_argument("--out", required=True, help="dataset folder to write (replaced atomically)")
-    p.add_argument("--repo-id", help="also upload to this Hub dataset repo (token from HF_TOKEN or `hf auth login`)")
+    p.add_argument("--out", required=True, help="dataset folder to write (replaced atomically; an existing one only "
+                   "if `medsyn publish` wrote it, or with --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing folder `medsyn publish` did not write")
+    p.add_argument("--repo-id", type=repo_id_arg,
+                   help="also upload to this Hub dataset repo (token from HF_TOKEN or `hf auth login`)")
+    p.add_argument("--report", help="a `medsyn eval report` folder: its summary table and plots go into the card")
     p.add_argument("--private", action="store_true", help="create the Hub repo private")
     p.add_argument("--license", default="cc-by-sa-4.0", help="Hub license id of the dataset (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON line")

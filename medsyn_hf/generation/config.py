@@ -12,8 +12,12 @@ from typing import Any
 import trl
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.validate import check_range
 
 BACKENDS = ("transformers", "openai")
+MAX_PRIORS = 10_000_000  # as `medsyn priors --n`
+MAX_NEW_TOKENS = 32_768  # also bounded by the model's context once it is known (`run.check_model`)
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -29,6 +33,19 @@ class GenerateScriptArguments(trl.ScriptArguments):
     priors_level: str = field(default="code", metadata={"help": "code or category (see `medsyn priors --help`)."})
     codes: list[str] | None = field(default=None, metadata={"help": "Restrict sampled priors to these codes/subtrees."})
     example_p: float = field(default=0.5, metadata={"help": "Probability of an example-conditioned prompt."})
+    # Symptom policy of the sampled priors (medsyn_hf.priors_symptoms); None: its defaults (MedSyn's when compatible)
+    priors_temperature: float | None = field(default=None, metadata={"help": "Softmax temperature of the symptoms."})
+    priors_top_k: int | None = field(default=None, metadata={"help": "Keep each code's k best symptoms; 0: all."})
+    priors_min_weight: float | None = field(default=None, metadata={"help": "Drop symptoms scored below this."})
+    priors_source_weights: dict[str, float] | None = field(
+        default=None, metadata={"help": "Per-source multipliers of the MKG weights, e.g. {hsdn: 0.25}. YAML only."}
+    )
+    priors_inherit: float | None = field(
+        default=None, metadata={"help": "A subcode also draws its category's symptoms at this share of their score."}
+    )
+    priors_symptom_lists: str | None = field(
+        default=None, metadata={"help": "JSON/YAML file of per-code symptom lists replacing the MKG's."})
+    priors_medsyn_compatible: bool = field(default=False, metadata={"help": "MedSyn's symptom draw (T=10, all)."})
     output_dir: str = field(
         default="runs/generate", metadata={"help": "Runs go to output_dir/<run id>; output_dir/latest links the last."}
     )
@@ -38,12 +55,28 @@ class GenerateScriptArguments(trl.ScriptArguments):
     filters: dict[str, Any] | None = field(
         default=None, metadata={"help": "Filter thresholds (see medsyn_hf.filters); YAML only. Unset: its defaults."}
     )
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Write runs into an existing non-empty `output_dir` that `medsyn generate` "
+                                         "did not write. Without it such a folder is refused."}
+    )
 
     def __post_init__(self):
-        if self.shard_size < 1:
-            raise MedsynError(f"shard_size must be >= 1, got {self.shard_size}")
-        if self.dataset_name is None and self.num_priors < 1:
-            raise MedsynError(f"num_priors must be >= 1, got {self.num_priors}")
+        from medsyn_hf.generation.notes import filter_config
+        from medsyn_hf.priors import LEVELS, MODES
+
+        check_range("shard_size", self.shard_size, 1, 1_000_000)
+        check_range("num_priors", self.num_priors, 1, MAX_PRIORS)
+        check_range("example_p", self.example_p, 0, 1)
+        if self.dataset_name is not None and not self.dataset_name.strip():
+            raise MedsynError("dataset_name: '' is empty; give a priors folder, .parquet file or Hub id, or unset it "
+                              "to sample num_priors priors")
+        if not str(self.output_dir or "").strip():
+            raise MedsynError("output_dir: empty; name the folder the runs go to")
+        if self.priors_mode not in MODES:
+            raise MedsynError(f"priors_mode: {self.priors_mode!r} is not one of {', '.join(MODES)}")
+        if self.priors_level not in LEVELS:
+            raise MedsynError(f"priors_level: {self.priors_level!r} is not one of {', '.join(LEVELS)}")
+        filter_config(self.filters)  # typed and in range before any work
 
 
 @dataclass
@@ -81,10 +114,15 @@ class GenerationArguments:
             raise MedsynError(f"unknown backend {self.backend!r}; choose from {', '.join(BACKENDS)}")
         if self.backend == "openai" and not self.base_url:
             raise MedsynError("backend 'openai' needs base_url (e.g. http://localhost:8000/v1)")
-        if self.max_new_tokens < 1 or self.batch_size < 1 or self.concurrency < 1:
-            raise MedsynError("max_new_tokens, batch_size and concurrency must be >= 1")
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
-            raise MedsynError("need temperature >= 0, 0 < top_p <= 1 and top_k >= 0")
+        check_range("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS)
+        check_range("batch_size", self.batch_size, 1)
+        check_range("concurrency", self.concurrency, 1)
+        check_range("seed", self.seed, 0, MAX_SEED)
+        check_range("temperature", self.temperature, 0)
+        check_range("top_p", self.top_p, 0, 1, low_open=True)
+        check_range("top_k", self.top_k, 0)
+        check_range("repetition_penalty", self.repetition_penalty, 0, low_open=True)
+        check_range("request_timeout", self.request_timeout, 0, low_open=True)
 
 
 @dataclass
@@ -92,3 +130,11 @@ class GenerationModelConfig(trl.ModelConfig):
     adapter_name_or_path: str | None = field(
         default=None, metadata={"help": "A LoRA adapter (path or Hub id) to apply to the model, merged before generation."}
     )
+
+    def __post_init__(self):
+        from medsyn_hf.training.configs import check_model_args
+
+        check_model_args(self)  # whether the model exists is checked where it is loaded (a server may hold it)
+        if self.adapter_name_or_path is not None and not self.adapter_name_or_path.strip():
+            raise MedsynError("adapter_name_or_path: '' is empty; give an adapter folder or Hub id, or unset it")
+        super().__post_init__()

@@ -103,4 +103,17 @@ def load_notes(run_dir: str | Path):
     path = Path(run_dir) / "notes.parquet"
     if not path.is_file():
         raise MedsynError(f"{run_dir}: no notes.parquet (not a finished `medsyn generate` run folder)")
+    try:  # the footer first: a truncated file or other columns fail here, before datasets logs anything
+        import pyarrow.parquet as pq
+
+        meta = pq.read_metadata(path)
+    except Exception as err:  # pyarrow raises OSError or ArrowInvalid, depending on the damage
+        raise MedsynError(f"{path}: not a readable parquet file ({type(err).__name__}); rerun `medsyn generate` to "
+                          "rebuild it") from None
+    missing = sorted(set(NOTES_FEATURES) - set(meta.schema.to_arrow_schema().names))
+    if missing:
+        raise MedsynError(f"{path}: not the notes schema (missing {', '.join(missing[:5])}"
+                          f"{', ...' if len(missing) > 5 else ''}); rerun `medsyn generate` to rebuild it")
+    if not meta.num_rows:
+        raise MedsynError(f"{path}: no notes; rerun `medsyn generate`")
     return datasets.Dataset.from_parquet(str(path), features=NOTES_FEATURES)

@@ -16,7 +16,10 @@ from pathlib import Path
 from medsyn_hf.errors import MedsynError
 
 CARD_TEMPLATE = "notes"
+COMMAND = "medsyn publish"
+RUN_CONFIG_KEYS = ("run_id", "run_config", "script_args", "model_args")
 PLOT = "code_distribution.png"
+REPORT_DIR = "report"  # where `--report`'s plots and report.md go inside the dataset folder
 LICENSE = "cc-by-sa-4.0"  # the generator is trained on CC BY-SA instructions; example notes are Apache-2.0
 
 
@@ -72,21 +75,63 @@ def _summary(notes) -> dict:
     }
 
 
+def read_run_config(run_dir: Path) -> dict:
+    """The run's config.json, checked to be what `medsyn generate` writes."""
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        raise MedsynError(f"{run_dir}: no config.json (not a `medsyn generate` run folder)")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise MedsynError(f"{config_path}: unreadable ({type(err).__name__}); rerun `medsyn generate` to rewrite "
+                          "it") from None
+    missing = [k for k in RUN_CONFIG_KEYS if not isinstance(config, dict) or k not in config]
+    if missing or not all(isinstance(config[k], dict) for k in RUN_CONFIG_KEYS[1:]):
+        raise MedsynError(f"{config_path}: not a `medsyn generate` config (needs mappings "
+                          f"{', '.join(RUN_CONFIG_KEYS)})")
+    return config
+
+
+def _report_section(folder: str | Path | None, kept: int) -> tuple[dict | None, dict[str, bytes]]:
+    """(the card's ``report`` fact, the files it shows) from a `medsyn eval report` folder; (None, {}) without one.
+    A report on another number of notes than the ``kept`` ones is refused: the card would describe other notes."""
+    if folder is None:
+        return None, {}
+    from medsyn_hf.evaluation.report import PLOTS, load_report, summary_table
+
+    report, files = load_report(folder)
+    described = report["synthetic"]["notes"] + report["synthetic"]["empty_dropped"]
+    if described != kept:
+        raise MedsynError(f"--report {folder}: made on {described} notes, but this run keeps {kept}; make the report "
+                          "on this run (`medsyn eval report RUN --real REAL --out DIR`)")
+    return ({"table": summary_table(report), "notes": report["synthetic"]["notes"], "real": report["real"]["source"],
+             "view": report["view"], "page": f"{REPORT_DIR}/report.md",
+             "plots": {f"{REPORT_DIR}/{name}": caption for name, caption in PLOTS.items()}},
+            {f"{REPORT_DIR}/{name}": data for name, data in files.items()})
+
+
 def publish(run_dir: str | Path, out: str | Path, *, repo_id: str | None = None, token: str | None = None,
-            private: bool | None = None, license: str = LICENSE) -> dict:
-    """Write the dataset folder ``out`` (replaced atomically) and, with ``repo_id``, upload it; returns a report."""
+            private: bool | None = None, license: str = LICENSE, overwrite: bool = False,
+            report: str | Path | None = None) -> dict:
+    """Write the dataset folder ``out`` (replaced atomically) and, with ``repo_id``, upload it; returns a report.
+
+    ``out`` may not be, contain or lie in the run folder, nor replace a folder `medsyn publish` did not write
+    (unless ``overwrite``). With ``repo_id`` the new folder is pushed *before* it replaces ``out``: a failed push
+    leaves the previous local folder as it was. ``report``, a `medsyn eval report` folder, puts its summary table and
+    plots into the card (the plots and report.md under ``report/`` in the dataset folder)."""
     import yaml
 
     from medsyn_hf.card import render_card, size_category
     from medsyn_hf.generation.notes import filter_config, load_notes
     from medsyn_hf.hub import push_folder, write_folder
+    from medsyn_hf.io import check_output
     from medsyn_hf.schemas import NOTES_COLUMNS_DOC
 
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
-        raise MedsynError(f"{run_dir}: no config.json (not a `medsyn generate` run folder)")
-    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if not run_dir.is_dir():
+        raise MedsynError(f"{run_dir}: no such run folder (give OUTPUT_DIR/latest of `medsyn generate`)")
+    config = read_run_config(run_dir)
+    check_output(out, command=COMMAND, inputs=[run_dir], overwrite=overwrite)
     notes = load_notes(run_dir)
     splits = {"train": notes.filter(lambda keep: keep, input_columns="keep").flatten_indices()}
     if not len(splits["train"]):
@@ -95,6 +140,7 @@ def publish(run_dir: str | Path, out: str | Path, *, repo_id: str | None = None,
     rejected = notes.filter(lambda keep: not keep, input_columns="keep").flatten_indices()
     if len(rejected):
         splits["rejected"] = rejected
+    card_report, report_files = _report_section(report, len(splits["train"]))
     counts = code_counts(notes)
     summary = _summary(notes)
     script, model = config["script_args"], config["model_args"]
@@ -102,8 +148,10 @@ def publish(run_dir: str | Path, out: str | Path, *, repo_id: str | None = None,
         "model": model["model_name_or_path"], "adapter": model.get("adapter_name_or_path"),
         **({"dtype": model.get("dtype")} if "dtype" in config["run_config"] else {}),
         **config["run_config"]["sampling"],
-        "priors": script["dataset_name"] or {k: script[k] for k in ("num_priors", "priors_mode", "priors_level",
-                                                                    "codes", "example_p")},
+        "priors": script["dataset_name"] or {k: script.get(k) for k in (
+            "num_priors", "priors_mode", "priors_level", "codes", "example_p", "priors_temperature", "priors_top_k",
+            "priors_min_weight", "priors_source_weights", "priors_inherit", "priors_symptom_lists",
+            "priors_medsyn_compatible")},
     }
     card = render_card(CARD_TEMPLATE, {
         "license": license, "language": ["ru"], "multilinguality": "monolingual",
@@ -115,10 +163,17 @@ def publish(run_dir: str | Path, out: str | Path, *, repo_id: str | None = None,
     }, repo_id=repo_id or str(out), run_id=config["run_id"], summary=summary, counts=counts, plot=PLOT,
         generation_yaml=yaml.safe_dump(generation, allow_unicode=True, sort_keys=False).strip(),
         filters_yaml=yaml.safe_dump(asdict(filter_config(script.get("filters"))), sort_keys=False).strip(),
-        columns=NOTES_COLUMNS_DOC, splits={name: len(ds) for name, ds in splits.items()})
-    folder = write_folder(out, {"default": splits}, card, files={PLOT: plot_codes(counts)})
-    report = {"out": str(folder), "notes": summary["notes"], "kept": summary["kept"], "codes": summary["codes"],
-              "splits": {name: len(ds) for name, ds in splits.items()}}
-    if repo_id:
-        report["url"] = push_folder(folder, repo_id, token, private=private)
-    return report
+        columns=NOTES_COLUMNS_DOC, splits={name: len(ds) for name, ds in splits.items()}, report=card_report)
+    pushed = {}
+
+    def push(tmp: Path) -> None:
+        try:
+            pushed["url"] = push_folder(tmp, repo_id, token, private=private)
+        except MedsynError as err:  # name the folder the user asked for, not its temporary
+            raise MedsynError(str(err).replace(str(tmp), str(out))) from None
+
+    folder = write_folder(out, {"default": splits}, card, files={PLOT: plot_codes(counts), **report_files},
+                          command=COMMAND, inputs=[run_dir, report], overwrite=overwrite,
+                          before_swap=push if repo_id else None)
+    return {"out": str(folder), "notes": summary["notes"], "kept": summary["kept"], "codes": summary["codes"],
+            "splits": {name: len(ds) for name, ds in splits.items()}, **pushed}

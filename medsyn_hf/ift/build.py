@@ -18,6 +18,7 @@ from medsyn_hf.ift.decontaminate import NGRAM, build_index, contaminated, read_e
 DEFAULT_SOURCES = Path("data/sources")
 WIKI = "medsyn_kg/wiki_disease_ru.csv"
 UNION_CONFIG = "all"
+COMMAND = "medsyn ift build"
 CARD_TEMPLATE = "ift"
 MIN_EXAMPLES = 40_000  # the issue's bar for a full build; reported in the card, not enforced
 
@@ -128,15 +129,22 @@ def token_counter(tokenizer: str | None):
 
 def build_ift(out: str | os.PathLike, sources: str | os.PathLike = DEFAULT_SOURCES, *, decontaminate=(), seed: int = 0,
               holdout_categories=(), holdout_fraction: float = 0.0, limit: int | None = None,
-              tokenizer: str | None = None, ngram: int = NGRAM, repo_id: str | None = None) -> dict:
-    """Build the dataset folder at ``out``; return the report (per-task counts, removals, hold-out, timing)."""
+              tokenizer: str | None = None, ngram: int = NGRAM, repo_id: str | None = None,
+              overwrite: bool = False) -> dict:
+    """Build the dataset folder at ``out``; return the report (per-task counts, removals, hold-out, timing).
+
+    ``out`` is checked before any work (``medsyn_hf.io.check_output``): never the sources, the evaluation files or
+    the tokenizer, and an existing folder only if an earlier ``medsyn ift build`` wrote it (or ``overwrite``)."""
     from datasets import Dataset
 
     from medsyn_hf.card import render_card, size_category
     from medsyn_hf.hub import write_folder
+    from medsyn_hf.io import check_output
     from medsyn_hf.kg import load_graph
     from medsyn_hf.schemas import IFT_COLUMNS_DOC, IFT_FEATURES
 
+    inputs = [sources, *decontaminate, *([tokenizer] if tokenizer else [])]
+    check_output(out, command=COMMAND, inputs=inputs, overwrite=overwrite)
     start = time.perf_counter()
     index = build_index((t for p in decontaminate for t in read_eval_texts(p)), ngram) if decontaminate else None
     data = load_sources(sources)
@@ -174,7 +182,8 @@ def build_ift(out: str | os.PathLike, sources: str | os.PathLike = DEFAULT_SOURC
         repo_id=repo_id or Path(out).name,
         decontaminated_against=[Path(p).name for p in decontaminate], union_config=UNION_CONFIG,
         unusable_notes=data["unusable_notes"], limit=limit, min_examples=MIN_EXAMPLES)
-    write_folder(out, configs, card, union_config=UNION_CONFIG, default_config=UNION_CONFIG)
+    write_folder(out, configs, card, union_config=UNION_CONFIG, default_config=UNION_CONFIG, command=COMMAND,
+                 inputs=inputs, overwrite=overwrite)
     return {"out": str(out), "examples": total, "tasks": report, "validation_categories": sorted(held),
             "decontaminated_against": [str(p) for p in decontaminate], "unusable_notes": data["unusable_notes"],
             "seconds": round(time.perf_counter() - start, 1)}

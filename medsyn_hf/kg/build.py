@@ -17,11 +17,12 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from medsyn_hf.io import atomic_path
+from medsyn_hf.io import check_output, safe_output
 from medsyn_hf.kg import sources as src
 from medsyn_hf.kg.normalize import lemmas, surface, symptom_key
 
 FORMAT = "medsyn-mkg/1"
+COMMAND = "medsyn kg build"
 UNWEIGHTED = 5.0
 # MeSH "symptoms" in HSDN-derived lists that are measurements or findings, not complaints a patient voices.
 NOT_SYMPTOMS = frozenset({"вес тело", "вес при рождение", "масса тело", "рост", "ожирение"})
@@ -202,15 +203,27 @@ def compile_graph(sources: Path) -> dict:
     }
 
 
-def write_graph(data: dict, out: Path) -> None:
-    """gzip'd JSON with sorted keys and a zero timestamp: identical inputs give identical bytes."""
+def is_graph_file(path: Path) -> bool:
+    """An MKG file (what `medsyn kg build` writes), which a new build may replace."""
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            return json.load(f).get("format") == FORMAT
+    except (OSError, EOFError, UnicodeDecodeError, ValueError, AttributeError):
+        return False
+
+
+def write_graph(data: dict, out: Path, *, inputs=(), overwrite: bool = False) -> None:
+    """gzip'd JSON with sorted keys and a zero timestamp: identical inputs give identical bytes. An existing file is
+    replaced only if it is an MKG file (or ``overwrite``)."""
     payload = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    with atomic_path(out) as tmp:
+    output = dict(command=COMMAND, inputs=inputs, overwrite=overwrite, kind="file", owned=is_graph_file)
+    with safe_output(out, **output) as tmp:
         with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as f:
             f.write(payload)
 
 
-def build(sources: Path, out: Path) -> dict:
+def build(sources: Path, out: Path, overwrite: bool = False) -> dict:
+    check_output(out, command=COMMAND, inputs=[sources], overwrite=overwrite, kind="file", owned=is_graph_file)
     data = compile_graph(sources)
-    write_graph(data, out)
+    write_graph(data, out, inputs=[sources], overwrite=overwrite)
     return data

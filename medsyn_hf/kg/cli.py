@@ -7,13 +7,14 @@ import time
 from pathlib import Path
 
 from medsyn_hf.kg.graph import default_path, load_graph
+from medsyn_hf.validate import int_arg
 
 
 def _build(args):
     from medsyn_hf.kg.build import build
 
     start = time.perf_counter()
-    data = build(Path(args.sources), Path(args.out))
+    data = build(Path(args.sources), Path(args.out), overwrite=args.overwrite)
     print(json.dumps({"out": str(args.out), "codes": len(data["codes"]), "symptoms": len(data["symptoms"]),
                       "has_symptom_edges": len(data["edges"]), "seconds": round(time.perf_counter() - start, 2)}))
 
@@ -63,13 +64,15 @@ def add_cli(subparsers) -> None:
 
     p = action("build", _build, "compile the MKG from the source files (deterministic)")
     p.add_argument("--sources", default="data/sources", help="folder laid out like data/sources (default: %(default)s)")
-    p.add_argument("--out", default=str(default_path()), help="output file (default: the packaged graph)")
+    p.add_argument("--out", required=True, help=f"output file (the packaged graph is {default_path()}; an existing "
+                   "file only if it is an MKG file, or with --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file that is not an MKG file")
     p = action("stats", _stats, "node/edge counts and coverage")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p = action("show", _show, "a code: name, hierarchy path, symptoms with weights and sources")
     p.add_argument("code")
-    p.add_argument("--limit", type=int, default=30, help="symptoms to list (default: %(default)s)")
+    p.add_argument("--limit", type=int_arg(0), default=30, help="symptoms to list (default: %(default)s)")
     p = action("search", _search, "codes by Russian/English name or code prefix (typo tolerant)")
     p.add_argument("text")
-    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--limit", type=int_arg(1, 10_000), default=10, help="most codes to list (default: %(default)s)")
     p.add_argument("--json", action="store_true")

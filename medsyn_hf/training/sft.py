@@ -20,52 +20,79 @@ import transformers
 import yaml
 from transformers import AutoTokenizer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
-from trl import ModelConfig, SFTTrainer, TrlParser, get_peft_config, get_quantization_config
+from trl import SFTTrainer, TrlParser, get_peft_config, get_quantization_config
 
-from medsyn_hf.errors import MedsynError
-from medsyn_hf.io import atomic_path
+from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.io import MARKER, atomic_path, check_output, claim_output
 from medsyn_hf.training.attention import configure_attention
-from medsyn_hf.training.configs import ScriptArguments, SFTConfig
+from medsyn_hf.training.configs import ModelConfig, ScriptArguments, SFTConfig
 from medsyn_hf.training.data import get_dataset
 from medsyn_hf.training.model_card import write_model_card
 
 logger = logging.getLogger(__name__)
+COMMAND = "medsyn sft"
 
 
 def make_parser() -> TrlParser:
     return TrlParser((ScriptArguments, SFTConfig, ModelConfig), prog="medsyn sft")
 
 
+def _usage_error(message: str):
+    raise MedsynError(message)
+
+
 def parse_args(argv: list[str], parser: TrlParser | None = None):
-    """TrlParser (SFT's unless given), with a bad config (unknown key, missing file, bad value) as one `MedsynError` line."""
+    """TrlParser (SFT's unless given), with a bad config (unknown key, missing or non-UTF-8 file, wrong type, bad
+    value) or a bad flag as one `MedsynError` line.
+
+    The YAML values are converted to their fields' types here (``medsyn_hf.validate.coerce_config``): TrlParser
+    hands them to argparse as defaults, which argparse neither converts nor checks."""
+    from medsyn_hf.validate import coerce_config
+
     parser = parser or make_parser()
+    parser.error = _usage_error  # argparse's usage + message, as one line
+    argv = list(argv)
     if "--config" in argv:
-        path = Path(argv[argv.index("--config") + 1]) if argv.index("--config") + 1 < len(argv) else None
+        at = argv.index("--config")
+        path = Path(argv[at + 1]) if at + 1 < len(argv) else None
         if path is None or not path.is_file():
             raise MedsynError(f"config file not found: {path}")
         try:
             config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise MedsynError(f"{path} is not UTF-8 text; save the YAML config as UTF-8") from None
         except yaml.YAMLError as err:
             raise MedsynError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from err
         if not isinstance(config, dict):
             raise MedsynError(f"{path} must be a YAML mapping of argument: value")
         known = {action.dest for action in parser._actions} | {"env"}
-        unknown = sorted(set(config) - known)
+        unknown = sorted(set(map(str, config)) - known)
         if unknown:
             raise MedsynError(f"unknown key(s) in {path}: {', '.join(unknown)} (see `{parser.prog} --help`)")
+        env = config.pop("env", None) or {}
+        if not isinstance(env, dict):
+            raise MedsynError(f"{path}: env must be a mapping of variable: value")
+        config = coerce_config(config, parser.dataclass_types, where=f"{path}: ")
+        os.environ.update({str(k): str(v) for k, v in env.items()})
+        parser.set_defaults_with_config(**config)
+        argv = argv[:at] + argv[at + 2:]
     try:
         return parser.parse_args_and_config(argv)
-    except ValueError as err:
-        raise MedsynError(str(err).strip().splitlines()[0]) from err
+    except (ValueError, TypeError) as err:
+        raise MedsynError(first_line(err)) from err
 
 
 def get_tokenizer(model_args: ModelConfig, training_args: SFTConfig):
     """The base model's tokenizer, with a pad token distinct from eos so eos stays a target the model learns."""
-    tokenizer = AutoTokenizer.from_pretrained(
-        model_args.model_name_or_path,
-        revision=model_args.model_revision,
-        trust_remote_code=training_args.trust_remote_code,
-    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            model_args.model_name_or_path,
+            revision=model_args.model_revision,
+            trust_remote_code=training_args.trust_remote_code,
+        )
+    except (OSError, ValueError) as err:
+        raise MedsynError(f"model_name_or_path: cannot load {model_args.model_name_or_path!r} "
+                          f"({first_line(err)})") from None
     eos = training_args.eos_token or tokenizer.eos_token
     if tokenizer.pad_token is None or tokenizer.pad_token == eos:
         if tokenizer.unk_token is None or tokenizer.unk_token == eos:
@@ -103,10 +130,22 @@ def push_folder(output_dir: str, training_args: SFTConfig) -> str:
         repo_id=repo.repo_id,
         folder_path=output_dir,
         revision=training_args.hub_revision,
-        ignore_patterns=["checkpoint-*", "merged/*", "runs/*"],
+        ignore_patterns=["checkpoint-*", "merged/*", "runs/*", MARKER],
         commit_message="medsyn sft",
     )
     return repo.repo_id
+
+
+def output_inputs(script_args: ScriptArguments, model_args: ModelConfig) -> list[str]:
+    """The local inputs (model, datasets) the output folder may not be, contain or lie in."""
+    mixture = script_args.dataset_mixture.datasets if script_args.dataset_mixture else []
+    names = [model_args.model_name_or_path, script_args.dataset_name, *(d.id for d in mixture)]
+    return [name for name in names if name and os.path.exists(name)]
+
+
+def is_sft_output(folder: Path) -> bool:
+    """A Trainer's output folder from before output markers existed (its training arguments are saved)."""
+    return (folder / "training_args.bin").is_file() or any(folder.glob("checkpoint-*/training_args.bin"))
 
 
 def build_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig, model=None):
@@ -124,6 +163,9 @@ def build_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_
         raise MedsynError(
             f"dataset has no split {missing} (has {sorted(dataset)}); for eval set dataset_mixture.test_split_size"
         )
+    empty = [split for split in needed if not len(dataset[split])]
+    if empty:
+        raise MedsynError(f"dataset split(s) {empty} have no rows; check dataset_name, dataset_config and the mixture")
     configure_attention(training_args, model_args)
     tokenizer = get_tokenizer(model_args, training_args)
     model_init_kwargs = dict(
@@ -143,6 +185,11 @@ def build_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_
         quantization_config=get_quantization_config(model_args),
         peft_config=get_peft_config(model_args),
     )
+    # TRL truncates to max_length and then drops rows whose completion was cut away entirely: with a short
+    # max_length nothing may be left, and the Trainer would fail later with an IndexError deep in its sampler.
+    if isinstance(trainer.train_dataset, datasets.Dataset) and not len(trainer.train_dataset):
+        raise MedsynError(f"no training rows left: with max_length={training_args.max_length} every row's completion "
+                          "is truncated away; raise max_length")
     return trainer, sources
 
 
@@ -165,6 +212,11 @@ def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: Mod
     logger.info(f"Script parameters {script_args}")
     logger.info(f"Training parameters {training_args}")
 
+    # The output folder: never an input, nor a folder another command wrote (unless overwrite_output_dir)
+    output = dict(command=COMMAND, inputs=output_inputs(script_args, model_args),
+                  overwrite=training_args.overwrite_output_dir, owned=is_sft_output)
+    check_output(training_args.output_dir, **output)
+
     # Check for last checkpoint: a rerun of an interrupted run continues where it stopped
     last_checkpoint = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
     if last_checkpoint is not None and training_args.resume_from_checkpoint is None:
@@ -173,7 +225,16 @@ def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: Mod
     ##########################################
     # Load dataset, tokenizer, model, trainer
     ##########################################
-    trainer, sources = build_trainer(script_args, training_args, model_args)
+    existed = os.path.exists(training_args.output_dir)
+    try:
+        trainer, sources = build_trainer(script_args, training_args, model_args)
+    except MedsynError:  # the Trainer makes output_dir as it starts: a refused run leaves no empty folder behind
+        if not existed and os.path.isdir(training_args.output_dir) and not os.listdir(training_args.output_dir):
+            os.rmdir(training_args.output_dir)
+        raise
+    if trainer.accelerator.is_main_process:  # every input loaded: now the folder may be written
+        claim_output(training_args.output_dir, **output)
+    trainer.accelerator.wait_for_everyone()
 
     ###############
     # Training loop

@@ -35,7 +35,10 @@ from medsyn_hf.errors import MedsynError  # noqa: E402
 from medsyn_hf.generation.backends import adapter_base, is_model_folder  # noqa: E402
 from medsyn_hf.kg import load_graph  # noqa: E402
 from medsyn_hf.kg.graph import SYMPTOM  # noqa: E402
+from medsyn_hf.priors_symptoms import DEFAULTS as PRIOR_DEFAULTS  # noqa: E402
+from medsyn_hf.priors_symptoms import provenance  # noqa: E402
 from medsyn_hf.prompts import TEMPLATE_NAMES, get_template, patient_description, render_messages  # noqa: E402
+from medsyn_hf.schemas import COLUMN_ROLES, column_for  # noqa: E402
 
 try:  # ZeroGPU Spaces lend a GPU per call to functions decorated with spaces.GPU
     from spaces import GPU as gpu  # (from the repository root, ``spaces`` is also this folder's parent: no GPU there)
@@ -71,14 +74,17 @@ class Config:
     data_dirs: tuple[Path, ...] = ()
     model: Path | None = None  # None: BUNDLED_MODEL or DEMO_MODEL if present, else a tiny model built into ``cache``
     cache: Path = Path("~/.cache/medsyn_hf").expanduser()
+    assess: Path | None = None  # an assessment folder (`medsyn assess prepare`): adds the Assess tab
+    assess_repo_id: str | None = None  # a Hub dataset the answers are synced to
 
     @classmethod
-    def make(cls, data_dirs=(), model=None, cache=None) -> Config:
+    def make(cls, data_dirs=(), model=None, cache=None, assess=None, assess_repo_id=None) -> Config:
         if model is not None and not Path(model).is_dir():
             raise MedsynError(f"{model}: model folder not found")
         return cls(data_dirs=tuple(Path(d).expanduser().resolve() for d in data_dirs),
                    model=Path(model).resolve() if model else None,
-                   cache=Path(cache).expanduser().resolve() if cache else cls.cache)
+                   cache=Path(cache).expanduser().resolve() if cache else cls.cache,
+                   assess=Path(assess).expanduser().resolve() if assess else None, assess_repo_id=assess_repo_id)
 
 
 # -- input checks ------------------------------------------------------------------------------------------------------
@@ -136,12 +142,35 @@ def number(value, name: str, lo: float, hi: float, integer: bool = False):
     return int(x) if integer else x
 
 
+def root_names(roots: tuple[Path, ...]) -> dict[str, Path]:
+    """Each data folder's public name: its own last component, numbered when two share one (``runs``, ``runs~2``)."""
+    names: dict[str, Path] = {}
+    for root in roots:
+        name = key = root.name or "root"
+        while key in names:
+            key = f"{name}~{len(names) + 1}"
+        names[key] = root
+    return names
+
+
+def public(path: Path, roots: tuple[Path, ...]) -> str:
+    """How the app shows a path under a data folder: the folder's public name and the path inside it. The server's
+    absolute paths stay private: dropdown choices are published by gradio's /config to every visitor."""
+    for name, root in root_names(roots).items():
+        if path.is_relative_to(root):
+            return Path(name, path.relative_to(root)).as_posix()
+    raise MedsynError("not under the configured data folders")
+
+
 def inside(path, roots: tuple[Path, ...]) -> Path:
-    """``path`` with symlinks resolved, if it lies under one of ``roots``; anything else is refused."""
+    """``path`` (a public name such as ``runs/demo/ru-notes``, or a server path) with symlinks resolved, if it lies
+    under one of ``roots``; anything else is refused."""
     value = text(str(path or ""), "path", 1000)
-    resolved = Path(value).expanduser().resolve()
+    head, _, rest = value.partition("/")
+    named = root_names(roots).get(head)
+    resolved = (named / rest if named else Path(value).expanduser()).resolve()
     if not any(resolved.is_relative_to(root) for root in roots):
-        allowed = ", ".join(map(str, roots)) or "none configured"
+        allowed = ", ".join(root_names(roots)) or "none configured"
         raise MedsynError(f"{value}: outside the configured data folders ({allowed})")
     if not resolved.exists():
         raise MedsynError(f"{value}: not found")
@@ -249,6 +278,15 @@ def prompt_text(messages: list[dict]) -> str:
     return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
 
 
+def why_drawn(code: str, symptoms: list[str]) -> str:
+    """Each drawn symptom's MKG weight and sources (and the category a subcode inherited it from): why it was drawn."""
+    parts = []
+    for symptom in symptoms:
+        weight, sources, via = provenance(load_graph(), code, symptom)
+        parts.append(f"{symptom}: {weight:g} · {', '.join(sources)}{f' (from {via})' if via else ''}")
+    return "; ".join(parts)
+
+
 def sample(codes: str, n, seed, temperature, template: str, row):
     """A table of priors, the rendered prompt of row ``row`` and that prior as JSON for the Generate tab."""
     from medsyn_hf.priors import sample_priors
@@ -260,10 +298,10 @@ def sample(codes: str, n, seed, temperature, template: str, row):
                            codes=[c for c in codes if c] or None,
                            temperature=number(temperature, "symptom temperature", *PRIOR_TEMPERATURE),
                            **template_options(template)).to_list()
-    table = pd.DataFrame([(p["code"], p["code_name_ru"], ", ".join(p["symptoms"]),
+    table = pd.DataFrame([(p["code"], p["code_name_ru"], ", ".join(p["symptoms"]), why_drawn(p["code"], p["symptoms"]),
                            patient_description(p["sex"], p["age"], p["location"], p["marital"], p["smoking"]),
                            p["template"]) for p in priors],
-                         columns=["code", "name", "symptoms", "patient", "template"])
+                         columns=["code", "name", "symptoms", "why (MKG weight 0-10 · sources)", "patient", "template"])
     prior = {k: priors[row][k] for k in PRIOR_KEYS}
     return table, prompt_text(priors[row]["messages"]), json.dumps(prior, ensure_ascii=False, indent=1)
 
@@ -331,8 +369,30 @@ def resolve_model(config: Config, choice: str) -> Path:
     return path
 
 
+HUB_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")
+
+
+def loadable(config: Config, choice: str) -> tuple[str, str | None]:
+    """(model folder, base model) as the loader gets them. A LoRA adapter's base is None for a full model, a Hub id
+    (found only where the Hub or its cache is reachable), or a local folder resolved here, symlinks followed. An adapter
+    picked from the data folders may only build on a model under them or on the default model: its
+    adapter_config.json could name any folder of the server. The default model's own base is the operator's choice."""
+    path = resolve_model(config, choice)
+    base = adapter_base(path)
+    if base is None or (HUB_ID.fullmatch(base) and not os.path.lexists(base)):
+        return str(path), base
+    resolved = Path(base).expanduser().resolve()
+    trusted = not choice or choice == DEFAULT_MODEL or path == config.model
+    if not (trusted or resolved == config.model or any(resolved.is_relative_to(r) for r in config.data_dirs)):
+        raise MedsynError(f"{choice}: the adapter's base model (base_model_name_or_path in adapter_config.json) lies "
+                          "outside the configured data folders")
+    if not is_model_folder(resolved):
+        raise MedsynError(f"{choice}: the adapter's base model is not a model folder")
+    return str(path), str(resolved)
+
+
 @functools.lru_cache(maxsize=2)
-def load_model(path: str):
+def load_model(path: str, base: str | None):
     """(model, tokenizer), loaded once per folder and kept for the next request; an adapter is merged into its base."""
     import torch
 
@@ -340,19 +400,19 @@ def load_model(path: str):
     from medsyn_hf.generation.config import GenerationModelConfig
 
     log.info("loading model %s", path)
-    base = adapter_base(path)
     args = GenerationModelConfig(model_name_or_path=path) if base is None else GenerationModelConfig(
         model_name_or_path=base, adapter_name_or_path=path)
     return load(args, "cuda" if torch.cuda.is_available() else "cpu")
 
 
 @gpu(duration=120)
-def stream_note(path: str, messages: list[dict], temperature: float, max_new_tokens: int, seed: int):
+def stream_note(path: str, base: str | None, messages: list[dict], temperature: float, max_new_tokens: int,
+                seed: int):
     """Yield the note as it grows; generation runs in a thread feeding transformers' TextIteratorStreamer."""
     import torch
     from transformers import TextIteratorStreamer
 
-    model, tokenizer = load_model(path)
+    model, tokenizer = load_model(path, base)
     inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                            return_dict=True).to(model.device)
     room = model.config.max_position_embeddings - inputs["input_ids"].shape[1]
@@ -407,15 +467,16 @@ def generate(config: Config, prior: str, model: str, temperature, max_new_tokens
     max_new_tokens = number(max_new_tokens, "max new tokens", 1, MAX_NEW_TOKENS, integer=True)
     seed = number(seed, "seed", 0, MAX_SEED, integer=True)
     note = ""
-    for note in stream_note(str(resolve_model(config, model)), messages, temperature, max_new_tokens, seed):
+    for note in stream_note(*loadable(config, model), messages, temperature, max_new_tokens, seed):
         yield note, None, None
     yield note, *note_checks(note, prior)
 
 
 def model_choices(config: Config) -> list[str]:
-    found = {str(p.parent) for root in config.data_dirs for name in ("tokenizer_config.json", "adapter_config.json")
+    """Model folders under the data folders, by public name (the default model is listed once, as "default")."""
+    found = {p.parent for root in config.data_dirs for name in ("tokenizer_config.json", "adapter_config.json")
              for p in walk(root, name) if is_model_folder(p.parent)}
-    return [DEFAULT_MODEL, *sorted(found - {str(config.model)})]
+    return [DEFAULT_MODEL, *sorted(public(p, config.data_dirs) for p in found if p.resolve() != config.model)]
 
 
 # -- tab 4: published datasets -----------------------------------------------------------------------------------------
@@ -433,7 +494,7 @@ def walk(root: Path, name: str, depth: int = 4):
 
 def dataset_folders(config: Config) -> list[str]:
     """Hub-layout dataset folders (a README.md next to a data/ folder) under the configured data folders."""
-    return sorted(str(p.parent) for root in config.data_dirs for p in walk(root, "README.md")
+    return sorted(public(p.parent, config.data_dirs) for root in config.data_dirs for p in walk(root, "README.md")
                   if (p.parent / "data").is_dir())
 
 
@@ -489,18 +550,21 @@ def browse(config: Config, folder: str, name: str, code: str, limit):
     """Rows of one config of a published dataset, optionally only those of an ICD-10 code and its subcodes."""
     import pyarrow as pa
     import pyarrow.compute as pc
+    from datasets import Features
 
     folder = inside(folder, config.data_dirs)
     limit = number(limit, "rows", 1, MAX_ROWS, integer=True)
     table = read_config(folder, text(name, "config", 200))
     total = table.num_rows
     code = text(code, "code", 20, required=False)
-    if code:
-        if "code" not in table.column_names:
-            raise MedsynError(f"{folder}: config {name!r} has no 'code' column to filter on")
+    if code:  # the code column of the dataset's schema: ICD-10 (notes), icd10 (instruction data), code (priors)
+        column = column_for(Features.from_arrow_schema(table.schema), "code")
+        if column is None:
+            raise MedsynError(f"config {name!r} has no ICD-10 code column to filter on (one of "
+                              f"{', '.join(c for c, _ in COLUMN_ROLES['code'])})")
         kg = load_graph()
         code = kg.resolve(code)
-        table = table.filter(pc.is_in(table["code"], pa.array([code, *kg.descendants(code)], pa.string())))
+        table = table.filter(pc.is_in(table[column], pa.array([code, *kg.descendants(code)], pa.string())))
     shown = pd.DataFrame({  # nested values (symptom lists, chat messages) as JSON text
         column: [v if v is None or isinstance(v, (str, int, float, bool))
                  else json.dumps(v, ensure_ascii=False, default=str)
@@ -555,8 +619,9 @@ def build_demo(config: Config) -> gr.Blocks:
                     n = gr.Slider(1, MAX_PRIORS, value=5, step=1, label="Priors")
                     prior_seed = gr.Number(0, precision=0, label="Seed")
                 with gr.Row():
-                    prior_temperature = gr.Slider(*PRIOR_TEMPERATURE, value=10.0, label="Symptom temperature "
-                                                  "(softmax of MKG weights: low = heaviest symptoms)")
+                    prior_temperature = gr.Slider(*PRIOR_TEMPERATURE, value=PRIOR_DEFAULTS["temperature"],
+                                                  label="Symptom temperature (softmax of the symptoms' scores: low = "
+                                                        "heaviest; MedSyn used 10)")
                     template = gr.Dropdown([MIX, *TEMPLATE_NAMES], value=MIX, label="Template")
                     row = gr.Number(0, precision=0, label="Row to show")
                 sample_btn = gr.Button("Sample", variant="primary", elem_id="sample-btn")
@@ -594,6 +659,10 @@ def build_demo(config: Config) -> gr.Blocks:
                 browse_btn = gr.Button("Show rows", variant="primary")
                 summary = gr.Markdown()
                 rows = gr.Dataframe(interactive=False, wrap=True, max_chars=400)
+            if config.assess:
+                from medsyn_hf.assess.ui import add_assess_tab
+
+                add_assess_tab(config.assess, readable, config.assess_repo_id)
 
         gr.on([search_btn.click, query.submit], readable(search), [query], [hits, code], api_name="search").then(
             readable(show_code), [code], [hierarchy, symptoms, picture], api_visibility="private")
@@ -634,6 +703,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "os.pathsep-separated; default: runs)")
     p.add_argument("--cache", default=os.environ.get("MEDSYN_CACHE"),
                    help="where the tiny model is built (env MEDSYN_CACHE; default: ~/.cache/medsyn_hf)")
+    p.add_argument("--assess", metavar="DIR", help="add the Assess tab for this `medsyn assess prepare` folder "
+                   "(answers are appended to DIR/answers/)")
+    p.add_argument("--assess-repo-id", help="sync DIR/answers to this private Hub dataset (CommitScheduler)")
     p.add_argument("--concurrency", type=int, default=2, help="requests run at once per event (generation: 1)")
     p.add_argument("--queue-size", type=int, default=32, help="requests waiting before new ones are turned away")
     return p.parse_args(argv)
@@ -644,7 +716,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.info("medsyn_hf from %s", Path(medsyn_hf.__file__).resolve().parent)
     try:
-        config = Config.make(args.data_dirs, args.model, args.cache)
+        config = Config.make(args.data_dirs, args.model, args.cache, args.assess, args.assess_repo_id)
         demo = build_demo(config)
     except MedsynError as err:
         print(f"medsyn-demo: error: {err}", file=sys.stderr)

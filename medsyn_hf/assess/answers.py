@@ -1,0 +1,160 @@
+"""Annotators' answers: one append-only JSON-lines file per annotator, ``answers/<annotator>.jsonl``.
+
+An answer is stored before the Space shows the next item, as one line written with a single ``write`` and
+``fsync``'d, under an exclusive lock of the file (several server processes or threads may write) — so a crash or a
+restart loses no answer that was acknowledged, and at worst leaves a partial last line, which is cut off before the
+next append and never read. An item answered twice keeps its first answer (a double click or a resubmitted form after
+a restart does not duplicate it), and a returning annotator continues at their first unanswered item.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from medsyn_hf.assess import ANSWERS_DIR, ORIGINS
+from medsyn_hf.errors import MedsynError
+from medsyn_hf.schemas import ASSESS_ANSWER_FEATURES, ASSESSMENT_CRITERIA, SCORE_RANGE
+
+_NAME = re.compile(r"^[^\W_][\w.@-]{0,63}$")  # letters (Cyrillic too), digits, '.', '@', '-', '_'; a file name
+_LOCK = threading.Lock()
+
+
+def annotator_name(value) -> str:
+    """The annotator's name as typed (or their Hub username), checked: it names their answers file."""
+    name = (value or "").strip() if isinstance(value, (str, type(None))) else value
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise MedsynError("annotator name must be 1-64 letters, digits, '.', '@', '-' or '_', starting with a letter "
+                          "or digit (no spaces)")
+    return name
+
+
+def check_answer(item_id: str, origin, scores: dict, item_ids) -> dict:
+    """An answer's fields, checked: a known item, 'real' or 'synthetic', an integer score in range per criterion."""
+    if item_id not in item_ids:
+        raise MedsynError(f"unknown item {item_id!r}")
+    if origin not in ORIGINS:
+        raise MedsynError(f"answer real or synthetic (got {origin!r})")
+    lo, hi = SCORE_RANGE
+    checked = {}
+    for criterion in ASSESSMENT_CRITERIA:
+        value = scores.get(criterion)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise MedsynError(f"give {criterion} a score from {lo} to {hi}") from None
+        if not number.is_integer() or not lo <= number <= hi:
+            raise MedsynError(f"{criterion} must be a whole number from {lo} to {hi}, got {value!r}")
+        checked[criterion] = int(number)
+    return {"item_id": item_id, "origin": origin, **checked}
+
+
+class AnswerStore:
+    """The ``answers/`` folder of an assessment; ``lock`` (a CommitScheduler's) is held while a file is written."""
+
+    def __init__(self, folder: str | Path, lock=None):
+        self.folder = Path(folder) / ANSWERS_DIR
+        self.lock = lock or _LOCK
+        try:
+            self.folder.mkdir(exist_ok=True)
+        except OSError as err:
+            raise MedsynError(f"{self.folder}: cannot create the answers folder ({err.strerror or err})") from None
+
+    def path(self, annotator: str) -> Path:
+        return self.folder / f"{annotator_name(annotator)}.jsonl"
+
+    def read(self, annotator: str) -> list[dict]:
+        """The annotator's answers in the order given, the first per item; a partial last line is ignored."""
+        return first_answers(read_lines(self.path(annotator)))
+
+    def annotators(self) -> list[str]:
+        return sorted(p.stem for p in self.folder.glob("*.jsonl") if _NAME.match(p.stem))
+
+    def append(self, annotator: str, answer: dict) -> bool:
+        """Store ``answer`` (from :func:`check_answer`) durably; False when the item was already answered."""
+        path = self.path(annotator)
+        values = {**answer, "annotator": annotator,
+                  "answered_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        row = {column: values[column] for column in ASSESS_ANSWER_FEATURES}
+        line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+        with self.lock, _locked(path) as fd:
+            if any(a["item_id"] == row["item_id"] for a in read_lines(path)):
+                return False
+            _cut_partial_line(fd)
+            os.write(fd, line)
+            os.fsync(fd)
+        return True
+
+    def all(self) -> list[dict]:
+        """Every annotator's answers (first per item)."""
+        return [a for name in self.annotators() for a in self.read(name)]
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    new = not path.exists()
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise MedsynError(f"{path}: cannot write the answer ({err.strerror or err})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if new:  # the new file's name must survive a crash too
+            folder = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        yield fd
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _cut_partial_line(fd: int) -> None:
+    """Drop an unterminated last line (a write cut short by a crash) so the next line starts clean."""
+    size = os.lseek(fd, 0, os.SEEK_END)
+    if not size or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    start = max(0, size - (1 << 16))
+    tail = os.pread(fd, size - start, start)
+    os.ftruncate(fd, start + tail.rfind(b"\n") + 1 if b"\n" in tail else start)
+
+
+def read_lines(path: Path) -> list[dict]:
+    """Complete, well-formed answer lines of a file (none if it does not exist)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        raise MedsynError(f"{path}: unreadable ({err.strerror or err})") from None
+    rows = []
+    for line in data.split(b"\n")[:-1]:  # the part after the last newline is a partial line, if anything
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and set(row) == set(ASSESS_ANSWER_FEATURES):
+            rows.append(row)
+    return rows
+
+
+def first_answers(rows: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for row in rows:
+        if row["item_id"] not in seen:
+            seen.add(row["item_id"])
+            out.append(row)
+    return out
+
+
+def next_item(items: list[dict], answered: list[dict]) -> int | None:
+    """Index of the first item the annotator has not answered (items are seen in file order), or None when done."""
+    done = {a["item_id"] for a in answered}
+    return next((i for i, item in enumerate(items) if item["item_id"] not in done), None)
