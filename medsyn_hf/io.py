@@ -149,6 +149,14 @@ def check_output(path: str | os.PathLike | None, *, command: str, inputs=(), ove
     return resolved
 
 
+def write_marker(folder: Path, command: str) -> None:
+    """Mark ``folder`` as ``command``'s output (its :data:`MARKER`)."""
+    try:
+        (folder / MARKER).write_text(json.dumps({"command": command}) + "\n", encoding="utf-8")
+    except OSError as err:
+        raise MedsynError(f"{folder}: cannot write there ({err.strerror or err}); choose another output") from None
+
+
 def written_by(folder: Path) -> str | None:
     """The command that wrote ``folder`` (its marker), or None."""
     try:
@@ -168,7 +176,7 @@ def safe_output(path, *, command: str, inputs=(), overwrite: bool = False, kind:
         yield tmp
         if kind == "dir":
             tmp.mkdir(parents=True, exist_ok=True)
-            (tmp / MARKER).write_text(json.dumps({"command": command}) + "\n", encoding="utf-8")
+            write_marker(tmp, command)
 
 
 def claim_output(path, *, command: str, inputs=(), overwrite: bool = False, owned=None) -> Path:
@@ -180,19 +188,12 @@ def claim_output(path, *, command: str, inputs=(), overwrite: bool = False, owne
     resolved = check_output(path, command=command, inputs=inputs, overwrite=overwrite, owned=owned)
     if written_by(resolved) == command:
         return resolved
-    try:  # the marker appears at once, with the folder or beside its files: other processes never see half of it
-        resolved.parent.mkdir(parents=True, exist_ok=True)
-        tmpdir = Path(tempfile.mkdtemp(prefix=f".{resolved.name}.tmp-{os.getpid()}-", dir=resolved.parent))
-        try:
-            fresh = tmpdir / resolved.name  # made by mkdir, so with the usual permissions (mkdtemp's are 0700)
-            fresh.mkdir()
-            (fresh / MARKER).write_text(json.dumps({"command": command}) + "\n", encoding="utf-8")
-            if resolved.is_dir() and any(resolved.iterdir()):
-                os.replace(fresh / MARKER, resolved / MARKER)
-            else:
-                os.replace(fresh, resolved)  # onto nothing or an empty folder
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
-    except OSError as err:
-        raise MedsynError(f"{path}: cannot write there ({err.strerror or err}); choose another output") from None
+    # the marker appears at once, with the folder or beside its files: other processes never see half of it
+    if resolved.is_dir() and any(resolved.iterdir()):
+        with atomic_path(resolved / MARKER) as tmp:
+            write_marker(tmp.parent, command)
+    else:
+        with atomic_path(resolved) as tmp:  # onto nothing or an empty folder
+            tmp.mkdir()
+            write_marker(tmp, command)
     return resolved

@@ -14,7 +14,7 @@ symptom sets among its priors, and the mean Jaccard similarity of its priors' sy
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from itertools import combinations
 from pathlib import Path
 
@@ -85,18 +85,26 @@ def jaccard(a: frozenset, b: frozenset) -> float:
     return len(a & b) / len(a | b) if a | b else 1.0
 
 
+def mean_pairwise_jaccard(counts: Counter) -> float:
+    """Mean Jaccard over all pairs of a code's priors, given how many priors drew each distinct set: identical sets
+    pair at 1, so the pairs compared are those of distinct sets, not of priors (fewer as --n grows)."""
+    m = counts.total()
+    same = sum(c * (c - 1) / 2 for c in counts.values())
+    cross = sum(counts[a] * counts[b] * jaccard(a, b) for a, b in combinations(counts, 2))
+    return (same + cross) / (m * (m - 1) / 2)
+
+
 def diversity(codes, symptom_lists) -> dict:
     """Per code: distinct symptom sets and the mean pairwise Jaccard of its priors' sets; averaged over codes
     (the Jaccard over codes with two priors or more)."""
-    by_code: dict[str, list[frozenset]] = defaultdict(list)
+    by_code: dict[str, Counter] = defaultdict(Counter)
     for code, symptoms in zip(codes, symptom_lists):
-        by_code[code].append(frozenset(symptoms))
-    distinct = [len(set(sets)) for sets in by_code.values()]
-    pairwise = [sum(jaccard(a, b) for a, b in combinations(sets, 2)) / (len(sets) * (len(sets) - 1) / 2)
-                for sets in by_code.values() if len(sets) > 1]
+        by_code[code][frozenset(symptoms)] += 1
+    distinct = [len(counts) for counts in by_code.values()]
+    pairwise = [mean_pairwise_jaccard(counts) for counts in by_code.values() if counts.total() > 1]
     return {"codes": len(by_code),
             "distinct_sets_per_code": round(sum(distinct) / len(distinct), 4) if distinct else None,
-            "distinct_share": round(sum(distinct) / sum(map(len, by_code.values())), 4) if distinct else None,
+            "distinct_share": round(sum(distinct) / sum(c.total() for c in by_code.values()), 4) if distinct else None,
             "mean_pairwise_jaccard": round(sum(pairwise) / len(pairwise), 4) if pairwise else None}
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.io import check_output, safe_output
+from medsyn_hf.validate import check_range
 
 DEFAULT_SOURCES = Path(__file__).resolve().parents[1] / "data" / "sources"
 COMMAND = "medsyn tiny-model"
@@ -108,16 +109,16 @@ def build(out: str | Path, sources: str | Path = DEFAULT_SOURCES, vocab_size: in
 
     `out` is checked first (``medsyn_hf.io.safe_output``): never the sources, and an existing folder only if an
     earlier `medsyn tiny-model` wrote it (or ``overwrite``)."""
-    if not MIN_VOCAB <= vocab_size <= MAX_VOCAB:
-        raise MedsynError(f"vocab_size: {vocab_size} is out of range; allowed: {MIN_VOCAB}..{MAX_VOCAB}")
-    check_output(out, command=COMMAND, inputs=[sources], overwrite=overwrite)
+    check_range("vocab_size", vocab_size, MIN_VOCAB, MAX_VOCAB, allowed=f"{MIN_VOCAB}..{MAX_VOCAB}")
+    output = dict(command=COMMAND, inputs=[sources], overwrite=overwrite)
+    check_output(out, **output)
     try:
         tokenizer = train_tokenizer(corpus(sources), vocab_size)
     except (OSError, EOFError, UnicodeDecodeError, ValueError, KeyError) as err:  # a truncated or foreign file
         raise MedsynError(f"{sources}: unreadable tiny-model sources ({type(err).__name__}: {first_line(err)})") \
             from None
     model = build_model(tokenizer, seed)
-    with safe_output(out, command=COMMAND, inputs=[sources], overwrite=overwrite) as tmp:
+    with safe_output(out, **output) as tmp:
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
     return Path(out)

@@ -61,10 +61,6 @@ class AnswerStore:
     def __init__(self, folder: str | Path, lock=None):
         self.folder = Path(folder) / ANSWERS_DIR
         self.lock = lock or _LOCK
-        try:
-            self.folder.mkdir(exist_ok=True)
-        except OSError as err:
-            raise MedsynError(f"{self.folder}: cannot create the answers folder ({err.strerror or err})") from None
 
     def path(self, annotator: str) -> Path:
         return self.folder / f"{annotator_name(annotator)}.jsonl"
@@ -83,6 +79,10 @@ class AnswerStore:
                   "answered_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         row = {column: values[column] for column in ASSESS_ANSWER_FEATURES}
         line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+        try:  # made by the first answer, not by readers (`assess score`, `eval judge` only read the folder)
+            self.folder.mkdir(exist_ok=True)
+        except OSError as err:
+            raise MedsynError(f"{self.folder}: cannot create the answers folder ({err.strerror or err})") from None
         with self.lock, _locked(path) as fd:
             if any(a["item_id"] == row["item_id"] for a in read_lines(path)):
                 return False

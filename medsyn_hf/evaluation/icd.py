@@ -43,7 +43,14 @@ import numpy as np
 
 from medsyn_hf import text_views
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.evaluation.icd_data import Notes, load_labelled, rare_codes, stratified_sample, topup_sample
+from medsyn_hf.evaluation.icd_data import (
+    Notes,
+    check_topup,
+    load_labelled,
+    rare_codes,
+    stratified_sample,
+    topup_sample,
+)
 from medsyn_hf.evaluation.icd_metrics import excludes_zero, icd_scores, paired_differences
 from medsyn_hf.io import safe_output
 
@@ -210,8 +217,8 @@ def compare(train: Notes, evaluation: Notes, synthetic: Notes | None = None, top
     """Real only against real plus synthetic notes (a top-up to ``topup`` notes per code, else ``synthetic_fraction``
     of them, default all), on the same eval notes and ``seeds``: the dict that `medsyn eval icd --json` prints (see
     the module), without total_seconds. Without ``synthetic``: real only."""
-    if topup is not None and topup < 1:
-        raise MedsynError(f"--topup {topup}: the number of training notes to bring each code up to must be at least 1")
+    if topup is not None:
+        check_topup(topup)
     if topup is not None and synthetic_fraction is not None:
         raise MedsynError("--topup and --synthetic-fraction are alternatives: add a top-up or a fraction, not both")
     if (topup is not None or synthetic_fraction is not None) and synthetic is None:
@@ -390,9 +397,8 @@ def _check(args) -> None:
     if args.grid and (args.topup is not None or args.synthetic_fraction is not None):
         raise MedsynError("--grid takes its cells from --real-fractions, --synthetic-fractions and --topups, "
                           "not --topup or --synthetic-fraction")
-    if args.topup is not None and args.topup < 1:
-        raise MedsynError(f"--topup {args.topup}: the number of training notes to bring each code up to must be at "
-                          "least 1")
+    if args.topup is not None:
+        check_topup(args.topup)
     if any(k < 0 for k in args.topups):
         raise MedsynError("--topups: each K must be at least 0 (0: no top-up)")
     fractions = (args.real_fraction, *args.real_fractions, *args.synthetic_fractions,

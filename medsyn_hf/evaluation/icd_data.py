@@ -104,11 +104,16 @@ def topup_sample(real_codes: Sequence[str], synthetic_codes: Sequence[str], k: i
 
     The notes of each code are taken in the order of one seeded permutation, so for a given seed a smaller ``k`` adds
     a subset of what a larger one adds."""
-    if k < 1:
-        raise MedsynError(f"--topup {k}: the number of training notes to bring each code up to must be at least 1")
+    check_topup(k)
     have = Counter(real_codes)
     need = np.array([max(0, k - have[code]) for code in synthetic_codes], dtype=int)
     return np.flatnonzero(within_code_rank(synthetic_codes, seed) < need)
+
+
+def check_topup(k: int) -> None:
+    """A top-up K (``--topup``) must add notes: at least 1."""
+    if k < 1:
+        raise MedsynError(f"--topup {k}: the number of training notes to bring each code up to must be at least 1")
 
 
 def rare_codes(codes: list[str], k: int) -> list[str]:

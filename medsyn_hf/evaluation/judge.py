@@ -265,6 +265,11 @@ def _column(data, wanted: str | None, candidates: tuple[str, ...], what: str, so
     return found
 
 
+def is_assessment(path: Path) -> bool:
+    """An assessment folder of `medsyn assess prepare` (judged by its public items)."""
+    return path.is_dir() and (path / ASSESS_ITEMS).is_file()
+
+
 def load_input(args) -> tuple[dict, Path | None]:
     """``{split: Dataset}`` to judge (first ``max_notes`` rows of each) and the assessment folder to compare with."""
     import datasets
@@ -275,7 +280,7 @@ def load_input(args) -> tuple[dict, Path | None]:
         raise MedsynError(f"name the notes to judge: {COMMAND} DATASET --config ...")
     source = Path(args.dataset_name)
     assessment = Path(args.assessment) if args.assessment else None
-    if source.is_dir() and (source / ASSESS_ITEMS).is_file():  # an assessment folder: judge its public items
+    if is_assessment(source):  # judge its public items
         from medsyn_hf.assess.prepare import load_items
 
         data = datasets.Dataset.from_list(load_items(source))
@@ -454,7 +459,8 @@ def judge(args: JudgeArguments, gen_args, model_args) -> dict:
         results, attempts, counts = judge_messages(flat, make_generate, backend_config(gen_args, model_args),
                                                    gen_args.seed, args.max_retries, Path(args.cache_dir) / CACHE_FILE,
                                                    chunk, progress=bar.update)
-    columns = judge_columns(results, attempts, model_name(gen_args, model_args))
+    model = model_name(gen_args, model_args)
+    columns = judge_columns(results, attempts, model)
     judged, by_item, start = {}, {}, 0
     for name, ds in splits.items():
         rows = slice(start, start + len(ds))
@@ -464,7 +470,7 @@ def judge(args: JudgeArguments, gen_args, model_args) -> dict:
             by_item.update(zip(ds["item_id"], results[rows]))
     agree = agreement(by_item, human_answers(assessment)) if assessment is not None else None
     out_splits = apply_min_score(judged, args.min_score)
-    report = _report(args, results, attempts, counts, columns, out_splits, agree, model_name(gen_args, model_args))
+    report = _report(args, results, attempts, counts, columns, out_splits, agree, model)
     with safe_output(args.out, command=COMMAND, inputs=inputs, overwrite=args.overwrite) as tmp:
         _write(tmp, out_splits, args, gen_args, model_args, report)
     return report
@@ -489,7 +495,10 @@ def _report(args, results, attempts, counts, columns, splits, agree, model) -> d
               "splits": {name: len(ds) for name, ds in splits.items()}}
     if args.min_score is not None:
         report["min_score"] = args.min_score
-        report["below_min_score"] = sum(s is not None and s < args.min_score for s in columns["judge_score"])
+        from medsyn_hf.filters import FilterConfig, judge_failed
+
+        report["below_min_score"] = sum(judge_failed(columns["judge_score"],
+                                                     FilterConfig(min_judge_score=args.min_score)))
     if agree is not None:
         report["agreement"] = agree
     return report
@@ -506,6 +515,7 @@ def _write(folder: Path, splits: dict, args, gen_args, model_args, report: dict)
     from medsyn_hf.schemas import JUDGE_COLUMNS_DOC
 
     source = Path(args.dataset_name)
+    notes_folder = source.is_dir() and not is_assessment(source)  # its card and other files carry over
     config = {"judge": {k: v for k, v in asdict(args).items() if k not in ("json", "overwrite")},
               "backend": {k: v for k, v in asdict(gen_args).items() if v is not None},
               "model": {k: getattr(model_args, k) for k in ("model_name_or_path", "model_revision",
@@ -514,7 +524,7 @@ def _write(folder: Path, splits: dict, args, gen_args, model_args, report: dict)
                  config_yaml=yaml.safe_dump(config, allow_unicode=True, sort_keys=False).strip())
     size = size_category(sum(len(ds) for ds in splits.values()))
     readme = source / "README.md"
-    if source.is_dir() and readme.is_file() and not (source / ASSESS_ITEMS).is_file():
+    if notes_folder and readme.is_file():
         section = render_card("judge", {}, standalone=False, **facts).text
         full = readme.read_text(encoding="utf-8").split("\n## LLM judge\n")[0].rstrip()  # judged again: one section
         card = DatasetCard(full + "\n\n" + section.strip() + "\n")
@@ -526,7 +536,7 @@ def _write(folder: Path, splits: dict, args, gen_args, model_args, report: dict)
             "source_datasets": ["original"], "pretty_name": f"{source.name} (LLM-judged)",
         }, standalone=True, **facts)
     files = {}
-    if source.is_dir() and not (source / ASSESS_ITEMS).is_file():
+    if notes_folder:
         from medsyn_hf.io import MARKER
 
         for path in source.rglob("*"):

@@ -34,6 +34,11 @@ def tokenize(texts: Sequence[str]) -> Tokens:
     return Tokens(np.array(flat, dtype=np.uint64), note, np.cumsum(lengths)[note] if len(note) else note)
 
 
+def word_counts(tokens: Tokens, notes: int) -> np.ndarray:
+    """Words in each of the ``notes`` notes ``tokens`` was made of."""
+    return np.bincount(tokens.note, minlength=notes)
+
+
 def extend(tokens: Tokens, positions: np.ndarray, hashes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The (n+1)-grams starting where the given n-grams start, for those that still fit in their note."""
     fits = positions + n < tokens.end[positions]

@@ -27,6 +27,7 @@ import numpy as np
 
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.evaluation.privacy import RUN_THRESHOLD
+from medsyn_hf.text_views import MAX_CHARS
 
 COMMAND = "medsyn eval report"
 TEXT_COLUMNS = ("response", "text", "symptoms")  # our notes and the MedSyn GPT notes, then RuMedTop3
@@ -121,13 +122,13 @@ def _seconds(start: float) -> float:
     return round(time.perf_counter() - start, 2)
 
 
-def build_report(synthetic: NoteSet, real: NoteSet, *, view: str = "complaint", max_chars: int = 300,
+def build_report(synthetic: NoteSet, real: NoteSet, *, view: str = "complaint", max_chars: int = MAX_CHARS,
                  max_notes: int = 5000, folds: int = 5, n_bootstrap: int = 1000, holdout: float = 0.2,
                  run_threshold: int = RUN_THRESHOLD, seed: int = 0) -> tuple[dict, dict]:
     """(report, what the plots need). Fidelity on code-matched samples; diversity and privacy on every note."""
     from medsyn_hf.evaluation.diversity import diversity
     from medsyn_hf.evaluation.fidelity import fidelity, matched_sample
-    from medsyn_hf.evaluation.ngrams import tokenize
+    from medsyn_hf.evaluation.ngrams import tokenize, word_counts
     from medsyn_hf.evaluation.privacy import privacy
     from medsyn_hf.text_views import view as text_view
 
@@ -161,7 +162,8 @@ def build_report(synthetic: NoteSet, real: NoteSet, *, view: str = "complaint", 
         "fidelity": fid, "diversity": div, "privacy": priv, "utility": None, "seconds": seconds,
     }
     plots = {"words": {"real": _word_counts(matched["real"]), "synthetic": _word_counts(matched["synthetic"])},
-             "words_full": {"real": _word_counts(real.texts), "synthetic": _word_counts(synthetic.texts)},
+             "words_full": {"real": word_counts(tokens[0], len(real.texts)),  # counted by tokenize already
+                            "synthetic": word_counts(tokens[1], len(synthetic.texts))},
              "categories": synthetic.codes, **per_note}
     return report, plots
 
@@ -176,7 +178,7 @@ UTILITY_SCORES = {"acc1": "acc@1", "hit3": "hit@3", "rare_acc1": "rare-code acc@
 
 
 def utility(real: NoteSet, evaluation: NoteSet, synthetic: NoteSet, *, topup: int = 40, view: str = "complaint",
-            seeds: Sequence[int] = (0, 1, 2), max_chars: int = 300, n_bootstrap: int = 1000) -> dict:
+            seeds: Sequence[int] = (0, 1, 2), max_chars: int = MAX_CHARS, n_bootstrap: int = 1000) -> dict:
     """`medsyn eval icd`'s comparison (``medsyn_hf.evaluation.icd.compare``): the classifier trained on the real
     notes against the same plus synthetic notes topping every code up to ``topup`` notes, on the eval notes and
     seeds, with paired differences. ``topup`` is fixed beforehand: choosing it on the eval notes would overstate it."""
@@ -471,7 +473,7 @@ def add_cli(eval_subparsers) -> None:
     parser.add_argument("--view", choices=VIEWS, default="complaint",
                         help="text both sides are compared on: the complaints section (real RuMedTop3 notes are "
                              "complaints), the head, or the full note (default: %(default)s)")
-    parser.add_argument("--max-chars", type=int, default=300, help="length cap of the complaint/head view")
+    parser.add_argument("--max-chars", type=int, default=MAX_CHARS, help="length cap of the complaint/head view")
     parser.add_argument("--max-notes", type=int, default=5000, help="discriminator: at most this many notes per side")
     parser.add_argument("--folds", type=int, default=5, help="discriminator: cross-validation folds")
     parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the AUC's 95%% interval (0: none)")

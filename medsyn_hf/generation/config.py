@@ -15,7 +15,6 @@ from medsyn_hf.errors import MedsynError
 from medsyn_hf.validate import check_range
 
 BACKENDS = ("transformers", "openai")
-MAX_PRIORS = 10_000_000  # as `medsyn priors --n`
 MAX_NEW_TOKENS = 32_768  # also bounded by the model's context once it is known (`run.check_model`)
 MAX_SEED = 2**32 - 1
 
@@ -62,7 +61,7 @@ class GenerateScriptArguments(trl.ScriptArguments):
 
     def __post_init__(self):
         from medsyn_hf.generation.notes import filter_config
-        from medsyn_hf.priors import LEVELS, MODES
+        from medsyn_hf.priors import LEVELS, MAX_PRIORS, MODES  # num_priors: as `medsyn priors --n`
 
         check_range("shard_size", self.shard_size, 1, 1_000_000)
         check_range("num_priors", self.num_priors, 1, MAX_PRIORS)

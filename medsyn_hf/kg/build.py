@@ -212,18 +212,22 @@ def is_graph_file(path: Path) -> bool:
         return False
 
 
+def _output(inputs, overwrite: bool) -> dict:
+    """``medsyn_hf.io.check_output``'s arguments for an MKG file."""
+    return dict(command=COMMAND, inputs=inputs, overwrite=overwrite, kind="file", owned=is_graph_file)
+
+
 def write_graph(data: dict, out: Path, *, inputs=(), overwrite: bool = False) -> None:
     """gzip'd JSON with sorted keys and a zero timestamp: identical inputs give identical bytes. An existing file is
     replaced only if it is an MKG file (or ``overwrite``)."""
     payload = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    output = dict(command=COMMAND, inputs=inputs, overwrite=overwrite, kind="file", owned=is_graph_file)
-    with safe_output(out, **output) as tmp:
+    with safe_output(out, **_output(inputs, overwrite)) as tmp:
         with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as f:
             f.write(payload)
 
 
 def build(sources: Path, out: Path, overwrite: bool = False) -> dict:
-    check_output(out, command=COMMAND, inputs=[sources], overwrite=overwrite, kind="file", owned=is_graph_file)
+    check_output(out, **_output([sources], overwrite))
     data = compile_graph(sources)
     write_graph(data, out, inputs=[sources], overwrite=overwrite)
     return data

@@ -280,9 +280,9 @@ def prompt_text(messages: list[dict]) -> str:
 
 def why_drawn(code: str, symptoms: list[str]) -> str:
     """Each drawn symptom's MKG weight and sources (and the category a subcode inherited it from): why it was drawn."""
-    parts = []
+    kg, parts = load_graph(), []
     for symptom in symptoms:
-        weight, sources, via = provenance(load_graph(), code, symptom)
+        weight, sources, via = provenance(kg, code, symptom)
         parts.append(f"{symptom}: {weight:g} · {', '.join(sources)}{f' (from {via})' if via else ''}")
     return "; ".join(parts)
 
