@@ -8,7 +8,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo space test test-all bench
+.PHONY: install demo space test test-all bench quality format
 
 # torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build (README, "Install").
 $(BIN)/medsyn: setup.cfg pyproject.toml
@@ -20,13 +20,12 @@ $(BIN)/medsyn: setup.cfg pyproject.toml
 
 install: $(BIN)/medsyn
 
-# The main job on the embedded default: MKG -> instruction data -> tiny SFT -> priors + generation -> filters -> dataset.
+# The main job on the embedded default: MKG -> instruction data -> SFT of the packaged pretrained writer medsyn-tiny
+# -> priors + generation -> filters at their default thresholds -> dataset.
 demo: install
 	$(BIN)/medsyn kg stats --json
-	$(BIN)/medsyn tiny-model --out $(RUN)/tiny-model --json
 	$(BIN)/medsyn ift build --out $(RUN)/ift --decontaminate data/sources/rumedtop3/dev_v1.jsonl --json
-	$(BIN)/medsyn sft --config recipes/tiny/sft/config.yaml --model_name_or_path $(RUN)/tiny-model \
-	    --dataset_name $(RUN)/ift --output_dir $(RUN)/sft
+	$(BIN)/medsyn sft --config recipes/tiny/sft/config.yaml --dataset_name $(RUN)/ift --output_dir $(RUN)/sft
 	$(BIN)/accelerate launch --config_file recipes/accelerate_configs/cpu.yaml recipes/generate.py \
 	    --config recipes/tiny/generate/config.yaml --model_name_or_path $(RUN)/sft --output_dir $(RUN)/generate
 	$(BIN)/medsyn publish $(RUN)/generate/latest --out $(RUN)/ru-notes --json
@@ -38,6 +37,15 @@ demo: install
 # The demo Space with the model `make demo` trained, as a self-contained Space repository (to push: README).
 space: install
 	$(BIN)/python spaces/medsyn-demo/deploy.py --out $(RUN)/space --model $(RUN)/sft
+
+# Lint and format at 119 columns (settings: pyproject.toml [tool.ruff]); CI runs it before the tests.
+quality: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -1,4 +1,6 @@
-"""Speed and fidelity of `medsyn eval icd`'s default classifier against RuMedBench's baseline as published; one JSON line.
+"""Speed and fidelity of `medsyn eval icd`'s default classifier against RuMedBench's baseline as published.
+
+One JSON line.
 
 Both are trained on the same stratified share of RuMedTop3 train (``--real-fraction``, default 0.5 so that the
 published form, the baseline, finishes in a few minutes; 1 for the full comparison) and scored on dev:
@@ -13,7 +15,8 @@ Times are wall and CPU seconds; speedups are ratios measured in this run.
 
     python benchmarks/eval_icd.py [--real-fraction 1] [--synthetic-max-chars 300]
 
-``--topup`` measures instead what targeted upsampling (`medsyn eval icd --topup K --synthetic-view V`) is worth, without
+``--topup`` measures instead what targeted upsampling (`medsyn eval icd --topup K --synthetic-view V`) is worth,
+without
 choosing anything on dev:
 
 1. selection, on train only: a stratified ``--holdout`` share of train (default 0.2) is held out as validation, the
@@ -49,8 +52,9 @@ def _timed(fn):
     return value, {"seconds": round(time.perf_counter() - wall, 2), "cpu_seconds": round(time.process_time() - cpu, 2)}
 
 
-def compare_configurations(train, evaluation, synthetic, configurations, topup_of, rare_k, seeds, n_bootstrap,
-                           log) -> list[dict]:
+def compare_configurations(
+    train, evaluation, synthetic, configurations, topup_of, rare_k, seeds, n_bootstrap, log
+) -> list[dict]:
     """Real only (fitted once: its features do not depend on the view) against each (view, K) on the same seeds."""
     from medsyn_hf.evaluation import icd
 
@@ -66,14 +70,27 @@ def compare_configurations(train, evaluation, synthetic, configurations, topup_o
             runs, predictions = icd.run_cells(experiment, rank, [(1.0, 0.0, topup_of(k))], seeds, n_bootstrap)
             summary = icd.summarise(baseline[0] + runs, {**baseline[1], **predictions}, experiment, n_bootstrap)
             real_only, upsampled = (next(r for r in summary if r["topup"] == t) for t in (0, topup_of(k)))
-            done.append({"view": view, "topup": k, "topup_applied": topup_of(k), "seeds": list(seeds),
-                         "train_real": real_only["train_real"], "train_synthetic": upsampled["train_synthetic"],
-                         "n": runs[0]["n"], "n_rare": runs[0]["n_rare"], "rare_codes": len(experiment.rare),
-                         "real_only": {key: real_only[key] for key in SCORED},
-                         "upsampled": {key: upsampled[key] for key in SCORED},
-                         "paired_diff": {key: {"diff": round(d["diff"], 2), "ci": [round(x, 2) for x in d["ci"]]}
-                                         for key, d in upsampled["paired_diff"].items()},
-                         "seconds_per_fit": upsampled["seconds"], "load_average": round(os.getloadavg()[0], 2)})
+            done.append(
+                {
+                    "view": view,
+                    "topup": k,
+                    "topup_applied": topup_of(k),
+                    "seeds": list(seeds),
+                    "train_real": real_only["train_real"],
+                    "train_synthetic": upsampled["train_synthetic"],
+                    "n": runs[0]["n"],
+                    "n_rare": runs[0]["n_rare"],
+                    "rare_codes": len(experiment.rare),
+                    "real_only": {key: real_only[key] for key in SCORED},
+                    "upsampled": {key: upsampled[key] for key in SCORED},
+                    "paired_diff": {
+                        key: {"diff": round(d["diff"], 2), "ci": [round(x, 2) for x in d["ci"]]}
+                        for key, d in upsampled["paired_diff"].items()
+                    },
+                    "seconds_per_fit": upsampled["seconds"],
+                    "load_average": round(os.getloadavg()[0], 2),
+                }
+            )
             log(done[-1])
     return done
 
@@ -103,24 +120,50 @@ def topup_benchmark(args) -> dict:
     fit, validation = (Notes([real.texts[i] for i in index], [real.codes[i] for i in index]) for index in (kept, held))
     share = len(kept) / len(real.codes)
     configurations = [(view, k) for view in args.views for k in args.topups]
-    selection = compare_configurations(fit, validation, gpt, configurations, lambda k: max(1, round(k * share)),
-                                       round(icd.RARE_K * share), args.seeds, args.bootstrap,
-                                       lambda entry: log({"stage": "validation", **entry}))
+    selection = compare_configurations(
+        fit,
+        validation,
+        gpt,
+        configurations,
+        lambda k: max(1, round(k * share)),
+        round(icd.RARE_K * share),
+        args.seeds,
+        args.bootstrap,
+        lambda entry: log({"stage": "validation", **entry}),
+    )
     chosen = choose(selection, args.max_acc1_drop)
     log({"stage": "chosen", "view": chosen["view"], "topup": chosen["topup"]})
-    order = [(chosen["view"], chosen["topup"])] + [c for c in configurations if c != (chosen["view"], chosen["topup"])
-                                                   and args.dev_grid]
-    dev_results = compare_configurations(real, dev, gpt, order, lambda k: k, icd.RARE_K, args.seeds, args.bootstrap,
-                                         lambda entry: log({"stage": "dev", **entry}))
+    order = [(chosen["view"], chosen["topup"])] + [
+        c for c in configurations if c != (chosen["view"], chosen["topup"]) and args.dev_grid
+    ]
+    dev_results = compare_configurations(
+        real,
+        dev,
+        gpt,
+        order,
+        lambda k: k,
+        icd.RARE_K,
+        args.seeds,
+        args.bootstrap,
+        lambda entry: log({"stage": "dev", **entry}),
+    )
     reported = dev_results[0]
-    return {"benchmark": "eval_icd_topup", "cpus": os.cpu_count(), "seeds": list(args.seeds),
-            "holdout": args.holdout, "validation_notes": len(held), "validation_train_notes": len(kept),
-            "max_acc1_drop": args.max_acc1_drop, "selection": selection,
-            "chosen": {"view": chosen["view"], "topup": chosen["topup"]},
-            "dev": reported, "dev_grid": dev_results[1:],
-            "target_met": reported["paired_diff"]["rare_hit3"]["diff"] >= 5
-            and reported["paired_diff"]["acc1"]["diff"] >= -1,
-            "total_seconds": round(time.perf_counter() - start, 1)}
+    return {
+        "benchmark": "eval_icd_topup",
+        "cpus": os.cpu_count(),
+        "seeds": list(args.seeds),
+        "holdout": args.holdout,
+        "validation_notes": len(held),
+        "validation_train_notes": len(kept),
+        "max_acc1_drop": args.max_acc1_drop,
+        "selection": selection,
+        "chosen": {"view": chosen["view"], "topup": chosen["topup"]},
+        "dev": reported,
+        "dev_grid": dev_results[1:],
+        "target_met": reported["paired_diff"]["rare_hit3"]["diff"] >= 5
+        and reported["paired_diff"]["acc1"]["diff"] >= -1,
+        "total_seconds": round(time.perf_counter() - start, 1),
+    }
 
 
 def main() -> None:
@@ -166,16 +209,26 @@ def main() -> None:
     reference, reference_time = _timed(lambda: icd.make_ranker(experiment, "reference")(train, args.seed))
     ours, ours_time = _timed(lambda: icd.make_ranker(experiment, "tfidf")(train, args.seed))
     ours_gpt, ours_gpt_time = _timed(lambda: icd.make_ranker(mixed, "tfidf")(with_gpt, args.seed))
-    print(json.dumps({
-        "benchmark": "eval_icd", "cpus": os.cpu_count(), "load_average": round(os.getloadavg()[0], 2),
-        "real_fraction": args.real_fraction, "train_notes": len(train), "eval_notes": len(dev.codes),
-        "gpt_notes": len(mixed.synthetic.codes), "synthetic_max_chars": args.synthetic_max_chars,
-        "reference": scored(reference, reference_time), "ours": scored(ours, ours_time),
-        "top1_agreement": round(float(np.mean([a[0] == b[0] for a, b in zip(reference, ours)])), 4),
-        "speedup_wall": round(reference_time["seconds"] / ours_time["seconds"], 2),
-        "speedup_cpu": round(reference_time["cpu_seconds"] / ours_time["cpu_seconds"], 2),
-        "ours_with_gpt_notes": scored(ours_gpt, ours_gpt_time),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "eval_icd",
+                "cpus": os.cpu_count(),
+                "load_average": round(os.getloadavg()[0], 2),
+                "real_fraction": args.real_fraction,
+                "train_notes": len(train),
+                "eval_notes": len(dev.codes),
+                "gpt_notes": len(mixed.synthetic.codes),
+                "synthetic_max_chars": args.synthetic_max_chars,
+                "reference": scored(reference, reference_time),
+                "ours": scored(ours, ours_time),
+                "top1_agreement": round(float(np.mean([a[0] == b[0] for a, b in zip(reference, ours)])), 4),
+                "speedup_wall": round(reference_time["seconds"] / ours_time["seconds"], 2),
+                "speedup_cpu": round(reference_time["cpu_seconds"] / ours_time["cpu_seconds"], 2),
+                "ours_with_gpt_notes": scored(ours_gpt, ours_gpt_time),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Throughput of the note filters on the 11,480 MedSyn GPT notes; prints one JSON line.
 
 Speed is machine-dependent, so each stage is also given as a ratio to a baseline measured in the same run: one
-tokenisation pass (``medsyn_hf.kg.normalize.words``) over the same notes, the least any word-level filter must do.
+tokenisation pass (``medsyn_hf.normalize.words``) over the same notes, the least any word-level filter must do.
 
     python benchmarks/filters.py [--limit N]
 """
@@ -30,8 +30,8 @@ def main() -> None:
 
     import datasets
 
+    from medsyn_hf import normalize
     from medsyn_hf.filters import apply_filters, copy_ratio, copy_span, deduplicate, scrub_pii, symptom_recall
-    from medsyn_hf.kg import normalize
 
     with gzip.open(NOTES, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f][: args.limit]
@@ -53,12 +53,16 @@ def main() -> None:
     }
     seconds.update({name: _timed(fn) for name, fn in stages.items()})
     base = seconds["baseline_tokenise"]
-    print(json.dumps({
-        "notes": len(texts),
-        "notes_per_second": {k: round(len(texts) / v, 1) for k, v in seconds.items()},
-        "seconds": {k: round(v, 3) for k, v in seconds.items()},
-        "ratio_to_baseline": {k: round(v / base, 2) for k, v in seconds.items() if k != "baseline_tokenise"},
-    }))
+    print(
+        json.dumps(
+            {
+                "notes": len(texts),
+                "notes_per_second": {k: round(len(texts) / v, 1) for k, v in seconds.items()},
+                "seconds": {k: round(v, 3) for k, v in seconds.items()},
+                "ratio_to_baseline": {k: round(v / base, 2) for k, v in seconds.items() if k != "baseline_tokenise"},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

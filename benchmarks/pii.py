@@ -35,10 +35,16 @@ def baseline_finder(rev: str, folder: Path):
     """``find_pii`` of the scrubber as committed at ``rev``, read from git into ``folder`` (the working tree is not
     touched) and imported from there."""
     try:
-        source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:medsyn_hf/filters/pii.py"], check=True,
-                                capture_output=True, text=True).stdout
+        source = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{rev}:medsyn_hf/filters/pii.py"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError) as err:
-        raise MedsynError(f"cannot read the baseline scrubber at {rev!r} from git ({err}); pass --baseline-rev") from None
+        raise MedsynError(
+            f"cannot read the baseline scrubber at {rev!r} from git ({err}); pass --baseline-rev"
+        ) from None
     path = folder / "pii_baseline.py"
     path.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("pii_baseline", path)
@@ -71,15 +77,21 @@ def main() -> None:
         texts = [json.loads(line)["response"] for _, line in zip(range(args.notes), f)]
     result = {"baseline_rev": args.baseline_rev}
     for split in ("dev", "heldout", None):
-        planted, clinical = load_fixture(FIXTURE / "planted.jsonl", split), load_fixture(FIXTURE / "clinical.jsonl", split)
+        planted, clinical = (
+            load_fixture(FIXTURE / "planted.jsonl", split),
+            load_fixture(FIXTURE / "clinical.jsonl", split),
+        )
         for name, find in finders.items():
             scores = score(find, planted, clinical)
             if not (args.show_errors and name == "ours"):
                 scores = {k: v for k, v in scores.items() if k not in ("missed", "flagged")}
             result.setdefault(split or "all", {})[name] = scores
     speed = {name: round(notes_per_second(find, texts), 1) for name, find in finders.items()}
-    result["speed"] = {"notes": len(texts), "notes_per_cpu_second": speed,
-                       "ours_to_baseline": round(speed["ours"] / speed["baseline"], 2)}
+    result["speed"] = {
+        "notes": len(texts),
+        "notes_per_cpu_second": speed,
+        "ours_to_baseline": round(speed["ours"] / speed["baseline"], 2),
+    }
     heldout = result["heldout"]["ours"]
     result["targets_met_heldout"] = heldout["recall"] >= 0.98 and heldout["false_positive_rate"] <= 0.02
     print(json.dumps(result, ensure_ascii=False))

@@ -58,10 +58,22 @@ def per_record(kg, n: int, seed: int = 0, min_age: int = 18, temperature: float 
             row = pool.ex_start[c] + rng.integers(pool.n_examples[c])
             example, source = examples["text"][row], EXAMPLE_SOURCE + examples["idx"][row]
         template = "example" if example else free_templates[rng.integers(len(free_templates))]
-        prior = {"code": code, "code_name_ru": pool.names[c], "category": pool.categories[c],
-                 "symptoms": [s.name for s in picked], "symptom_weights": [s.weight for s in picked], "age": age,
-                 "sex": sex, "location": location, "marital": "married" if married else "single", "smoking": smoking,
-                 "example": example, "example_source": source, "template": template, "seed": int(rng.integers(2**62))}
+        prior = {
+            "code": code,
+            "code_name_ru": pool.names[c],
+            "category": pool.categories[c],
+            "symptoms": [s.name for s in picked],
+            "symptom_weights": [s.weight for s in picked],
+            "age": age,
+            "sex": sex,
+            "location": location,
+            "marital": "married" if married else "single",
+            "smoking": smoking,
+            "example": example,
+            "example_source": source,
+            "template": template,
+            "seed": int(rng.integers(2**62)),
+        }
         prior["messages"] = render_messages(prior, template)
         rows.append(prior)
     return Dataset.from_list(rows, features=PRIORS_FEATURES)
@@ -97,17 +109,21 @@ def main() -> None:
         parquet = best_of(args.repeats, lambda: sample_priors(kg, args.n, seed=1).to_parquet(str(Path(tmp) / "p.pq")))
     baseline = best_of(1, lambda: per_record(kg, args.baseline_n, seed=1))
     rate = args.n / ours
-    print(json.dumps({
-        "n": args.n,
-        "priors_per_s": round(rate),
-        "priors_per_s_with_save_to_disk": round(args.n / arrow),
-        "priors_per_s_with_parquet": round(args.n / parquet),
-        "baseline_n": args.baseline_n,
-        "baseline_priors_per_s": round(args.baseline_n / baseline),
-        "speedup_vs_baseline": round(rate / (args.baseline_n / baseline), 1),
-        "speedup_vs_medsyn_600_per_s": round(rate / 600, 1),
-        "setup_seconds": round(setup, 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "n": args.n,
+                "priors_per_s": round(rate),
+                "priors_per_s_with_save_to_disk": round(args.n / arrow),
+                "priors_per_s_with_parquet": round(args.n / parquet),
+                "baseline_n": args.baseline_n,
+                "baseline_priors_per_s": round(args.baseline_n / baseline),
+                "speedup_vs_baseline": round(rate / (args.baseline_n / baseline), 1),
+                "speedup_vs_medsyn_600_per_s": round(rate / 600, 1),
+                "setup_seconds": round(setup, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

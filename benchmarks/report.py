@@ -27,7 +27,7 @@ def pairwise_runs(queries: list[str], corpus: list[str]) -> list[int]:
     """The longest common word run of each query with any corpus note, one pair at a time."""
     from difflib import SequenceMatcher
 
-    from medsyn_hf.kg.normalize import words
+    from medsyn_hf.normalize import words
 
     corpus_words = [words(c) for c in corpus]
     best = []
@@ -59,7 +59,8 @@ def main() -> None:
     synthetic, real = load_set(str(NOTES)), load_set(str(REAL))
     if args.limit:
         synthetic.texts, synthetic.categories, synthetic.codes = (
-            x[: args.limit] for x in (synthetic.texts, synthetic.categories, synthetic.codes))
+            x[: args.limit] for x in (synthetic.texts, synthetic.categories, synthetic.codes)
+        )
     loading = time.perf_counter() - start
     report, plots = build_report(synthetic, real)
     total = time.perf_counter() - start
@@ -71,17 +72,28 @@ def main() -> None:
     started = time.perf_counter()
     ours = longest_common_runs(tokenize(synthetic.texts), tokenize(real.texts), len(synthetic.texts))
     ours_seconds = time.perf_counter() - started
-    print(json.dumps({
-        "synthetic_notes": len(synthetic.texts), "real_notes": len(real.texts), "cpus": os.cpu_count(),
-        "load_average": [round(x, 1) for x in os.getloadavg()],
-        "seconds": {"load": round(loading, 1), **report["seconds"], "total": round(total, 1)},
-        "target_seconds": TARGET_SECONDS, "target_met": total < TARGET_SECONDS,
-        "longest_run": {"ours_seconds": round(ours_seconds, 2), "pairwise_seconds_extrapolated": round(naive_seconds),
-                        "speedup": round(naive_seconds / ours_seconds, 1),
-                        "sample_agrees": naive == ours[: len(sample)].tolist() == plots["runs"][: len(sample)].tolist()},
-        "auc": report["fidelity"]["auc"], "dcr_median": report["privacy"]["dcr"]["synthetic"]["median"],
-        "dcr_holdout_median": report["privacy"]["dcr"]["holdout"]["median"],
-    }))
+    print(
+        json.dumps(
+            {
+                "synthetic_notes": len(synthetic.texts),
+                "real_notes": len(real.texts),
+                "cpus": os.cpu_count(),
+                "load_average": [round(x, 1) for x in os.getloadavg()],
+                "seconds": {"load": round(loading, 1), **report["seconds"], "total": round(total, 1)},
+                "target_seconds": TARGET_SECONDS,
+                "target_met": total < TARGET_SECONDS,
+                "longest_run": {
+                    "ours_seconds": round(ours_seconds, 2),
+                    "pairwise_seconds_extrapolated": round(naive_seconds),
+                    "speedup": round(naive_seconds / ours_seconds, 1),
+                    "sample_agrees": naive == ours[: len(sample)].tolist() == plots["runs"][: len(sample)].tolist(),
+                },
+                "auc": report["fidelity"]["auc"],
+                "dcr_median": report["privacy"]["dcr"]["synthetic"]["median"],
+                "dcr_holdout_median": report["privacy"]["dcr"]["holdout"]["median"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -40,9 +40,20 @@ from medsyn_hf.training.sft import build_trainer, parse_args  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = REPO / "data" / "sources"
-RECIPES = {"tiny": REPO / "recipes/tiny/sft/config.yaml", "llama-2-7b": REPO / "recipes/llama-2-7b/sft/config_lora.yaml"}
-LLAMA_2_7B = dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
-                  num_key_value_heads=32, max_position_embeddings=4096, vocab_size=32000, rms_norm_eps=1e-5)
+RECIPES = {
+    "tiny": REPO / "recipes/tiny/sft/config.yaml",
+    "llama-2-7b": REPO / "recipes/llama-2-7b/sft/config_lora.yaml",
+}
+LLAMA_2_7B = dict(
+    hidden_size=4096,
+    intermediate_size=11008,
+    num_hidden_layers=32,
+    num_attention_heads=32,
+    num_key_value_heads=32,
+    max_position_embeddings=4096,
+    vocab_size=32000,
+    rms_norm_eps=1e-5,
+)
 PEAK_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "H800": 989.4, "A100": 312.0, "L40S": 362.0, "A10G": 125.0}
 SYSTEM = "Ты — опытный врач. Пиши медицинские записи на русском языке."
 
@@ -51,8 +62,13 @@ def write_notes(out: Path, n: int) -> Path:
     """The first `n` MedSyn GPT notes as conversational prompt-completion rows, one parquet file."""
     with gzip.open(SOURCES / "medsyn_gpt_notes" / "notes.jsonl.gz", "rt", encoding="utf-8") as f:
         notes = [json.loads(line) for _, line in zip(range(n), f)]
-    rows = [{"prompt": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": note["prompt"].strip()}],
-             "completion": [{"role": "assistant", "content": note["response"]}]} for note in notes]
+    rows = [
+        {
+            "prompt": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": note["prompt"].strip()}],
+            "completion": [{"role": "assistant", "content": note["response"]}],
+        }
+        for note in notes
+    ]
     out.mkdir(parents=True)
     datasets.Dataset.from_list(rows).to_parquet(str(out / "train.parquet"))
     return out
@@ -61,19 +77,36 @@ def write_notes(out: Path, n: int) -> Path:
 def recipe_args(shape, device, steps, max_length, tokenizer_dir: Path, data_dir: Path, out: Path, reference: bool):
     """The recipe's arguments pointed at the benchmark's tokenizer and data; the reference changes the batch shape."""
     config = yaml.safe_load(RECIPES[shape].read_text(encoding="utf-8"))
-    for key in ("dataset_mixture", "chat_template_path", "attn_implementation"):
+    for key in ("datasets", "test_split_size", "chat_template_path", "attn_implementation"):
         config.pop(key, None)
     config.update(
-        model_name_or_path=str(tokenizer_dir), dataset_name=str(data_dir), output_dir=str(out),
-        max_steps=steps, gradient_accumulation_steps=1, eval_strategy="no", save_strategy="no", save_merged_model=False,
-        logging_steps=1, report_to="none", disable_tqdm=True, use_cpu=device == "cpu", bf16=device == "cuda",
-        dtype="bfloat16" if device == "cuda" else "float32", log_level="warning",
+        model_name_or_path=str(tokenizer_dir),
+        dataset_name=str(data_dir),
+        output_dir=str(out),
+        max_steps=steps,
+        gradient_accumulation_steps=1,
+        eval_strategy="no",
+        save_strategy="no",
+        save_merged_model=False,
+        logging_steps=1,
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=device == "cpu",
+        bf16=device == "cuda",
+        dtype="bfloat16" if device == "cuda" else "float32",
+        log_level="warning",
     )
     if max_length:
         config["max_length"] = max_length
     if reference:
-        config.update(per_device_train_batch_size=4, packing=False, padding_free=False,
-                      train_sampling_strategy="random", activation_checkpointing=True, attn_implementation="sdpa")
+        config.update(
+            per_device_train_batch_size=4,
+            packing=False,
+            padding_free=False,
+            train_sampling_strategy="random",
+            activation_checkpointing=True,
+            attn_implementation="sdpa",
+        )
     path = out.with_suffix(".yaml")
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return parse_args(["--config", str(path)])
@@ -87,7 +120,9 @@ def random_model(shape: str, tokenizer_dir: Path, model_args, device: str):
     set_seed(0)
     dtype = getattr(torch, model_args.dtype)
     with torch.device(device):
-        return AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation=model_args.attn_implementation)
+        return AutoModelForCausalLM.from_config(
+            config, dtype=dtype, attn_implementation=model_args.attn_implementation
+        )
 
 
 class StepTimer(TrainerCallback):
@@ -119,7 +154,15 @@ def counting(collate, counts: list):
 def measure(name, args, steps, tokenizer_dir, data_dir, work, peak_flops):
     shape, device, warmup = args.model_shape, args.device, args.warmup
     script_args, training_args, model_args = recipe_args(
-        shape, device, warmup + steps, args.max_length, tokenizer_dir, data_dir, work / name, reference=name == "reference")
+        shape,
+        device,
+        warmup + steps,
+        args.max_length,
+        tokenizer_dir,
+        data_dir,
+        work / name,
+        reference=name == "reference",
+    )
     configure_attention(training_args, model_args)
     model = random_model(shape, tokenizer_dir, model_args, device)
     n_params = model.num_parameters()
@@ -131,7 +174,7 @@ def measure(name, args, steps, tokenizer_dir, data_dir, work, peak_flops):
         torch.cuda.reset_peak_memory_stats()
     with contextlib.redirect_stdout(sys.stderr):  # the Trainer prints its logs; stdout is the one JSON line
         trainer.train()
-    timed = counts[warmup: warmup + steps]
+    timed = counts[warmup : warmup + steps]
     real, padded = sum(r for r, _ in timed), sum(p for _, p in timed)
     seconds = timer.end - timer.start
     flops_per_token = (4 if model_args.use_peft else 6) * n_params
@@ -179,23 +222,30 @@ def main(argv=None) -> int:
         data_dir = write_notes(work / "data", args.notes)
         results = {}
         for name in ("reference", "ours"):
-            results[name], n_params, flops_per_token = measure(name, args, steps, tokenizer_dir, data_dir, work, peak_flops)
+            results[name], n_params, flops_per_token = measure(
+                name, args, steps, tokenizer_dir, data_dir, work, peak_flops
+            )
 
     speedup = results["ours"]["tokens_per_s"] / results["reference"]["tokens_per_s"]
-    print(json.dumps({
-        "benchmark": "sft_throughput",
-        "model_shape": args.model_shape,
-        "device": device_name,
-        "params": n_params,
-        "flops_per_token": flops_per_token,
-        "peak_tflops": peak,
-        "steps": steps,
-        "max_length": args.max_length or "recipe",
-        **results,
-        "speedup": round(speedup, 3),
-        "targets_met": {"speedup>=3.5": speedup >= 3.5, "mfu>=0.40": (results["ours"]["mfu"] or 0) >= 0.40}
-        if args.model_shape == "llama-2-7b" else None,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "sft_throughput",
+                "model_shape": args.model_shape,
+                "device": device_name,
+                "params": n_params,
+                "flops_per_token": flops_per_token,
+                "peak_tflops": peak,
+                "steps": steps,
+                "max_length": args.max_length or "recipe",
+                **results,
+                "speedup": round(speedup, 3),
+                "targets_met": {"speedup>=3.5": speedup >= 3.5, "mfu>=0.40": (results["ours"]["mfu"] or 0) >= 0.40}
+                if args.model_shape == "llama-2-7b"
+                else None,
+            }
+        )
+    )
     return 0
 
 

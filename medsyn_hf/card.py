@@ -11,23 +11,39 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 import sys
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
 
 # The repository's dataset_card/ (editable installs); a wheel installs the same files under <prefix>/share.
-CARD_DIR = next((d for d in (Path(__file__).resolve().parent.parent / "dataset_card",
-                             Path(sys.prefix) / "share" / "medsyn_hf" / "dataset_card") if d.is_dir()),
-                Path(__file__).resolve().parent.parent / "dataset_card")
+CARD_DIR = next(
+    (
+        d
+        for d in (
+            Path(__file__).resolve().parent.parent / "dataset_card",
+            Path(sys.prefix) / "share" / "medsyn_hf" / "dataset_card",
+        )
+        if d.is_dir()
+    ),
+    Path(__file__).resolve().parent.parent / "dataset_card",
+)
 
 # What our published cards must carry (the Hub itself requires none of them, but shows all of them).
-REQUIRED_METADATA = ("license", "language", "task_categories", "size_categories", "configs", "source_datasets",
-                     "pretty_name")
+REQUIRED_METADATA = (
+    "license",
+    "language",
+    "task_categories",
+    "size_categories",
+    "configs",
+    "source_datasets",
+    "pretty_name",
+)
 
-HUB_LICENSES = frozenset("""
+HUB_LICENSES = frozenset(
+    """
 apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0 bigcode-openrail-m
 afl-3.0 artistic-2.0 bsl-1.0 bsd bsd-2-clause bsd-3-clause bsd-3-clause-clear c-uda cc cc0-1.0 cc-by-2.0 cc-by-2.5
 cc-by-3.0 cc-by-4.0 cc-by-sa-3.0 cc-by-sa-4.0 cc-by-nc-2.0 cc-by-nc-3.0 cc-by-nc-4.0 cc-by-nd-4.0 cc-by-nc-nd-3.0
@@ -36,9 +52,11 @@ cdla-permissive-2.0 wtfpl ecl-2.0 epl-1.0 epl-2.0 etalab-2.0 eupl-1.1 eupl-1.2 a
 lgpl lgpl-2.1 lgpl-3.0 isc h-research intel-research lppl-1.3c ms-pl apple-ascl apple-amlr mpl-2.0 odc-by odbl
 openrail++ osl-3.0 postgresql ofl-1.1 ncsa unlicense zlib pddl lgpl-lr deepfloyd-if-license llama2 llama3 llama3.1
 llama3.2 llama3.3 llama4 gemma unknown other
-""".split())
+""".split()
+)
 
-HUB_TASK_CATEGORIES = frozenset("""
+HUB_TASK_CATEGORIES = frozenset(
+    """
 text-classification token-classification table-question-answering question-answering zero-shot-classification
 translation summarization feature-extraction text-generation text2text-generation fill-mask sentence-similarity
 text-to-speech text-to-audio automatic-speech-recognition audio-to-audio audio-classification
@@ -48,10 +66,18 @@ reinforcement-learning robotics tabular-classification tabular-regression tabula
 multiple-choice text-retrieval time-series-forecasting text-to-video image-text-to-text visual-question-answering
 document-question-answering zero-shot-image-classification graph-ml mask-generation zero-shot-object-detection
 text-to-3d image-to-3d image-feature-extraction video-text-to-text keypoint-detection any-to-any text-ranking other
-""".split())
+""".split()
+)
 
-_SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-          (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"))
+_SIZES = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+    (1_000_000_000, "100M<n<1B"),
+)
 
 
 def size_category(n: int) -> str:
@@ -76,12 +102,14 @@ def render_card(template: str | os.PathLike, metadata: Mapping, **facts):
     path = Path(template) if str(template).endswith(".md") else CARD_DIR / f"{template}.md"
     if not path.is_file():
         raise MedsynError(f"dataset card template {path} not found")
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
-                             lstrip_blocks=True)
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True
+    )
     data = DatasetCardData(**metadata)
     try:
         text = env.from_string(path.read_text(encoding="utf-8")).render(
-            **{**data.to_dict(), **facts}, card_data=data.to_yaml())
+            **{**data.to_dict(), **facts}, card_data=data.to_yaml()
+        )
     except jinja2.TemplateError as err:
         raise MedsynError(f"{path}: {err}") from None
     return DatasetCard(text)
@@ -157,3 +185,21 @@ def validate_card(card, folder: str | os.PathLike | None = None, required=REQUIR
     if problems:
         raise MedsynError(f"dataset card is not valid for the Hub: {'; '.join(problems)}")
     return card
+
+
+def filter_facts(config) -> list[dict]:
+    """The notes card's description of the filters, read from the filter registry in order: per filter its name,
+    one-line description, the columns it adds, its thresholds (values from ``config``, a ``FilterConfig``) and the
+    ``filter_reason`` values it drops notes with, each with its meaning."""
+    from medsyn_hf.filters import REGISTRY
+
+    return [
+        {
+            "name": f.name,
+            "description": f.description(),
+            "columns": list(f.columns),
+            "thresholds": {name: getattr(config, name) for name in f.thresholds},
+            "reasons": dict(f.reasons),
+        }
+        for f in REGISTRY.values()
+    ]

@@ -12,13 +12,14 @@ from medsyn_hf.errors import MedsynError
 # Modules exposing ``add_cli(subparsers)``; heavy imports (torch, transformers, gradio) stay inside their handlers.
 COMMANDS = (
     "medsyn_hf.kg.cli",
-    "medsyn_hf.priors",
+    "medsyn_hf.priors.cli",
     "medsyn_hf.tiny_model",
     "medsyn_hf.training.cli",
     "medsyn_hf.generation.cli",
     "medsyn_hf.ift.cli",
     "medsyn_hf.evaluation.cli",
     "medsyn_hf.assess.cli",
+    "medsyn_hf.env",
 )
 
 
@@ -32,7 +33,10 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from medsyn_hf import __version__
+
     parser = OneLineParser(prog="medsyn", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"medsyn_hf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(name).add_cli(sub)

@@ -50,7 +50,8 @@ def build_demographics(sources: str | Path) -> dict:
     except FileNotFoundError as err:
         raise MedsynError(f"{err.filename}: demographics source not found (expected data/sources layout)") from None
     population = {
-        sex: {loc: [int(r[f"{sex[0].upper()}_{loc.capitalize()}"]) for r in ages] for loc in LOCATIONS} for sex in SEXES
+        sex: {loc: [int(r[f"{sex[0].upper()}_{loc.capitalize()}"]) for r in ages] for loc in LOCATIONS}
+        for sex in SEXES
     }
     latest = max(marriages, key=lambda r: int(re.match(r"\d+", r["year"]).group()))  # "20141)" carries a footnote mark
     groups = ["0-17", "18-24", "25-34", "35-99"]
@@ -67,8 +68,8 @@ def build_demographics(sources: str | Path) -> dict:
         "marriage": {
             "age_groups": [[int(a), int(b)] for a, b in (g.split("-") for g in groups)],
             "p_married": p_married,
-            "method": f"P(married | sex, group) = {MARRIED_SHARE} * cumulative share of marriages registered up to the "
-            f"group's upper age; 0 below {MARRIAGE_MIN_AGE}",
+            "method": f"P(married | sex, group) = {MARRIED_SHARE} * cumulative share of marriages registered up to "
+            f"the group's upper age; 0 below {MARRIAGE_MIN_AGE}",
         },
         "smoking": {"min_age": SMOKING_MIN_AGE, "p": SMOKING, "method": "MedSyn's adult smoking prevalence by sex"},
     }
@@ -92,10 +93,10 @@ def _tables(path: str | None, min_age: int):
     keep = ages >= min_age
     sex, loc, age, pop = [], [], [], []
     for s, sex_name in enumerate(SEXES):
-        for l, loc_name in enumerate(LOCATIONS):
+        for loc_i, loc_name in enumerate(LOCATIONS):
             counts = np.array(demo["population"][sex_name][loc_name], dtype=float)[keep]
             sex.append(np.full(len(counts), s))
-            loc.append(np.full(len(counts), l))
+            loc.append(np.full(len(counts), loc_i))
             age.append(ages[keep])
             pop.append(counts)
     sex, loc, age, pop = map(np.concatenate, (sex, loc, age, pop))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 from medsyn_hf.filters.recall import symptom_lemmas, symptoms_present
-from medsyn_hf.kg.normalize import _WORD, lemma
+from medsyn_hf.normalize import WORD, lemma
 
 # The tokeniser of ``normalize.words`` on the original text, so spans index the note as written.
-_WORD_ANY_CASE = re.compile(_WORD.pattern, re.IGNORECASE)
+_WORD_ANY_CASE = re.compile(WORD.pattern, re.IGNORECASE)
 
 
 def symptom_spans(note: str, symptoms: list[str], min_share: float = 1.0) -> list[tuple[int, int, str]]:

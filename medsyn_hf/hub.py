@@ -11,10 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from medsyn_hf.errors import MedsynError
+from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.io import MARKER, safe_output
 
 MAX_SHARD_SIZE = 500 << 20  # bytes of Arrow data per parquet shard, as datasets' push_to_hub ("500MB")
@@ -60,9 +60,12 @@ def _union_info(configs: Mapping, infos: dict) -> dict:
             total = splits.setdefault(split["name"], {"name": split["name"], "num_bytes": 0, "num_examples": 0})
             total["num_bytes"] += split["num_bytes"]
             total["num_examples"] += split["num_examples"]
-    return {"features": next(iter(features.values())), "splits": list(splits.values()),
-            "download_size": sum(i["download_size"] for i in infos.values()),
-            "dataset_size": sum(i["dataset_size"] for i in infos.values())}
+    return {
+        "features": next(iter(features.values())),
+        "splits": list(splits.values()),
+        "download_size": sum(i["download_size"] for i in infos.values()),
+        "dataset_size": sum(i["dataset_size"] for i in infos.values()),
+    }
 
 
 def _write_shards(root: Path, config: str, split: str, ds, max_shard_size: int) -> tuple[int, int]:
@@ -86,10 +89,20 @@ def _check_files(files: Mapping) -> None:
             raise MedsynError(f"extra file {name!r} must be a relative path outside data/ and README.md")
 
 
-def write_folder(folder: str | os.PathLike, configs: Mapping[str, Mapping], card, *, union_config: str | None = None,
-                 default_config: str | None = None, max_shard_size: int = MAX_SHARD_SIZE,
-                 files: Mapping[str, bytes] | None = None, command: str = "medsyn_hf.hub.write_folder", inputs=(),
-                 overwrite: bool = False, before_swap=None) -> Path:
+def write_folder(
+    folder: str | os.PathLike,
+    configs: Mapping[str, Mapping],
+    card,
+    *,
+    union_config: str | None = None,
+    default_config: str | None = None,
+    max_shard_size: int = MAX_SHARD_SIZE,
+    files: Mapping[str, bytes] | None = None,
+    command: str = "medsyn_hf.hub.write_folder",
+    inputs=(),
+    overwrite: bool = False,
+    before_swap=None,
+) -> Path:
     """Write ``{config: {split: Dataset}}`` and ``card`` (a ``huggingface_hub.DatasetCard``) as a Hub dataset folder.
 
     ``union_config`` names an extra config whose splits are the union of all the others' shards (the "all tasks"
@@ -115,24 +128,40 @@ def write_folder(folder: str | os.PathLike, configs: Mapping[str, Mapping], card
                 nbytes, size = _write_shards(tmp, config, split, ds, max_shard_size)
                 split_infos.append({"name": split, "num_bytes": nbytes, "num_examples": len(ds)})
                 download += size
-            infos[config] = {"features": next(iter(splits.values())).features, "splits": split_infos,
-                             "download_size": download, "dataset_size": sum(s["num_bytes"] for s in split_infos)}
-            yaml_configs.append({"config_name": config,
-                                 "data_files": [{"split": s, "path": split_pattern(config, s)} for s in splits]})
+            infos[config] = {
+                "features": next(iter(splits.values())).features,
+                "splits": split_infos,
+                "download_size": download,
+                "dataset_size": sum(s["num_bytes"] for s in split_infos),
+            }
+            yaml_configs.append(
+                {"config_name": config, "data_files": [{"split": s, "path": split_pattern(config, s)} for s in splits]}
+            )
         if union_config:
             union = _union_info(configs, infos)
-            yaml_configs.append({"config_name": union_config,
-                                 "data_files": [{"split": s["name"], "path": split_pattern("*", s["name"])}
-                                                for s in union["splits"]]})
+            yaml_configs.append(
+                {
+                    "config_name": union_config,
+                    "data_files": [
+                        {"split": s["name"], "path": split_pattern("*", s["name"])} for s in union["splits"]
+                    ],
+                }
+            )
             infos[union_config] = union
         for entry in yaml_configs:
             if entry["config_name"] == default_config:
                 entry["default"] = True
-        dataset_infos = DatasetInfosDict({
-            name: DatasetInfo(features=info["features"], download_size=info["download_size"],
-                              dataset_size=info["dataset_size"],
-                              splits=SplitDict({s["name"]: SplitInfo(**s) for s in info["splits"]}))
-            for name, info in infos.items()})
+        dataset_infos = DatasetInfosDict(
+            {
+                name: DatasetInfo(
+                    features=info["features"],
+                    download_size=info["download_size"],
+                    dataset_size=info["dataset_size"],
+                    splits=SplitDict({s["name"]: SplitInfo(**s) for s in info["splits"]}),
+                )
+                for name, info in infos.items()
+            }
+        )
         card.data["configs"] = yaml_configs
         card.data["dataset_info"] = None
         dataset_infos.to_dataset_card_data(card.data)
@@ -146,51 +175,81 @@ def write_folder(folder: str | os.PathLike, configs: Mapping[str, Mapping], card
     return Path(folder)
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
 @contextlib.contextmanager
 def hub_errors(where: str):
     """Every failure of the Hub calls in the block (offline, no or read-only token, network, bad repo id) as one
     ``MedsynError`` line ``where: why``: huggingface_hub raises its HTTP client's errors, which are not ``OSError``."""
-    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, OfflineModeIsEnabled
-    from huggingface_hub.errors import HTTPError  # the HTTP client's base error (httpx in hub 1.x, httpx2 in 2.x)
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        HFValidationError,
+        HTTPError,  # the HTTP client's base error (httpx in hub 1.x, httpx2 in 2.x)
+        OfflineModeIsEnabled,
+    )
 
     try:
         yield
     except OfflineModeIsEnabled:
         raise MedsynError(f"{where}: HF_HUB_OFFLINE is set; unset it to push") from None
     except HFValidationError as err:
-        raise MedsynError(f"{where}: invalid repo id ({_first_line(err)})") from None
+        raise MedsynError(f"{where}: invalid repo id ({first_line(err)})") from None
     except HfHubHTTPError as err:
         status = getattr(err.response, "status_code", None)
         if status in (401, 403):
-            raise MedsynError(f"{where}: not authorised (HTTP {status}); log in with `hf auth login` or pass a token "
-                              "with write access") from None
-        raise MedsynError(f"{where}: {_first_line(err)}") from None
+            raise MedsynError(
+                f"{where}: not authorised (HTTP {status}); log in with `hf auth login` or pass a token "
+                "with write access"
+            ) from None
+        raise MedsynError(f"{where}: {first_line(err)}") from None
     except (HTTPError, OSError) as err:
-        raise MedsynError(f"{where}: {_first_line(err)}") from None
+        raise MedsynError(f"{where}: {first_line(err)}") from None
 
 
-def push_folder(folder: str | os.PathLike, repo_id: str, token: str | None = None, *, private: bool | None = None,
-                commit_message: str = "Upload dataset with medsyn_hf") -> str:
-    """Upload a folder written by ``write_folder`` to the dataset repo ``repo_id`` (created if missing).
+def create_repo(
+    repo_id: str, token: str | None = None, *, repo_type: str = "dataset", private: bool | None = None
+) -> str:
+    """Create the Hub repo ``repo_id`` if missing (``name`` goes under the token's user); returns its full id.
+    Failures are one ``MedsynError`` line (``hub_errors``)."""
+    from huggingface_hub import HfApi
 
-    Stale shards of an earlier push under ``data/`` are deleted in the same commit, so the YAML globs only see this
-    version. Every failure becomes one ``MedsynError`` line (``hub_errors``). Returns the commit URL.
+    with hub_errors(f"cannot create the Hub {repo_type} repo {repo_id!r}"):
+        return HfApi(token=token).create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True).repo_id
+
+
+def push_folder(
+    folder: str | os.PathLike,
+    repo_id: str,
+    token: str | None = None,
+    *,
+    repo_type: str = "dataset",
+    private: bool | None = None,
+    revision: str | None = None,
+    commit_message: str = "Upload dataset with medsyn_hf",
+    ignore_patterns: Sequence[str] = (),
+) -> str:
+    """Upload ``folder`` to the Hub repo ``repo_id`` (created if missing): the one push every command uses.
+
+    A dataset folder is one ``write_folder`` wrote: its card is validated first and stale shards of an earlier push
+    under ``data/`` are deleted in the same commit, so the YAML globs only see this version. ``ignore_patterns``
+    (besides our output marker) stay local. Every failure becomes one ``MedsynError`` line (``hub_errors``).
+    Returns the commit URL.
     """
     from huggingface_hub import HfApi
 
     from medsyn_hf.card import validate_card
 
     folder = Path(folder)
-    validate_card(folder / "README.md", folder=folder)
-    with hub_errors(f"cannot push {folder} to the Hub dataset {repo_id!r}"):
+    if repo_type == "dataset":
+        validate_card(folder / "README.md", folder=folder)
+    with hub_errors(f"cannot push {folder} to the Hub {repo_type} {repo_id!r}"):
         api = HfApi(token=token)
-        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        commit = api.upload_folder(folder_path=folder, repo_id=repo_id, repo_type="dataset",
-                                   commit_message=commit_message, delete_patterns=["data/**"],
-                                   ignore_patterns=[MARKER])
+        repo_id = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True).repo_id
+        commit = api.upload_folder(
+            folder_path=folder,
+            repo_id=repo_id,
+            repo_type=repo_type,
+            revision=revision,
+            commit_message=commit_message,
+            ignore_patterns=[MARKER, *ignore_patterns],
+            delete_patterns=["data/**"] if repo_type == "dataset" else None,
+        )
     return commit.commit_url

@@ -85,8 +85,9 @@ def _swap(new: Path, path: Path, old: Path) -> None:
         else:
             os.replace(new, path)
     except OSError as err:
-        raise MedsynError(f"{path}: cannot replace it ({err.strerror or err}); the previous one is unchanged") \
-            from None
+        raise MedsynError(
+            f"{path}: cannot replace it ({err.strerror or err}); the previous one is unchanged"
+        ) from None
 
 
 def _within(child: Path, parent: Path) -> bool:
@@ -102,8 +103,9 @@ def writable(folder: Path) -> bool:
         return False
 
 
-def check_output(path: str | os.PathLike | None, *, command: str, inputs=(), overwrite: bool = False,
-                 kind: str = "dir", owned=None) -> Path:
+def check_output(
+    path: str | os.PathLike | None, *, command: str, inputs=(), overwrite: bool = False, kind: str = "dir", owned=None
+) -> Path:
     """Return the resolved output path, or raise :class:`MedsynError` (one line) if writing it could lose data.
 
     Refused always: an empty path, ``/``, the home folder, the current folder or any folder above it, a path that
@@ -117,8 +119,10 @@ def check_output(path: str | os.PathLike | None, *, command: str, inputs=(), ove
     resolved = raw.resolve()
     cwd, home = Path.cwd().resolve(), Path.home().resolve()
     if resolved == Path(resolved.anchor) or resolved == home or _within(cwd, resolved):
-        raise MedsynError(f"{path}: refusing to write over {resolved} (the root, the home folder, or the current "
-                          "folder or one above it); name a new folder")
+        raise MedsynError(
+            f"{path}: refusing to write over {resolved} (the root, the home folder, or the current "
+            "folder or one above it); name a new folder"
+        )
     for source in inputs:
         if source is None or not str(source).strip():
             continue
@@ -134,11 +138,15 @@ def check_output(path: str | os.PathLike | None, *, command: str, inputs=(), ove
             raise MedsynError(f"{path}: is a symbolic link; name a real folder")
         mine = overwrite or (owned is not None and owned(resolved))
         if kind == "dir" and not mine and written_by(resolved) != command and any(resolved.iterdir()):
-            raise MedsynError(f"{path}: a non-empty folder that `{command}` did not write; choose a new folder "
-                              "or pass --overwrite to replace it")
+            raise MedsynError(
+                f"{path}: a non-empty folder that `{command}` did not write; choose a new folder "
+                "or pass --overwrite to replace it"
+            )
         if kind == "file" and not mine:
-            raise MedsynError(f"{path}: the file exists and is not an earlier output of `{command}`; choose a new "
-                              "name or pass --overwrite to replace it")
+            raise MedsynError(
+                f"{path}: the file exists and is not an earlier output of `{command}`; choose a new "
+                "name or pass --overwrite to replace it"
+            )
         if kind == "dir" and not writable(resolved):
             raise MedsynError(f"{path}: the folder is read-only; make it writable or choose another output")
     parent = resolved.parent

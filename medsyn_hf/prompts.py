@@ -32,9 +32,15 @@ class Template:
 def _template(name: str, spec: dict) -> Template:
     user = spec["user"].strip()
     parts = tuple((literal, field) for literal, field, _, _ in string.Formatter().parse(user))
-    return Template(name=name, system=spec["system"].strip(), user=user, description=spec.get("description", ""),
-                    needs_example=bool(spec.get("needs_example", False)),
-                    fields=frozenset(field for _, field in parts if field), parts=parts)
+    return Template(
+        name=name,
+        system=spec["system"].strip(),
+        user=user,
+        description=spec.get("description", ""),
+        needs_example=bool(spec.get("needs_example", False)),
+        fields=frozenset(field for _, field in parts if field),
+        parts=parts,
+    )
 
 
 def load_templates(path: str | Path = TEMPLATES_PATH) -> dict[str, Template]:
@@ -81,7 +87,7 @@ def _is_married(marital) -> bool | None:
 
 @lru_cache(maxsize=4096)
 def patient_description(sex=None, age=None, location=None, marital=None, smoking=None) -> str:
-    """'женщина, 34 года, замужем, не курит, живёт в городе'; unknown facts are left out ('нет сведений' if all are)."""
+    """'женщина, 34 года, замужем, не курит, живёт в городе'; unknown facts left out ('нет сведений' if all are)."""
     if sex not in (None, "male", "female"):
         raise MedsynError(f"sex must be 'male' or 'female', got {sex!r}")
     if location not in (None, *_LOCATION):
@@ -132,16 +138,25 @@ def render_users(template_idx, symptoms, code, code_name_ru, example, patient):
     example = pc.utf8_trim_whitespace(example)
     n_words = pc.list_value_length(pc.utf8_split_whitespace(example)).cast(pa.float64())  # as in example_words
     words = pc.max_element_wise(pc.round(n_words, ndigits=-1, round_mode="half_to_even"), 10).cast(pa.int64())
-    values = {"symptoms": pc.binary_join(symptoms, ", "), "code": code, "code_name_ru": code_name_ru,
-              "patient": patient, "example": example, "example_words": words.cast(pa.string())}
+    values = {
+        "symptoms": pc.binary_join(symptoms, ", "),
+        "code": code,
+        "code_name_ru": code_name_ru,
+        "patient": patient,
+        "example": example,
+        "example_words": words.cast(pa.string()),
+    }
     out, rows = [], []
     for t in np.unique(template_idx):
         template = TEMPLATES[TEMPLATE_NAMES[t]]
         where = np.flatnonzero(template_idx == t)
         take = pa.array(where)
-        pieces = [piece for literal, field in template.parts
-                  for piece in (pa.scalar(literal) if literal else None, values[field].take(take) if field else None)
-                  if piece is not None]
+        pieces = [
+            piece
+            for literal, field in template.parts
+            for piece in (pa.scalar(literal) if literal else None, values[field].take(take) if field else None)
+            if piece is not None
+        ]
         rendered = pc.binary_join_element_wise(*pieces, "")
         if rendered.null_count:
             raise MedsynError(f"template {template.name!r} is missing a field ({', '.join(sorted(template.fields))})")
@@ -155,8 +170,19 @@ def render_messages(prior: dict, template: str) -> list[dict]:
     """Chat messages for one prior (keys as in PRIORS_FEATURES; only ``symptoms`` is always required)."""
     tpl = get_template(template)
     age = prior.get("age")
-    patient = patient_description(prior.get("sex"), None if age is None else int(age), prior.get("location"),
-                                  prior.get("marital"), prior.get("smoking"))
-    user = render_user(tpl, list(prior.get("symptoms") or ()), prior.get("code"), prior.get("code_name_ru"),
-                       prior.get("example"), patient)
+    patient = patient_description(
+        prior.get("sex"),
+        None if age is None else int(age),
+        prior.get("location"),
+        prior.get("marital"),
+        prior.get("smoking"),
+    )
+    user = render_user(
+        tpl,
+        list(prior.get("symptoms") or ()),
+        prior.get("code"),
+        prior.get("code_name_ru"),
+        prior.get("example"),
+        patient,
+    )
     return [{"role": "system", "content": tpl.system}, {"role": "user", "content": user}]

@@ -1,38 +1,41 @@
 """Every dataset this project reads or writes, described once: code, dataset cards and tests all import from here.
 
-Each schema is a ``datasets.Features`` plus a ``*_COLUMNS_DOC`` mapping column -> one-line meaning (rendered into cards).
+Each schema is a ``datasets.Features`` plus a ``*_COLUMNS_DOC`` mapping column -> one-line meaning (rendered into
+cards).
 """
 
 from __future__ import annotations
 
 from datasets import Features, Sequence, Value  # noqa: F401  (used by the schemas below)
 
-# -- priors (medsyn_hf/priors.py): what one synthetic note is to be about, and the prompt that asks for it ----------------
-PRIORS_FEATURES = Features({
-    "code": Value("string"),
-    "code_name_ru": Value("string"),
-    "category": Value("string"),
-    "symptoms": Sequence(Value("string")),
-    "symptom_weights": Sequence(Value("float32")),
-    "age": Value("int32"),
-    "sex": Value("string"),
-    "location": Value("string"),
-    "marital": Value("string"),
-    "smoking": Value("bool"),
-    "example": Value("string"),
-    "example_source": Value("string"),
-    "template": Value("string"),
-    "messages": [{"role": Value("string"), "content": Value("string")}],
-    "seed": Value("int64"),
-})
+# -- priors (medsyn_hf/priors): what one synthetic note is to be about, and the prompt that asks for it ------------
+PRIORS_FEATURES = Features(
+    {
+        "code": Value("string"),
+        "code_name_ru": Value("string"),
+        "category": Value("string"),
+        "symptoms": Sequence(Value("string")),
+        "symptom_weights": Sequence(Value("float32")),
+        "age": Value("int32"),
+        "sex": Value("string"),
+        "location": Value("string"),
+        "marital": Value("string"),
+        "smoking": Value("bool"),
+        "example": Value("string"),
+        "example_source": Value("string"),
+        "template": Value("string"),
+        "messages": [{"role": Value("string"), "content": Value("string")}],
+        "seed": Value("int64"),
+    }
+)
 PRIORS_COLUMNS_DOC = {
     "code": "ICD-10 code the note is about (a 3-character category or a subcategory of the MKG)",
     "code_name_ru": "Russian name of the code (official МКБ-10 directory)",
     "category": "3-character ICD-10 category of the code (the unit of RuMedTop3 labels and of example notes)",
     "symptoms": "2-5 symptoms of the code drawn without replacement, p ∝ softmax(score / T) under the symptom policy "
-                "(medsyn_hf.priors_symptoms), in random order",
+    "(medsyn_hf.priors.symptoms), in random order",
     "symptom_weights": "MKG weight (0..10) of each symptom (a subcode's inherited one: its category's; a user list's "
-                       "own weight), same order as `symptoms`",
+    "own weight), same order as `symptoms`",
     "age": "patient age in years (Rosstat 2022 age pyramid, at least the sampler's min_age)",
     "sex": "'male' or 'female' (Rosstat; sex-specific codes only get patients of their sex)",
     "location": "'city' or 'countryside' (Rosstat 2022)",
@@ -45,80 +48,77 @@ PRIORS_COLUMNS_DOC = {
     "seed": "per-record seed derived from (run seed, index): with `code` it determines every other column",
 }
 
-# -- instruction-following dataset (medsyn_hf/ift): TRL conversational prompt-completion rows ----------------------------
-IFT_FEATURES = Features({
-    "id": Value("string"),
-    "task": Value("string"),
-    "prompt": [{"role": Value("string"), "content": Value("string")}],
-    "completion": [{"role": Value("string"), "content": Value("string")}],
-    "source": Value("string"),
-    "icd10": Value("string"),
-})
+# -- instruction-following dataset (medsyn_hf/ift): TRL conversational prompt-completion rows -------------------------
+IFT_FEATURES = Features(
+    {
+        "id": Value("string"),
+        "task": Value("string"),
+        "prompt": [{"role": Value("string"), "content": Value("string")}],
+        "completion": [{"role": Value("string"), "content": Value("string")}],
+        "source": Value("string"),
+        "icd10": Value("string"),
+    }
+)
 IFT_COLUMNS_DOC = {
     "id": "stable hash of (task, prompt, completion): the same example has the same id in every build",
     "task": "task family, also the config name (note_writing, complaint_to_icd, code_to_symptoms, "
-            "symptoms_to_diagnosis, disease_description, note_continuation)",
+    "symptoms_to_diagnosis, disease_description, note_continuation)",
     "prompt": "chat messages given to the model: a system message and a Russian user message",
-    "completion": "the one assistant message SFT trains on (TRL prompt-completion format: loss on the completion only)",
+    "completion": "the one assistant message SFT trains on (TRL prompt-completion format: loss on the completion "
+    "only)",
     "source": "where the example comes from: medsyn_gpt_notes, rumedtop3_train, mkg or ru_wikipedia",
     "icd10": "ICD-10 code or 3-character category the example is about ('' if none); hold-out splits use its category",
 }
 
-# -- note filters (medsyn_hf/filters): columns apply_filters adds to generated notes -------------------------------------
-FILTER_FEATURES = Features({
-    "symptom_recall": Value("float32"),
-    "copy_ratio": Value("float32"),
-    "copy_span": Value("int32"),
-    "n_chars": Value("int32"),
-    "n_words": Value("int32"),
-    "cyrillic_share": Value("float32"),
-    "pii_found": Sequence(Value("string")),
-    "is_duplicate": Value("bool"),
-    "keep": Value("bool"),
-    "filter_reason": Value("string"),
-})
-FILTER_COLUMNS_DOC = {
-    "symptom_recall": "share of the prompted symptoms the note mentions (all content lemmas of a symptom in the note)",
-    "copy_ratio": "share of the note's word 5-grams that also occur in the example note (0 without an example)",
-    "copy_span": "longest word sequence the note shares verbatim with the example note, in words",
-    "n_chars": "note length in characters",
-    "n_words": "note length in words",
-    "cyrillic_share": "share of the note's letters that are Cyrillic",
-    "pii_found": "kinds of personal data replaced by placeholders (name, phone, snils, passport, policy, email, "
-                 "address, birth_date)",
-    "is_duplicate": "exact or near duplicate (word 5-gram Jaccard >= threshold) of an earlier note that passed the filters",
-    "keep": "passes every filter",
-    "filter_reason": "comma-separated failed filters (low_symptom_recall, high_copy_ratio, too_short, too_long, "
-                     "not_russian, duplicate, judge: judge_score below FilterConfig.min_judge_score); empty when "
-                     "kept",
-}
+
+# -- note filters (medsyn_hf/filters): columns apply_filters adds to generated notes. Each filter declares its own
+# columns (feature and meaning) in its class, so FILTER_FEATURES / FILTER_COLUMNS_DOC and the notes schema built on
+# them are read from the filter registry when accessed (module __getattr__ at the end): a registered filter's columns
+# are part of them. --------------------------------------------------------------------------------------------------
+def _filter_schema() -> tuple[Features, dict[str, str]]:
+    from medsyn_hf.filters import filter_columns, verdict_columns
+
+    columns = {**filter_columns(), **verdict_columns()}
+    return Features({c: f for c, (f, _) in columns.items()}), {c: doc for c, (_, doc) in columns.items()}
+
 
 # -- synthetic notes (medsyn_hf/generation): MedSyn-synthetic's columns first (idx ... anamnesis_precision, with its
-# `example` a flag and the example text in `anamnesis`), then the prior, sampling and filter columns -------------------
-_PRIOR_COLUMNS = ("code_name_ru", "category", "symptom_weights", "age", "sex", "location", "marital", "smoking", "template",
-                  "messages")
-NOTES_FEATURES = Features({
-    "idx": Value("int64"),
-    "ICD-10": Value("string"),
-    "generation_model": Value("string"),
-    "prompt": Value("string"),
-    "prior": Value("string"),
-    "example": Value("bool"),
-    "example_source": Value("string"),
-    "anamnesis": Value("string"),
-    "response": Value("string"),
-    "symptoms": Sequence(Value("string")),
-    "symptoms_recall": FILTER_FEATURES["symptom_recall"],
-    "anamnesis_precision": Value("float32"),
-    **{k: PRIORS_FEATURES[k] for k in _PRIOR_COLUMNS},
-    "prior_seed": PRIORS_FEATURES["seed"],
-    "seed": Value("int64"),
-    "prompt_tokens": Value("int32"),
-    "completion_tokens": Value("int32"),
-    "finish_reason": Value("string"),
-    **{k: v for k, v in FILTER_FEATURES.items() if k != "symptom_recall"},
-})
-NOTES_COLUMNS_DOC = {
+# `example` a flag and the example text in `anamnesis`), then the prior, sampling and filter columns ------------------
+_PRIOR_COLUMNS = (
+    "code_name_ru",
+    "category",
+    "symptom_weights",
+    "age",
+    "sex",
+    "location",
+    "marital",
+    "smoking",
+    "template",
+    "messages",
+)
+_NOTES_OWN_FEATURES = Features(
+    {  # every notes column but the filters' (symptoms_recall: the symptom_recall filter's)
+        "idx": Value("int64"),
+        "ICD-10": Value("string"),
+        "generation_model": Value("string"),
+        "prompt": Value("string"),
+        "prior": Value("string"),
+        "example": Value("bool"),
+        "example_source": Value("string"),
+        "anamnesis": Value("string"),
+        "response": Value("string"),
+        "symptoms": Sequence(Value("string")),
+        "symptoms_recall": Value("float32"),
+        "anamnesis_precision": Value("float32"),
+        **{k: PRIORS_FEATURES[k] for k in _PRIOR_COLUMNS},
+        "prior_seed": PRIORS_FEATURES["seed"],
+        "seed": Value("int64"),
+        "prompt_tokens": Value("int32"),
+        "completion_tokens": Value("int32"),
+        "finish_reason": Value("string"),
+    }
+)
+_NOTES_OWN_COLUMNS_DOC = {
     "idx": "row number of the note's prior in the run (unique within the dataset)",
     "ICD-10": "ICD-10 code the note was generated for (MKG category or subcategory)",
     "generation_model": "model (and LoRA adapter) that wrote the note",
@@ -129,24 +129,58 @@ NOTES_COLUMNS_DOC = {
     "anamnesis": "the real example note shown in the prompt (RuMedTop3 train), or null",
     "response": "the generated note, personal data replaced by placeholders",
     "symptoms": "the symptoms the prompt asked for",
-    "symptoms_recall": FILTER_COLUMNS_DOC["symptom_recall"] + " (MedSyn: BERTScore recall against the symptoms)",
+    "symptoms_recall": " (MedSyn: BERTScore recall against the symptoms)",  # after the symptom_recall filter's doc
     "anamnesis_precision": "share of the note's distinct lemmas that occur in the example note; null without one "
-                           "(MedSyn: BERTScore precision against the example)",
+    "(MedSyn: BERTScore precision against the example)",
     **{k: PRIORS_COLUMNS_DOC[k] for k in _PRIOR_COLUMNS},
     "prior_seed": PRIORS_COLUMNS_DOC["seed"],
     "seed": "the note's sampling seed, from (run seed, prior_seed); sent as `seed` to OpenAI-compatible servers",
     "prompt_tokens": "tokens of the chat-formatted prompt",
     "completion_tokens": "generated tokens, the end-of-sequence token included",
     "finish_reason": "'stop' (the model ended the note) or 'length' (max_new_tokens reached)",
-    **{k: v for k, v in FILTER_COLUMNS_DOC.items() if k != "symptom_recall"},
 }
+
+
+def _notes_schema() -> tuple[Features, dict[str, str]]:
+    """NOTES_FEATURES and NOTES_COLUMNS_DOC: our columns, then the filters' (symptom_recall under MedSyn's name)."""
+    features, docs = _filter_schema()
+    recall_doc = docs["symptom_recall"] + _NOTES_OWN_COLUMNS_DOC["symptoms_recall"]
+    return (
+        Features(
+            {
+                **_NOTES_OWN_FEATURES,
+                "symptoms_recall": features["symptom_recall"],
+                **{k: v for k, v in features.items() if k != "symptom_recall"},
+            }
+        ),
+        {
+            **_NOTES_OWN_COLUMNS_DOC,
+            "symptoms_recall": recall_doc,
+            **{k: v for k, v in docs.items() if k != "symptom_recall"},
+        },
+    )
+
+
+_FROM_REGISTRY = {  # schemas read from the filter registry on access
+    "FILTER_FEATURES": lambda: _filter_schema()[0],
+    "FILTER_COLUMNS_DOC": lambda: _filter_schema()[1],
+    "NOTES_FEATURES": lambda: _notes_schema()[0],
+    "NOTES_COLUMNS_DOC": lambda: _notes_schema()[1],
+}
+
+
+def __getattr__(name: str):
+    if name in _FROM_REGISTRY:
+        return _FROM_REGISTRY[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # -- column roles: which column holds the ICD-10 code and which the example note's text, in each dataset above. Names
 # alone cannot tell: notes keep MedSyn's boolean `example` flag (the text is in `anamnesis`), priors the text in
 # `example`; the code is `ICD-10` in notes, `icd10` in instruction data, `code` in priors. ----------------------------
 COLUMN_ROLES = {
-    "code": (("ICD-10", NOTES_FEATURES), ("icd10", IFT_FEATURES), ("code", PRIORS_FEATURES)),
-    "example_text": (("anamnesis", NOTES_FEATURES), ("example", PRIORS_FEATURES)),
+    "code": (("ICD-10", _NOTES_OWN_FEATURES), ("icd10", IFT_FEATURES), ("code", PRIORS_FEATURES)),
+    "example_text": (("anamnesis", _NOTES_OWN_FEATURES), ("example", PRIORS_FEATURES)),
 }
 
 
@@ -174,43 +208,51 @@ ASSESSMENT_CRITERIA = {
 SCORE_RANGE = (1, 5)
 
 # -- LLM judge (medsyn_hf/evaluation/judge.py): columns `medsyn eval judge` adds to a notes dataset -------------------
-JUDGE_FEATURES = Features({
-    **{f"judge_{c}": Value("int8") for c in ASSESSMENT_CRITERIA},
-    "judge_score": Value("float32"),
-    "judge_reason": Value("string"),
-    "judge_model": Value("string"),
-    "judge_attempts": Value("int32"),
-})
+JUDGE_FEATURES = Features(
+    {
+        **{f"judge_{c}": Value("int8") for c in ASSESSMENT_CRITERIA},
+        "judge_score": Value("float32"),
+        "judge_reason": Value("string"),
+        "judge_model": Value("string"),
+        "judge_attempts": Value("int32"),
+    }
+)
 JUDGE_COLUMNS_DOC = {
-    **{f"judge_{c}": f"LLM judge's score 1-5 for {doc}; null when the judge gave no valid answer"
-       for c, doc in ASSESSMENT_CRITERIA.items()},
+    **{
+        f"judge_{c}": f"LLM judge's score 1-5 for {doc}; null when the judge gave no valid answer"
+        for c, doc in ASSESSMENT_CRITERIA.items()
+    },
     "judge_score": "mean of the judge's criterion scores (1-5); null when the judge gave no valid answer "
-                   "(FilterConfig.min_judge_score thresholds it)",
+    "(FilterConfig.min_judge_score thresholds it)",
     "judge_reason": "the judge's one-line reason (Russian); null when it gave no valid answer",
     "judge_model": "model that judged the note (and its LoRA adapter)",
     "judge_attempts": "requests made for the note: 1 + retries after malformed replies",
 }
 
-# -- blind human assessment (medsyn_hf/assess): the public items an annotator sees, and one answer per line ------------
-ASSESS_ITEM_FEATURES = Features({
-    "item_id": Value("string"),
-    "text": Value("string"),
-    "code": Value("string"),
-    "code_name": Value("string"),
-})
+# -- blind human assessment (medsyn_hf/assess): the public items an annotator sees, and one answer per line -----------
+ASSESS_ITEM_FEATURES = Features(
+    {
+        "item_id": Value("string"),
+        "text": Value("string"),
+        "code": Value("string"),
+        "code_name": Value("string"),
+    }
+)
 ASSESS_ITEM_COLUMNS_DOC = {
     "item_id": "random id of the item; whether it is real or synthetic is only in the key, never beside the item",
     "text": "the note as annotators see it: the same text view (complaint, head or full) for real and synthetic notes",
     "code": "3-character ICD-10 category of the note (subcodes are cut: only synthetic notes would have them)",
     "code_name": "Russian name of the category (official МКБ-10 directory)",
 }
-ASSESS_ANSWER_FEATURES = Features({
-    "item_id": Value("string"),
-    "annotator": Value("string"),
-    "origin": Value("string"),
-    **{c: Value("int8") for c in ASSESSMENT_CRITERIA},
-    "answered_at": Value("string"),
-})
+ASSESS_ANSWER_FEATURES = Features(
+    {
+        "item_id": Value("string"),
+        "annotator": Value("string"),
+        "origin": Value("string"),
+        **{c: Value("int8") for c in ASSESSMENT_CRITERIA},
+        "answered_at": Value("string"),
+    }
+)
 ASSESS_ANSWER_COLUMNS_DOC = {
     "item_id": ASSESS_ITEM_COLUMNS_DOC["item_id"],
     "annotator": "who answered: the name typed in the Space, or the Hugging Face username when it runs on a Space",

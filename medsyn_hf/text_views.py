@@ -6,7 +6,7 @@ whole anamnesis of some 2,000 characters in which the complaints are one section
 of `medsyn eval icd`, a real-vs-synthetic discriminator, a distance to the closest real note — should see the same
 kind of text on both sides, so the ``complaint`` view cuts that section out:
 
-- it starts at the first complaint word ("жалоб...", "жалуется", "жаловал(ся|ась)", ...), in a heading or in a sentence;
+- it starts at the first complaint word ("жалоб...", "жалуется", "жаловал(ся|ась)", ...), in a heading or a sentence;
 - it runs to the next section heading: a line "Label:" on its own, or "Label: text" whose label names a section of a
   note (анамнез, объективно, диагноз, лечение, ... — not a symptom such as "Кашель: сухой" in a list of complaints);
 - it is capped at ``max_chars`` characters, at a word boundary, whitespace collapsed;
@@ -24,13 +24,16 @@ MAX_CHARS = 300
 
 _COMPLAINT = re.compile(r"жал(?:об|ова|у[ея]т|уя)", re.IGNORECASE)
 # A heading line: an optional number or markdown marks, a label of at most 6 words, a colon, maybe text after it.
-_HEADING = re.compile(r"^\s*(?P<number>\d{1,2}[.)]\s*)?[#*_\s]*(?P<label>[^\s:#*][^:\n]{0,60}?)[*_\s]*:[*_]*(?P<rest>.*)$")
+_HEADING = re.compile(
+    r"^\s*(?P<number>\d{1,2}[.)]\s*)?[#*_\s]*(?P<label>[^\s:#*][^:\n]{0,60}?)[*_\s]*:[*_]*(?P<rest>.*)$"
+)
 _BULLET = re.compile(r"^\s*[-•–—*]\s")
 _SECTION_WORDS = re.compile(
     r"анамнез|истори|объектив|осмотр|диагноз|обследов|исследов|лечени|рекоменд|план|заключ|назнач|статус|данные|"
     r"результат|семейн|аллерг|жизн|терапи|прогноз|физикал|лаборатор|инструмент|состояни|перенес|идентиф|пациент|"
     r"возраст|^пол$|дата|имя|фио|вредн|привычк|социальн|эпидем|жалоб|профес|наследств|лекарств|препарат|дифферен",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def _is_heading(line: str) -> bool:
@@ -58,8 +61,8 @@ def complaint(text: str, max_chars: int = MAX_CHARS) -> str:
         found = _COMPLAINT.search(line)
         if not found:
             continue
-        section = [line[found.start():]]
-        for following in lines[number + 1:]:
+        section = [line[found.start() :]]
+        for following in lines[number + 1 :]:
             if _is_heading(following):
                 break
             section.append(following)

@@ -20,6 +20,26 @@ COMMAND = "medsyn tiny-model"
 MIN_VOCAB, MAX_VOCAB = 300, 262_144  # the byte alphabet and 4 special tokens take 260; above: no use for a 7M model
 NOTES = Path("medsyn_gpt_notes") / "notes.jsonl.gz"
 COMPLAINTS = Path("rumedtop3") / "train_v1.jsonl"  # never dev: the evaluation must not see text we trained on
+# The pretrained writer shipped with the package (`medsyn tiny-model --pretrain`): the default base of the tiny
+# recipes, the demo and the Space. Configs name it WRITER_NAME; `resolve_model` turns that name into its folder.
+WRITER_NAME = "medsyn-tiny"
+WRITER_DIR = Path(__file__).resolve().parent / "resources" / WRITER_NAME
+PRETRAIN_ARGS = (
+    "steps",
+    "batch_size",
+    "seq_len",
+    "lr",
+    "warmup",
+    "task_share",
+    "limit",
+    "val_rows",
+    "log_every",
+    "save_every",
+    "threads",
+    "stop_after",
+    "copy_weight",
+    "init",
+)
 
 PAD, BOS, IM_START, EOS = "<pad>", "<s>", "<|im_start|>", "<|im_end|>"
 # ChatML: the assistant turn ends with the eos token, so a model trained on completions learns to stop.
@@ -40,12 +60,21 @@ MODEL_SHAPE = dict(
 )
 
 
+def resolve_model(name_or_path: str | None) -> str | None:
+    """WRITER_NAME means the packaged writer unless a local folder of that name exists; anything else is unchanged."""
+    if name_or_path == WRITER_NAME and not Path(name_or_path).exists():
+        return str(WRITER_DIR)
+    return name_or_path
+
+
 def corpus(sources: str | Path) -> Iterator[str]:
     """MedSyn GPT notes (responses and prompts) and RuMedTop3 train complaints, in file order."""
     sources = Path(sources)
     missing = [str(sources / p) for p in (NOTES, COMPLAINTS) if not (sources / p).is_file()]
     if missing:
-        raise MedsynError(f"tiny-model sources not found: {', '.join(missing)} (pass --sources DIR, a copy of data/sources)")
+        raise MedsynError(
+            f"tiny-model sources not found: {', '.join(missing)} (pass --sources DIR, a copy of data/sources)"
+        )
     with gzip.open(sources / NOTES, "rt", encoding="utf-8") as f:
         for line in f:
             note = json.loads(line)
@@ -95,7 +124,9 @@ def build_model(tokenizer, seed: int = 0):
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
-    ids = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    ids = dict(
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
+    )
     config = LlamaConfig(vocab_size=len(tokenizer), tie_word_embeddings=False, **MODEL_SHAPE, **ids)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
@@ -103,8 +134,13 @@ def build_model(tokenizer, seed: int = 0):
     return model
 
 
-def build(out: str | Path, sources: str | Path = DEFAULT_SOURCES, vocab_size: int = 8000, seed: int = 0,
-          overwrite: bool = False) -> Path:
+def build(
+    out: str | Path,
+    sources: str | Path = DEFAULT_SOURCES,
+    vocab_size: int = 8000,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> Path:
     """Write tokenizer + model to `out` atomically; loadable with AutoTokenizer/AutoModelForCausalLM.
 
     `out` is checked first (``medsyn_hf.io.safe_output``): never the sources, and an existing folder only if an
@@ -115,8 +151,9 @@ def build(out: str | Path, sources: str | Path = DEFAULT_SOURCES, vocab_size: in
     try:
         tokenizer = train_tokenizer(corpus(sources), vocab_size)
     except (OSError, EOFError, UnicodeDecodeError, ValueError, KeyError) as err:  # a truncated or foreign file
-        raise MedsynError(f"{sources}: unreadable tiny-model sources ({type(err).__name__}: {first_line(err)})") \
-            from None
+        raise MedsynError(
+            f"{sources}: unreadable tiny-model sources ({type(err).__name__}: {first_line(err)})"
+        ) from None
     model = build_model(tokenizer, seed)
     with safe_output(out, **output) as tmp:
         tokenizer.save_pretrained(tmp)
@@ -125,7 +162,22 @@ def build(out: str | Path, sources: str | Path = DEFAULT_SOURCES, vocab_size: in
 
 
 def _run(args) -> None:
-    out = build(args.out, args.sources, args.vocab_size, args.seed, overwrite=args.overwrite)
+    if args.pretrain:
+        from medsyn_hf.training.pretrain import PretrainConfig, pretrain
+
+        cfg = PretrainConfig(
+            **{k: getattr(args, k) for k in PRETRAIN_ARGS if getattr(args, k) is not None},
+            vocab_size=args.vocab_size,
+            seed=args.seed,
+            bf16=args.bf16,
+            complaints_line=args.complaints_line,
+        )
+        log = (lambda line: None) if args.json else print
+        out = pretrain(
+            args.out, args.sources, cfg, overwrite=args.overwrite, checkpoint_dir=args.checkpoint_dir, log=log
+        )
+    else:
+        out = build(args.out, args.sources, args.vocab_size, args.seed, overwrite=args.overwrite)
     if args.json:
         print(json.dumps({"out": str(out)}))
     else:
@@ -137,12 +189,48 @@ def add_cli(subparsers) -> None:
         "tiny-model",
         help="build the tiny random-init LLaMA + Russian BPE tokenizer used by tests, the demo and recipes/tiny",
     )
-    p.add_argument("--out", required=True, help="output folder (replaced atomically; an existing one only if this "
-                   "command wrote it, or with --overwrite)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output folder (replaced atomically; an existing one only if this command wrote it, or with --overwrite)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing folder this command did not write")
-    p.add_argument("--sources", default=str(DEFAULT_SOURCES), help="folder laid out like data/sources (default: %(default)s)")
-    p.add_argument("--vocab-size", type=int, default=8000,
-                   help="BPE vocabulary size (default: %(default)s)")
+    p.add_argument(
+        "--sources", default=str(DEFAULT_SOURCES), help="folder laid out like data/sources (default: %(default)s)"
+    )
+    p.add_argument("--vocab-size", type=int, default=8000, help="BPE vocabulary size (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON line")
+    pre = p.add_argument_group("--pretrain: the packaged writer (medsyn_hf/training/pretrain.py; defaults there)")
+    pre.add_argument(
+        "--pretrain",
+        action="store_true",
+        help=f"pretrain the {WRITER_NAME} writer instead of a "
+        "random-init model (about an hour on 2 CPU cores at the defaults)",
+    )
+    for name, kind, text in (
+        ("steps", int, "optimizer steps"),
+        ("batch_size", int, "sequences per step"),
+        ("seq_len", int, "tokens per sequence"),
+        ("lr", float, "peak learning rate"),
+        ("warmup", int, "warm-up steps"),
+        ("task_share", float, "share of note-writing batches"),
+        ("limit", int, "at most this many rows per source (a quick scaled-down build)"),
+        ("val_rows", int, "held-out note-writing rows"),
+        ("log_every", int, "steps per log row"),
+        ("save_every", int, "steps per checkpoint"),
+        ("threads", int, "torch CPU threads"),
+        ("stop_after", int, "end after this many steps of the --steps schedule"),
+        ("copy_weight", float, "loss weight of note tokens that repeat the prompt's own words"),
+        ("init", str, "continue from this writer folder (a second stage: its tokenizer and weights)"),
+    ):
+        pre.add_argument("--" + name.replace("_", "-"), type=kind, help=text)
+    pre.add_argument(
+        "--complaints-line",
+        action="store_true",
+        help="note-writing targets open with the usual "
+        "«Жалобы: ...» line naming the prompted symptoms (unless the note opens with its complaints)",
+    )
+    pre.add_argument("--bf16", action="store_true", help="bf16 autocast (default: float32, as fast on our CPU)")
+    pre.add_argument("--checkpoint-dir", help="also write a loadable partial model here every --save-every steps")
     p.set_defaults(func=_run)

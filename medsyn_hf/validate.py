@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import enum
 import math
+import re
 import types
 import typing
 from typing import Any
@@ -19,6 +20,9 @@ from typing import Any
 from medsyn_hf.errors import MedsynError
 
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
+# The shape of a Hub repo id, `name` or `owner/name` (huggingface_hub's characters; `repo_id_arg` checks the rest):
+# what tells a Hub id from a local path that does not exist. Use it with fullmatch.
+HUB_ID = re.compile(r"(?:[\w.-]+/)?[\w.-]+")
 
 
 def _show(value: Any) -> str:
@@ -177,8 +181,12 @@ def field_types(classes) -> dict[str, tuple[Any, dataclasses.Field]]:
 def coerce_config(values: dict, classes, where: str = "") -> dict:
     """A YAML config mapping with every value converted to its field's type; unknown names are left alone."""
     known = field_types(classes)
-    return {name: coerce(f"{where}{name}", value, *(known[name][0], known[name][1].metadata.get("choices")))
-            if name in known else value for name, value in values.items()}
+    return {
+        name: coerce(f"{where}{name}", value, *(known[name][0], known[name][1].metadata.get("choices")))
+        if name in known
+        else value
+        for name, value in values.items()
+    }
 
 
 def check_fields(instance, where: str = "") -> None:
@@ -251,3 +259,19 @@ def repo_id_arg(text: str) -> str:
 
 
 repo_id_arg.__name__ = "repo id"
+
+
+def is_hub_id(name: str) -> bool:
+    """Is ``name`` a Hub repo id (HUB_ID's shape, and valid as huggingface_hub checks it) and not a local path?"""
+    import os
+
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if not (isinstance(name, str) and HUB_ID.fullmatch(name)) or os.path.lexists(name):
+        return False
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True

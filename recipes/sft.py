@@ -9,6 +9,9 @@ python recipes/sft.py --config recipes/tiny/sft/config.yaml
 accelerate launch --config_file recipes/accelerate_configs/multi_gpu.yaml recipes/sft.py \
     --config recipes/llama-2-7b/sft/config_lora.yaml
 
+# TRL's own CLI on the same recipe (its script: no seeded eval split, no merged model, TRL's card)
+trl sft --config recipes/tiny/sft/config.yaml --model_name_or_path outputs/tiny-model --dataset_name outputs/ift
+
 Any argument of ScriptArguments, SFTConfig or ModelConfig can follow the config to override it, e.g. `--max_steps 10`.
 Needs the package installed (`pip install -e ".[train]"`); run from the repository root (the configs' paths are
 relative to it). A bad config exits 2 with one line `medsyn: error: ...`.

@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-for _var, _value in {"HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-                     "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}.items():
+for _var, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}.items():
     os.environ.setdefault(_var, _value)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,8 +61,10 @@ def ift_dir(tmp_path_factory):
     import datasets
 
     def row(user, answer):
-        return {"prompt": [{"role": "system", "content": IFT_SYSTEM}, {"role": "user", "content": user}],
-                "completion": [{"role": "assistant", "content": answer}]}
+        return {
+            "prompt": [{"role": "system", "content": IFT_SYSTEM}, {"role": "user", "content": user}],
+            "completion": [{"role": "assistant", "content": answer}],
+        }
 
     with gzip.open(FIXTURE_SOURCES / "medsyn_gpt_notes" / "notes.jsonl.gz", "rt", encoding="utf-8") as f:
         notes = [json.loads(line) for line in f]
@@ -89,10 +97,13 @@ def space_data(tmp_path_factory, tiny_model_dir):
     from medsyn_hf.priors import sample_priors
 
     root = tmp_path_factory.mktemp("space-data")
-    configs = {code: {"train": sample_priors(load_graph(), 12, seed=i, codes=[code])}
-               for i, code in enumerate(("J06", "K29"))}
-    card = DatasetCard("---\nlicense: mit\nlanguage: [ru]\ntask_categories: [text-generation]\nsize_categories: [n<1K]\n"
-                       "source_datasets: [original]\npretty_name: Space test priors\n---\n# Space test priors\n")
+    configs = {
+        code: {"train": sample_priors(load_graph(), 12, seed=i, codes=[code])} for i, code in enumerate(("J06", "K29"))
+    }
+    card = DatasetCard(
+        "---\nlicense: mit\nlanguage: [ru]\ntask_categories: [text-generation]\nsize_categories: [n<1K]\n"
+        "source_datasets: [original]\npretty_name: Space test priors\n---\n# Space test priors\n"
+    )
     write_folder(root / "published", configs, card, union_config="all", default_config="all")
     shutil.copytree(tiny_model_dir, root / "models" / "tiny")
     (root / "models" / "escape").symlink_to(tiny_model_dir, target_is_directory=True)
@@ -120,8 +131,10 @@ def served(cmd, url: str, log: Path, timeout: float = 180, **popen):
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{' '.join(map(str, cmd[:2]))} did not start (exit code {proc.poll()}):\n"
-                            f"{log.read_text()[-3000:]}")
+                pytest.fail(
+                    f"{' '.join(map(str, cmd[:2]))} did not start (exit code {proc.poll()}):\n"
+                    f"{log.read_text()[-3000:]}"
+                )
             try:
                 urllib.request.urlopen(url, timeout=2).close()
                 break
@@ -147,8 +160,11 @@ def tiny_model_server(tiny_model_dir, tmp_path_factory):
     cli = os.path.join(os.path.dirname(sys.executable), "transformers")
     cmd = [cli, "serve", str(tiny_model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))),
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))),
+        "OMP_NUM_THREADS": "1",
+    }
     with served(cmd, f"http://127.0.0.1:{port}/health", log, timeout=120, env=env):
         yield f"http://127.0.0.1:{port}/v1", log
 
@@ -160,8 +176,20 @@ def space_url(tmp_path_factory, space_data, tiny_model_dir):
 
     port, work = free_port(), tmp_path_factory.mktemp("space")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
-    cmd = [sys.executable, str(REPO / "spaces" / "medsyn-demo" / "app.py"), "--host", "127.0.0.1", "--port", str(port),
-           "--model", str(tiny_model_dir), "--data-dirs", str(space_data), "--cache", str(work / "cache")]
+    cmd = [
+        sys.executable,
+        str(REPO / "spaces" / "medsyn-demo" / "app.py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--model",
+        str(tiny_model_dir),
+        "--data-dirs",
+        str(space_data),
+        "--cache",
+        str(work / "cache"),
+    ]
     url = f"http://127.0.0.1:{port}/"
     with served(cmd, url, work / "server.log", env=env, cwd=work):
         yield url

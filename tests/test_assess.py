@@ -29,19 +29,47 @@ nan = math.nan
 
 # -- statistics against published worked examples ---------------------------------------------------------------------
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: 4 observers, 12 units, missing values.
-KRIPPENDORFF_2011 = [[1, 2, 3, 3, 2, 1, 4, 1, 2, nan, nan, nan],
-                     [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, nan, 3],
-                     [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, nan],
-                     [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan]]
+KRIPPENDORFF_2011 = [
+    [1, 2, 3, 3, 2, 1, 4, 1, 2, nan, nan, nan],
+    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, nan, 3],
+    [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, nan],
+    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan],
+]
 # Krippendorff (2011), section A: two observers, binary data, 10 units.
 KRIPPENDORFF_BINARY = [[0, 1, 0, 0, 0, 0, 0, 0, 1, 0], [1, 1, 1, 0, 0, 1, 0, 0, 0, 0]]
 # Fleiss (1971): 30 patients, 6 psychiatrists, 5 diagnoses (R irr's `diagnoses`; kappam.fleiss gives 0.4302445).
-FLEISS_1971 = [[4, 4, 4, 4, 4, 4], [2, 2, 2, 5, 5, 5], [2, 3, 3, 3, 3, 5], [5, 5, 5, 5, 5, 5], [2, 2, 2, 4, 4, 4],
-               [1, 1, 3, 3, 3, 3], [3, 3, 3, 3, 5, 5], [1, 1, 3, 3, 3, 4], [1, 1, 4, 4, 4, 4], [5, 5, 5, 5, 5, 5],
-               [1, 4, 4, 4, 4, 4], [1, 2, 4, 4, 4, 4], [2, 2, 2, 3, 3, 3], [1, 4, 4, 4, 4, 4], [2, 2, 4, 4, 4, 5],
-               [3, 3, 3, 3, 3, 5], [1, 1, 1, 4, 5, 5], [1, 1, 1, 1, 1, 2], [2, 2, 4, 4, 4, 4], [1, 3, 3, 5, 5, 5],
-               [5, 5, 5, 5, 5, 5], [2, 4, 4, 4, 4, 4], [2, 2, 4, 5, 5, 5], [1, 1, 4, 4, 4, 4], [1, 4, 4, 4, 4, 5],
-               [2, 2, 2, 2, 2, 4], [1, 1, 1, 1, 5, 5], [2, 2, 4, 4, 4, 4], [1, 3, 3, 3, 3, 3], [5, 5, 5, 5, 5, 5]]
+FLEISS_1971 = [
+    [4, 4, 4, 4, 4, 4],
+    [2, 2, 2, 5, 5, 5],
+    [2, 3, 3, 3, 3, 5],
+    [5, 5, 5, 5, 5, 5],
+    [2, 2, 2, 4, 4, 4],
+    [1, 1, 3, 3, 3, 3],
+    [3, 3, 3, 3, 5, 5],
+    [1, 1, 3, 3, 3, 4],
+    [1, 1, 4, 4, 4, 4],
+    [5, 5, 5, 5, 5, 5],
+    [1, 4, 4, 4, 4, 4],
+    [1, 2, 4, 4, 4, 4],
+    [2, 2, 2, 3, 3, 3],
+    [1, 4, 4, 4, 4, 4],
+    [2, 2, 4, 4, 4, 5],
+    [3, 3, 3, 3, 3, 5],
+    [1, 1, 1, 4, 5, 5],
+    [1, 1, 1, 1, 1, 2],
+    [2, 2, 4, 4, 4, 4],
+    [1, 3, 3, 5, 5, 5],
+    [5, 5, 5, 5, 5, 5],
+    [2, 4, 4, 4, 4, 4],
+    [2, 2, 4, 5, 5, 5],
+    [1, 1, 4, 4, 4, 4],
+    [1, 4, 4, 4, 4, 5],
+    [2, 2, 2, 2, 2, 4],
+    [1, 1, 1, 1, 5, 5],
+    [2, 2, 4, 4, 4, 4],
+    [1, 3, 3, 3, 3, 3],
+    [5, 5, 5, 5, 5, 5],
+]
 
 
 def test_krippendorff_alpha_matches_krippendorffs_worked_examples():
@@ -63,8 +91,18 @@ def test_fleiss_kappa_matches_fleiss_1971():
     counts = np.stack([(np.asarray(FLEISS_1971) == k).sum(axis=1) for k in range(1, 6)], axis=1)
     assert fleiss_kappa(counts) == pytest.approx(0.4302445, abs=1e-7)
     # The example of Wikipedia's "Fleiss' kappa" article: 10 subjects, 14 raters, P = 0.378, Pe = 0.213, kappa = 0.210.
-    table = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1], [7, 7, 0, 0, 0],
-             [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+    table = [
+        [0, 0, 0, 0, 14],
+        [0, 2, 6, 4, 2],
+        [0, 0, 3, 5, 6],
+        [0, 3, 9, 2, 0],
+        [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0],
+        [3, 2, 6, 3, 0],
+        [2, 5, 3, 2, 2],
+        [6, 5, 2, 1, 0],
+        [0, 2, 2, 3, 7],
+    ]
     assert round(fleiss_kappa(table), 3) == 0.210
     with pytest.raises(MedsynError, match="same number"):
         fleiss_kappa([[1, 1], [2, 1]])
@@ -93,7 +131,7 @@ def test_wilson_interval_and_binomial_test_by_hand():
     assert binomial_p(5, 10) == pytest.approx(1.0)
 
 
-# -- prepare -----------------------------------------------------------------------------------------------------------
+# -- prepare ----------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     """A Hub-layout notes folder as `medsyn publish` writes it (train split, our column names)."""
@@ -107,10 +145,13 @@ def published(tmp_path_factory):
     with gzip.open(SYNTHETIC, "rt", encoding="utf-8") as f:
         notes = [json.loads(line) for line in f]
     rows = [{"idx": i, "ICD-10": n["icd10"], "response": n["response"]} for i, n in enumerate(notes)]
-    card = DatasetCard("---\nlicense: mit\nlanguage: [ru]\ntask_categories: [text-generation]\n"
-                       "size_categories: [n<1K]\nsource_datasets: [original]\npretty_name: notes\n---\n# notes\n")
-    return write_folder(tmp_path_factory.mktemp("pub") / "ru-notes", {"default": {"train": datasets.Dataset.from_list(
-        rows)}}, card)
+    card = DatasetCard(
+        "---\nlicense: mit\nlanguage: [ru]\ntask_categories: [text-generation]\n"
+        "size_categories: [n<1K]\nsource_datasets: [original]\npretty_name: notes\n---\n# notes\n"
+    )
+    return write_folder(
+        tmp_path_factory.mktemp("pub") / "ru-notes", {"default": {"train": datasets.Dataset.from_list(rows)}}, card
+    )
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +187,7 @@ def test_prepare_is_reproducible_and_reads_a_published_folder(tmp_path, publishe
     prepare(str(REAL), str(SYNTHETIC), 10, str(again), seed=3)
     assert (again / ITEMS).read_bytes() == (assessment / ITEMS).read_bytes()
     assert (again / KEY).read_bytes() == (assessment / KEY).read_bytes()
-    summary = prepare(str(REAL), str(published), 6, str(tmp_path / "pub"), view="head", max_chars=120,
-                      tolerance=0.5)
+    summary = prepare(str(REAL), str(published), 6, str(tmp_path / "pub"), view="head", max_chars=120, tolerance=0.5)
     assert summary["items"] == 6 and summary["view"] == "head"
     key = load_key(tmp_path / "pub")
     assert {k["source_id"].split(":")[0] for k in key.values()} == {"train_v1.jsonl", "ru-notes"}
@@ -165,15 +205,18 @@ def test_prepare_fills_with_cross_code_pairs_only_when_needed(tmp_path):
         assert (rows[0][1]["code"] == rows[1][1]["code"]) == rows[0][0]["same_code"]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"n": 7}, "even number"),
-    ({"n": 0}, "even number"),
-    ({"n": 400}, "only .* pairs"),
-    ({"view": "middle"}, "unknown view"),
-    ({"tolerance": 2.0}, "length-tolerance"),
-    ({"real_text_column": "nope"}, "no column 'nope'"),
-    ({"real": "missing.jsonl"}, "no such file"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n": 7}, "even number"),
+        ({"n": 0}, "even number"),
+        ({"n": 400}, "only .* pairs"),
+        ({"view": "middle"}, "unknown view"),
+        ({"tolerance": 2.0}, "length-tolerance"),
+        ({"real_text_column": "nope"}, "no column 'nope'"),
+        ({"real": "missing.jsonl"}, "no such file"),
+    ],
+)
 def test_prepare_rejects_bad_input(tmp_path, kwargs, message):
     args = {"real": str(REAL), "synthetic": str(SYNTHETIC), "n": 10, "out": str(tmp_path / "x"), **kwargs}
     with pytest.raises(MedsynError, match=message):
@@ -194,17 +237,38 @@ def test_prepare_never_discards_answers_without_overwrite(tmp_path):
 
 
 def test_cli_errors_are_one_line_and_exit_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "medsyn_hf.cli", "assess", "prepare", "--real", str(REAL),
-                           "--synthetic", str(SYNTHETIC), "--n", "5", "--out", str(tmp_path / "x")],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "medsyn_hf.cli",
+            "assess",
+            "prepare",
+            "--real",
+            str(REAL),
+            "--synthetic",
+            str(SYNTHETIC),
+            "--n",
+            "5",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2 and not (tmp_path / "x").exists()
     assert proc.stderr.strip().splitlines()[-1].startswith("medsyn: error: --n must be an even number")
-    proc = subprocess.run([sys.executable, "-m", "medsyn_hf.cli", "assess", "score", str(tmp_path),
-                           "--out", str(tmp_path / "r")], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "medsyn_hf.cli", "assess", "score", str(tmp_path), "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2 and proc.stderr.strip().startswith("medsyn: error:") and "items.jsonl" in proc.stderr
 
 
-# -- answers -----------------------------------------------------------------------------------------------------------
+# -- answers ----------------------------------------------------------------------------------------------------------
 def answer(item, origin="real", value=3):
     return check_answer(item, origin, dict.fromkeys(ASSESSMENT_CRITERIA, value), {item})
 
@@ -238,10 +302,17 @@ def test_good_annotator_names(tmp_path):
     assert AnswerStore(tmp_path).path("dr-ivanov@clinic").name == "dr-ivanov@clinic.jsonl"
 
 
-@pytest.mark.parametrize("origin, value, message", [
-    ("maybe", 3, "real or synthetic"), (None, 3, "real or synthetic"), ("real", 6, "from 1 to 5"),
-    ("real", 2.5, "whole number"), ("real", None, "give realism a score"), ("real", "x", "give realism a score"),
-])
+@pytest.mark.parametrize(
+    "origin, value, message",
+    [
+        ("maybe", 3, "real or synthetic"),
+        (None, 3, "real or synthetic"),
+        ("real", 6, "from 1 to 5"),
+        ("real", 2.5, "whole number"),
+        ("real", None, "give realism a score"),
+        ("real", "x", "give realism a score"),
+    ],
+)
 def test_bad_answers_are_refused(origin, value, message):
     with pytest.raises(MedsynError, match=message):
         check_answer("item-1", origin, dict.fromkeys(ASSESSMENT_CRITERIA, value), {"item-1"})
@@ -249,7 +320,7 @@ def test_bad_answers_are_refused(origin, value, message):
         check_answer("item-2", "real", dict.fromkeys(ASSESSMENT_CRITERIA, 3), {"item-1"})
 
 
-# -- score -------------------------------------------------------------------------------------------------------------
+# -- score ------------------------------------------------------------------------------------------------------------
 def test_score_counts_accuracy_scores_and_agreement(tmp_path, assessment):
     import shutil
 
@@ -262,35 +333,50 @@ def test_score_counts_accuracy_scores_and_agreement(tmp_path, assessment):
     truth = [key[i]["origin"] for i in items]
     flip = {"real": "synthetic", "synthetic": "real"}
     store = AnswerStore(study)
-    guesses = {"anna": truth, "boris": [t if j < 6 else flip[t] for j, t in enumerate(truth)],
-               "vera": ["real"] * 7}  # vera stopped after 7 items
+    guesses = {
+        "anna": truth,
+        "boris": [t if j < 6 else flip[t] for j, t in enumerate(truth)],
+        "vera": ["real"] * 7,
+    }  # vera stopped after 7 items
     for name, answers in guesses.items():
         for j, (item, guess) in enumerate(zip(items, answers)):
             value = 5 if truth[j] == "real" else 2 + (j + len(name)) % 3
-            store.append(name, check_answer(item, guess, {**dict.fromkeys(ASSESSMENT_CRITERIA, value),
-                                                          "language": 1 + j % 5}, key))
+            store.append(
+                name,
+                check_answer(item, guess, {**dict.fromkeys(ASSESSMENT_CRITERIA, value), "language": 1 + j % 5}, key),
+            )
     report = score(study)
     assert report["answers"] == 27 and report["annotators"] == ["anna", "boris", "vera"]
     anna, boris, vera = (report["scopes"][n]["guess"] for n in ("anna", "boris", "vera"))
     assert (anna["correct"], anna["accuracy"], anna["real_judged_real"], anna["synthetic_judged_real"]) == (
-        10, 1.0, 1.0, 0.0)
+        10,
+        1.0,
+        1.0,
+        0.0,
+    )
     assert boris["correct"] == 6 and boris["p_vs_chance"] == pytest.approx(binomial_p(6, 10))
     vera_correct = truth[:7].count("real")
     assert vera["correct"] == vera_correct and vera["accuracy_ci"] == pytest.approx(
-        list(wilson_interval(vera_correct, 7)))
+        list(wilson_interval(vera_correct, 7))
+    )
     pooled = report["scopes"]["pooled"]["guess"]
     assert pooled["correct"] == 16 + vera_correct and pooled["answers"] == 27
     realism = report["scopes"]["pooled"]["scores"]["realism"]
     real_scores = [5] * sum(t == "real" for t in truth) * 2 + [5] * truth[:7].count("real")
-    synthetic_scores = [2 + (j + len(n)) % 3 for n, count in (("anna", 10), ("boris", 10), ("vera", 7))
-                        for j in range(count) if truth[j] == "synthetic"]
+    synthetic_scores = [
+        2 + (j + len(n)) % 3
+        for n, count in (("anna", 10), ("boris", 10), ("vera", 7))
+        for j in range(count)
+        if truth[j] == "synthetic"
+    ]
     assert realism["real"]["mean"] == 5.0 and realism["real"]["n"] == len(real_scores)
     assert realism["synthetic"]["mean"] == pytest.approx(np.mean(synthetic_scores))
     assert realism["p_mann_whitney"] == pytest.approx(mannwhitneyu(real_scores, synthetic_scores).pvalue)
     agreement = report["agreement"]
     assert agreement["items_answered_by_all"] == 7
-    origin_counts = np.array([[sum(guesses[n][j] == o for n in guesses) for o in ("real", "synthetic")]
-                              for j in range(7)])
+    origin_counts = np.array(
+        [[sum(guesses[n][j] == o for n in guesses) for o in ("real", "synthetic")] for j in range(7)]
+    )
     assert agreement["fleiss_kappa_origin"] == pytest.approx(fleiss_kappa(origin_counts))
     language = [[1 + j % 5 if j < len(guesses[n]) else nan for j in range(10)] for n in guesses]
     assert agreement["krippendorff_alpha_language_ordinal"] == pytest.approx(krippendorff_alpha(language, "ordinal"))
@@ -311,8 +397,12 @@ def test_score_cli_writes_report_md_and_json(tmp_path, assessment):
             guess = truth if j < correct else {"real": "synthetic", "synthetic": "real"}[truth]
             store.append(name, check_answer(item, guess, dict.fromkeys(ASSESSMENT_CRITERIA, 1 + j % 5), key))
     report_dir = tmp_path / "report"
-    proc = subprocess.run([sys.executable, "-m", "medsyn_hf.cli", "assess", "score", str(study), "--out",
-                           str(report_dir), "--json"], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "medsyn_hf.cli", "assess", "score", str(study), "--out", str(report_dir), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report == json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
@@ -359,7 +449,7 @@ def test_on_a_space_the_annotator_is_the_signed_in_account(assessment, monkeypat
     # (the tab's gr.LoginButton itself cannot be built here: outside a Space, gradio mocks OAuth with a Hub token)
 
 
-# -- the Space: nothing it serves carries the key ----------------------------------------------------------------------
+# -- the Space: nothing it serves carries the key ---------------------------------------------------------------------
 def key_strings(folder) -> list[str]:
     """Strings that would reveal the key: source ids, the input paths, and each item id next to its origin."""
     key = load_key(folder)
@@ -370,8 +460,11 @@ def key_strings(folder) -> list[str]:
 def leaks(text: str, folder) -> list[str]:
     found = [s for s in key_strings(folder) if s in text]
     key = load_key(folder)
-    found += [item for item, k in key.items()  # an item id with its true origin within 80 characters
-              if re.search(re.escape(item) + r".{0,80}\b" + k["origin"] + r"\b", text, re.S)]
+    found += [
+        item
+        for item, k in key.items()  # an item id with its true origin within 80 characters
+        if re.search(re.escape(item) + r".{0,80}\b" + k["origin"] + r"\b", text, re.S)
+    ]
     return found
 
 
@@ -380,9 +473,23 @@ def assess_space(tmp_path_factory, assessment, tiny_model_dir, space_data):
     port, work = free_port(), tmp_path_factory.mktemp("assess-space")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
     env.pop("SPACE_ID", None)
-    cmd = [sys.executable, str(REPO / "spaces" / "medsyn-demo" / "app.py"), "--host", "127.0.0.1", "--port",
-           str(port), "--model", str(tiny_model_dir), "--data-dirs", str(space_data), str(assessment.parent), "--cache", str(work / "cache"),
-           "--assess", str(assessment)]
+    cmd = [
+        sys.executable,
+        str(REPO / "spaces" / "medsyn-demo" / "app.py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--model",
+        str(tiny_model_dir),
+        "--data-dirs",
+        str(space_data),
+        str(assessment.parent),
+        "--cache",
+        str(work / "cache"),
+        "--assess",
+        str(assessment),
+    ]
     url = f"http://127.0.0.1:{port}/"
     with served(cmd, url, work / "server.log", env=env, cwd=work):
         yield url
@@ -395,8 +502,16 @@ def plausible_inputs(endpoint: str, parameters: list[dict], item_id: str, prior:
         return ["crawler", item_id, "real", 3, 4, 5, 2]
     if endpoint == "/generate":
         return [prior, "default", 0.0, 16, 0]
-    values = {"query": "J06", "code": "J06", "codes": "J06", "folder": dataset, "name": "all", "limit": 10,
-              "n": 2, "row": 1}
+    values = {
+        "query": "J06",
+        "code": "J06",
+        "codes": "J06",
+        "folder": dataset,
+        "name": "all",
+        "limit": 10,
+        "n": 2,
+        "row": 1,
+    }
     return [values.get(p["parameter_name"], p.get("example_input")) for p in parameters]
 
 

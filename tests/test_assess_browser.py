@@ -49,8 +49,7 @@ def designed(name: str, origin: str, index: int) -> tuple[str, list[int]]:
 
 
 def label(component: str, text: str) -> str:
-    return (f"[...document.querySelectorAll('#{component} label')]"
-            f".find(l => l.innerText.trim() == {json.dumps(text)})")
+    return f"[...document.querySelectorAll('#{component} label')].find(l => l.innerText.trim() == {json.dumps(text)})"
 
 
 def progress(browser) -> str:
@@ -67,8 +66,9 @@ def open_tab(browser, url: str, name: str) -> str:
         time.sleep(0.5)
     browser.type(q("#assess-name textarea"), name)
     browser.click(q("#assess-start"))
-    return browser.wait(f"({q('#assess-progress')}?.innerText || '').includes({json.dumps(name)}) && "
-                        f"{q('#assess-progress')}.innerText")
+    return browser.wait(
+        f"({q('#assess-progress')}?.innerText || '').includes({json.dumps(name)}) && {q('#assess-progress')}.innerText"
+    )
 
 
 def answer_items(browser, name: str, count: int, key: dict, order: list[str]) -> None:
@@ -99,9 +99,22 @@ def test_two_annotators_across_a_server_restart(tmp_path, tiny_model_dir):
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
     env.pop("SPACE_ID", None)
-    cmd = [sys.executable, str(REPO / "spaces" / "medsyn-demo" / "app.py"), "--host", "127.0.0.1", "--port",
-           str(port), "--model", str(tiny_model_dir), "--data-dirs", str(tmp_path / "none"), "--cache",
-           str(tmp_path / "cache"), "--assess", str(folder)]
+    cmd = [
+        sys.executable,
+        str(REPO / "spaces" / "medsyn-demo" / "app.py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--model",
+        str(tiny_model_dir),
+        "--data-dirs",
+        str(tmp_path / "none"),
+        "--cache",
+        str(tmp_path / "cache"),
+        "--assess",
+        str(folder),
+    ]
     with open(tmp_path / "chromium.log", "wb") as log:
         browser = Chromium(tmp_path / "profile", log, tmp_path / "failure.png")
     try:
@@ -139,7 +152,10 @@ def test_two_annotators_across_a_server_restart(tmp_path, tiny_model_dir):
     assert report == json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
     anna, boris = report["scopes"]["anna"], report["scopes"]["boris"]
     assert (anna["guess"]["correct"], boris["guess"]["correct"], report["scopes"]["pooled"]["guess"]["answers"]) == (
-        6, 3, 12)
+        6,
+        3,
+        12,
+    )
     assert boris["guess"]["real_judged_real"] == boris["guess"]["synthetic_judged_real"] == 1.0
     realism = report["scopes"]["pooled"]["scores"]["realism"]
     assert (realism["real"]["mean"], realism["synthetic"]["mean"]) == (4.0, 2.5)  # (3·5 + 3·3) / 6, (3·2 + 3·3) / 6
@@ -148,4 +164,5 @@ def test_two_annotators_across_a_server_restart(tmp_path, tiny_model_dir):
     assert report["agreement"]["krippendorff_alpha_language_ordinal"] == 1.0  # both gave 1 + index % 5
     realism_matrix = [[designed(n, key[i]["origin"], j)[1][0] for j, i in enumerate(order)] for n in ("anna", "boris")]
     assert report["agreement"]["krippendorff_alpha_realism_ordinal"] == pytest.approx(
-        krippendorff_alpha(realism_matrix, "ordinal"))
+        krippendorff_alpha(realism_matrix, "ordinal")
+    )

@@ -20,8 +20,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import FIXTURE_SOURCES, REPO
+
 from medsyn_hf.cli import main
 from medsyn_hf.evaluation.icd import COMMAND as ICD_COMMAND
 from medsyn_hf.io import MARKER
@@ -73,9 +73,12 @@ def world(tmp_path_factory, tiny_model_dir):
     (root / "x" / "other.txt").write_text("unrelated to the run\n", encoding="utf-8")
     # broken run folders for publish
     for name, config_text, notes in [
-        ("run-bad-json", "{not json", None), ("run-wrong-config", "[1, 2]", None),
-        ("run-empty-notes", json.dumps(config), b""), ("run-truncated-notes", json.dumps(config), "truncated"),
-        ("run-wrong-schema", json.dumps(config), "schema"), ("run-no-notes", json.dumps(config), None),
+        ("run-bad-json", "{not json", None),
+        ("run-wrong-config", "[1, 2]", None),
+        ("run-empty-notes", json.dumps(config), b""),
+        ("run-truncated-notes", json.dumps(config), "truncated"),
+        ("run-wrong-schema", json.dumps(config), "schema"),
+        ("run-no-notes", json.dumps(config), None),
     ]:
         folder = root / name
         folder.mkdir()
@@ -87,10 +90,16 @@ def world(tmp_path_factory, tiny_model_dir):
         elif notes is not None:
             (folder / "notes.parquet").write_bytes(notes)
     # earlier outputs of each command, made read-only, and a read-only parent
-    for name, command in [("ro-priors", "medsyn priors"), ("ro-tiny", "medsyn tiny-model"),
-                          ("ro-ift", "medsyn ift build"), ("ro-pub", "medsyn publish"),
-                          ("ro-grid", ICD_COMMAND), ("ro-pf", "medsyn eval prompt-following"),
-                          ("ro-gen", "medsyn generate"), ("ro-sft", "medsyn sft")]:
+    for name, command in [
+        ("ro-priors", "medsyn priors"),
+        ("ro-tiny", "medsyn tiny-model"),
+        ("ro-ift", "medsyn ift build"),
+        ("ro-pub", "medsyn publish"),
+        ("ro-grid", ICD_COMMAND),
+        ("ro-pf", "medsyn eval prompt-following"),
+        ("ro-gen", "medsyn generate"),
+        ("ro-sft", "medsyn sft"),
+    ]:
         (root / name).mkdir()
         (root / name / MARKER).write_text(json.dumps({"command": command}), encoding="utf-8")
         (root / name / "kept.txt").write_text("earlier output\n", encoding="utf-8")
@@ -101,37 +110,70 @@ def world(tmp_path_factory, tiny_model_dir):
     (root / "notes.jsonl").write_text(json.dumps(note, ensure_ascii=False) + "\n", encoding="utf-8")
     (root / "nonutf8.yaml").write_bytes("model_name_or_path: модель\n".encode("cp1251"))
     model = str(tiny_model_dir)
-    gen = dict(model_name_or_path=model, dtype="float32", num_priors=4, shard_size=4, max_new_tokens=8,
-               output_dir=str(root / "newgen"))
+    gen = dict(
+        model_name_or_path=model,
+        dtype="float32",
+        num_priors=4,
+        shard_size=4,
+        max_new_tokens=8,
+        output_dir=str(root / "newgen"),
+    )
     for name, overrides in {
-        "g-seed": {"seed": 1.5}, "g-num-priors": {"num_priors": [1, 2]}, "g-dtype": {"dtype": "int4"},
-        "g-filters": {"filters": {"min_words": "many"}}, "g-filter-range": {"filters": {"max_copy_ratio": 7}},
-        "g-filter-unknown": {"filters": {"min_wrds": 5}}, "g-huge-tokens": {"max_new_tokens": 10**12},
-        "g-context": {"max_new_tokens": 5000}, "g-empty-dataset": {"dataset_name": ""},
+        "g-seed": {"seed": 1.5},
+        "g-num-priors": {"num_priors": [1, 2]},
+        "g-dtype": {"dtype": "int4"},
+        "g-filters": {"filters": {"min_words": "many"}},
+        "g-filter-range": {"filters": {"max_copy_ratio": 7}},
+        "g-filter-unknown": {"filters": {"min_wrds": 5}},
+        "g-huge-tokens": {"max_new_tokens": 10**12},
+        "g-context": {"max_new_tokens": 5000},
+        "g-empty-dataset": {"dataset_name": ""},
         "g-fake-dataset": {"dataset_name": str(root / "no-priors-here")},
         "g-no-adapter": {"adapter_name_or_path": "./no"},
-        "g-no-model": {"model_name_or_path": "./no-model"}, "g-missing-model": {"model_name_or_path": None},
-        "g-out-file": {"output_dir": "afile.txt"}, "g-out-cwd": {"output_dir": "."},
-        "g-out-model": {"output_dir": model}, "g-out-unrelated": {"output_dir": "unrelated"},
-        "g-out-ro": {"output_dir": "ro-gen"}, "g-temperature": {"temperature": -1}, "g-top-p": {"top_p": 0},
-        "g-mode": {"priors_mode": "sometimes"}, "g-bool": {"seed": True}, "g-shard": {"shard_size": 0},
+        "g-no-model": {"model_name_or_path": "./no-model"},
+        "g-missing-model": {"model_name_or_path": None},
+        "g-out-file": {"output_dir": "afile.txt"},
+        "g-out-cwd": {"output_dir": "."},
+        "g-out-model": {"output_dir": model},
+        "g-out-unrelated": {"output_dir": "unrelated"},
+        "g-out-ro": {"output_dir": "ro-gen"},
+        "g-temperature": {"temperature": -1},
+        "g-top-p": {"top_p": 0},
+        "g-mode": {"priors_mode": "sometimes"},
+        "g-bool": {"seed": True},
+        "g-shard": {"shard_size": 0},
     }.items():
         write_yaml(root / f"{name}.yaml", **{**gen, **overrides})
-    sft = dict(model_name_or_path=model, dataset_name=str(root / "no-dataset"), output_dir=str(root / "newsft"),
-               use_cpu=True, report_to="none", max_steps=1)
+    sft = dict(
+        model_name_or_path=model,
+        dataset_name=str(root / "no-dataset"),
+        output_dir=str(root / "newsft"),
+        use_cpu=True,
+        report_to="none",
+        max_steps=1,
+    )
     for name, overrides in {
-        "s-batch": {"per_device_train_batch_size": 0}, "s-max-length": {"max_length": 0},
-        "s-max-steps": {"max_steps": -5}, "s-epochs": {"max_steps": -1, "num_train_epochs": 0},
-        "s-seed": {"seed": 1.5}, "s-lr": {"learning_rate": "fast"}, "s-dtype": {"dtype": "int4"},
-        "s-no-dataset": {"dataset_name": None}, "s-empty-dataset": {"dataset_name": ""},
-        "s-fake-dataset": {}, "s-no-model": {"model_name_or_path": "./no-model"},
-        "s-out-model": {"output_dir": model}, "s-out-cwd": {"output_dir": "."},
+        "s-batch": {"per_device_train_batch_size": 0},
+        "s-max-length": {"max_length": 0},
+        "s-max-steps": {"max_steps": -5},
+        "s-epochs": {"max_steps": -1, "num_train_epochs": 0},
+        "s-seed": {"seed": 1.5},
+        "s-lr": {"learning_rate": "fast"},
+        "s-dtype": {"dtype": "int4"},
+        "s-no-dataset": {"dataset_name": None},
+        "s-empty-dataset": {"dataset_name": ""},
+        "s-fake-dataset": {},
+        "s-no-model": {"model_name_or_path": "./no-model"},
+        "s-out-model": {"output_dir": model},
+        "s-out-cwd": {"output_dir": "."},
         "s-out-file": {"output_dir": "afile.txt"},
-        "s-out-unrelated": {"output_dir": "unrelated"}, "s-out-ro": {"output_dir": "ro-sft"},
+        "s-out-unrelated": {"output_dir": "unrelated"},
+        "s-out-ro": {"output_dir": "ro-sft"},
         "s-unknown": {"learning_rat": 1e-3},
     }.items():
-        write_yaml(root / f"{name}.yaml", **{key: value for key, value in {**sft, **overrides}.items()
-                                             if value is not None})
+        write_yaml(
+            root / f"{name}.yaml", **{key: value for key, value in {**sft, **overrides}.items() if value is not None}
+        )
     judge = dict(model_name_or_path=model, dtype="float32", max_new_tokens=8)
     write_yaml(root / "j.yaml", **judge)
     write_yaml(root / "j-seed.yaml", **judge, seed=1.5)
@@ -139,8 +181,21 @@ def world(tmp_path_factory, tiny_model_dir):
     return root
 
 
-ICD = ["eval", "icd", "--train", "sources/rumedtop3/train_v1.jsonl", "--eval", "sources/rumedtop3/train_v1.jsonl",
-       "--synthetic", "notes.jsonl", "--synthetic-code-column", "icd10", "--grid", "--bootstrap", "0"]
+ICD = [
+    "eval",
+    "icd",
+    "--train",
+    "sources/rumedtop3/train_v1.jsonl",
+    "--eval",
+    "sources/rumedtop3/train_v1.jsonl",
+    "--synthetic",
+    "notes.jsonl",
+    "--synthetic-code-column",
+    "icd10",
+    "--grid",
+    "--bootstrap",
+    "0",
+]
 IFT = ["ift", "build", "--sources", "sources", "--limit", "5"]
 PRIORS = ["priors", "--n", "3"]
 TINY = ["tiny-model", "--sources", "sources", "--vocab-size", "300"]
@@ -150,11 +205,22 @@ PF = ["eval", "prompt-following", "notes.jsonl", "--text-column", "response"]
 # (id, argv, words the one error line must contain)
 CASES = [
     # -- the 19 data-loss cases of the issue: refused, nothing deleted ------------------------------------------------
-    *[(f"{name}-out-{label}", [*argv, "--out", out], words) for name, argv in
-      (("priors", PRIORS), ("tiny", TINY), ("ift", IFT), ("publish", ["publish", "x/gen/latest"]), ("kg", KG),
-       ("icd-grid", ICD))
-      for label, out, words in (("empty", "", ("empty", "refusing")), ("dot", ".", "refusing"),
-                                ("dot-slash", "./", "refusing"))],
+    *[
+        (f"{name}-out-{label}", [*argv, "--out", out], words)
+        for name, argv in (
+            ("priors", PRIORS),
+            ("tiny", TINY),
+            ("ift", IFT),
+            ("publish", ["publish", "x/gen/latest"]),
+            ("kg", KG),
+            ("icd-grid", ICD),
+        )
+        for label, out, words in (
+            ("empty", "", ("empty", "refusing")),
+            ("dot", ".", "refusing"),
+            ("dot-slash", "./", "refusing"),
+        )
+    ],
     ("kg-build-no-out", KG, "required: --out"),
     # -- outputs that are or hold the inputs -------------------------------------------------------------------------
     ("publish-run-over-run", ["publish", "x/gen/latest", "--out", "x/gen/latest"], "input"),
@@ -180,15 +246,31 @@ CASES = [
     ("pf-over-unrelated", [*PF, "--out", "unrelated"], "--overwrite"),
     ("icd-over-unrelated", [*ICD, "--out", "unrelated"], "--overwrite"),
     # -- an output path that is a file --------------------------------------------------------------------------------
-    *[(f"{name}-out-is-a-file", [*argv, "--out", "afile.txt"], "is a file") for name, argv in
-      (("priors", PRIORS), ("tiny", TINY), ("ift", IFT), ("publish", ["publish", "x/gen/latest"]), ("icd", ICD),
-       ("pf", PF))],
+    *[
+        (f"{name}-out-is-a-file", [*argv, "--out", "afile.txt"], "is a file")
+        for name, argv in (
+            ("priors", PRIORS),
+            ("tiny", TINY),
+            ("ift", IFT),
+            ("publish", ["publish", "x/gen/latest"]),
+            ("icd", ICD),
+            ("pf", PF),
+        )
+    ],
     ("generate-out-is-a-file", ["generate", "--config", "g-out-file.yaml"], "is a file"),
     ("sft-out-is-a-file", ["sft", "--config", "s-out-file.yaml"], "is a file"),
     # -- read-only outputs (an earlier output of the same command, chmod 555) and a read-only parent ------------------
-    *[(f"{name}-out-read-only", [*argv, "--out", out], "read-only") for name, argv, out in
-      (("priors", PRIORS, "ro-priors"), ("tiny", TINY, "ro-tiny"), ("ift", IFT, "ro-ift"),
-       ("publish", ["publish", "x/gen/latest"], "ro-pub"), ("icd", ICD, "ro-grid"), ("pf", PF, "ro-pf"))],
+    *[
+        (f"{name}-out-read-only", [*argv, "--out", out], "read-only")
+        for name, argv, out in (
+            ("priors", PRIORS, "ro-priors"),
+            ("tiny", TINY, "ro-tiny"),
+            ("ift", IFT, "ro-ift"),
+            ("publish", ["publish", "x/gen/latest"], "ro-pub"),
+            ("icd", ICD, "ro-grid"),
+            ("pf", PF, "ro-pf"),
+        )
+    ],
     ("generate-out-read-only", ["generate", "--config", "g-out-ro.yaml"], "read-only"),
     ("sft-out-read-only", ["sft", "--config", "s-out-ro.yaml"], "read-only"),
     ("priors-read-only-parent", [*PRIORS, "--out", "ro-parent/p"], "not a writable folder"),
@@ -212,22 +294,52 @@ CASES = [
     ("kg-show-limit-text", ["kg", "show", "J06", "--limit", "many"], "--limit"),
     ("unknown-flag", [*PRIORS, "--out", "o", "--speed", "11"], "unrecognized"),
     # -- YAML configs of generate and sft -----------------------------------------------------------------------------
-    *[(f"generate-{name}", ["generate", "--config", f"g-{name}.yaml"], words) for name, words in (
-        ("seed", "seed: 1.5"), ("num-priors", "num_priors"), ("dtype", "int4"), ("filters", "filters.min_words"),
-        ("filter-range", "filters.max_copy_ratio"), ("filter-unknown", "min_wrds"), ("empty-dataset", "dataset_name"),
-        ("fake-dataset", "dataset_name"), ("no-adapter", "adapter_name_or_path"), ("no-model", "model_name_or_path"),
-        ("missing-model", "model_name_or_path"), ("out-cwd", "refusing"), ("out-model", "input"),
-        ("out-unrelated", "--overwrite"), ("temperature", "temperature"), ("top-p", "top_p"), ("mode", "priors_mode"),
-        ("bool", "seed"), ("shard", "shard_size"))],
+    *[
+        (f"generate-{name}", ["generate", "--config", f"g-{name}.yaml"], words)
+        for name, words in (
+            ("seed", "seed: 1.5"),
+            ("num-priors", "num_priors"),
+            ("dtype", "int4"),
+            ("filters", "filters.min_words"),
+            ("filter-range", "filters.max_copy_ratio"),
+            ("filter-unknown", "min_wrds"),
+            ("empty-dataset", "dataset_name"),
+            ("fake-dataset", "dataset_name"),
+            ("no-adapter", "adapter_name_or_path"),
+            ("no-model", "model_name_or_path"),
+            ("missing-model", "model_name_or_path"),
+            ("out-cwd", "refusing"),
+            ("out-model", "input"),
+            ("out-unrelated", "--overwrite"),
+            ("temperature", "temperature"),
+            ("top-p", "top_p"),
+            ("mode", "priors_mode"),
+            ("bool", "seed"),
+            ("shard", "shard_size"),
+        )
+    ],
     ("generate-non-utf8", ["generate", "--config", "nonutf8.yaml"], "UTF-8"),
     ("generate-no-config-file", ["generate", "--config", "nothere.yaml"], "not found"),
     ("generate-bad-flag", ["generate", "--config", "g-context.yaml", "--max_new_tokens", "lots"], "max_new_tokens"),
-    *[(f"sft-{name}", ["sft", "--config", f"s-{name}.yaml"], words) for name, words in (
-        ("batch", "per_device_train_batch_size"), ("max-length", "max_length"), ("epochs", "num_train_epochs"),
-        ("seed", "seed: 1.5"), ("lr", "learning_rate"), ("dtype", "int4"), ("no-dataset", "dataset"),
-        ("empty-dataset", "dataset_name"), ("fake-dataset", "no-dataset"), ("no-model", "model_name_or_path"),
-        ("out-model", "input"), ("out-cwd", "refusing"), ("out-unrelated", "--overwrite"),
-        ("unknown", "learning_rat"))],
+    *[
+        (f"sft-{name}", ["sft", "--config", f"s-{name}.yaml"], words)
+        for name, words in (
+            ("batch", "per_device_train_batch_size"),
+            ("max-length", "max_length"),
+            ("epochs", "num_train_epochs"),
+            ("seed", "seed: 1.5"),
+            ("lr", "learning_rate"),
+            ("dtype", "int4"),
+            ("no-dataset", "dataset"),
+            ("empty-dataset", "dataset_name"),
+            ("fake-dataset", "no-dataset"),
+            ("no-model", "model_name_or_path"),
+            ("out-model", "input"),
+            ("out-cwd", "refusing"),
+            ("out-unrelated", "--overwrite"),
+            ("unknown", "learning_rat"),
+        )
+    ],
     ("sft-non-utf8", ["sft", "--config", "nonutf8.yaml"], "UTF-8"),
     # -- broken inputs of publish -------------------------------------------------------------------------------------
     ("publish-no-run", ["publish", "no-run-here", "--out", "o"], "no such run folder"),
@@ -251,8 +363,11 @@ NEWER = [  # commands added alongside this sweep: their rows run where they exis
     ("judge-over-input", [*JUDGE, "--out", "notes.jsonl"], "input"),
     ("judge-over-unrelated", [*JUDGE, "--out", "unrelated"], "--overwrite"),
     ("judge-seed", ["eval", "judge", "notes.jsonl", "--config", "j-seed.yaml", "--out", "o"], "seed: 1.5"),
-    ("judge-huge-max-new-tokens", ["eval", "judge", "notes.jsonl", "--config", "j-tokens.yaml", "--out", "o"],
-     "max_new_tokens"),
+    (
+        "judge-huge-max-new-tokens",
+        ["eval", "judge", "notes.jsonl", "--config", "j-tokens.yaml", "--out", "o"],
+        "max_new_tokens",
+    ),
     ("assess-out-cwd", [*ASSESS, "--out", "."], "refusing"),
     ("assess-over-unrelated", [*ASSESS, "--out", "unrelated"], "--overwrite"),
     ("assess-over-input", [*ASSESS, "--out", "notes.jsonl"], "input"),
@@ -296,17 +411,34 @@ def test_the_sweep_is_wide():
     """At least 60 bad inputs, over every writing command."""
     assert len(CASES) >= 60 and len({name for name, *_ in CASES}) == len(CASES)
     commands = {" ".join(argv[:2]) if argv[0] in ("eval", "ift", "kg") else argv[0] for _, argv, _ in CASES}
-    assert {"priors", "priors-resources", "tiny-model", "ift build", "publish", "kg build", "kg show", "kg search",
-            "eval icd", "eval prompt-following", "generate", "sft"} <= commands
+    assert {
+        "priors",
+        "priors-resources",
+        "tiny-model",
+        "ift build",
+        "publish",
+        "kg build",
+        "kg show",
+        "kg search",
+        "eval icd",
+        "eval prompt-following",
+        "generate",
+        "sft",
+    } <= commands
 
 
 @pytest.mark.parametrize("script, config", [("generate.py", "g-context.yaml"), ("sft.py", "s-fake-dataset.yaml")])
 def test_recipes_answer_bad_configs_in_one_line(world, script, config):
     """The recipe scripts as users run them: a real process, its real stderr (library warnings included)."""
     before = tree_digest(world)
-    proc = subprocess.run([sys.executable, str(REPO / "recipes" / script), "--config", config], cwd=world,
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "recipes" / script), "--config", config],
+        cwd=world,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("medsyn: error:"), proc.stderr
     assert tree_digest(world) == before
@@ -317,11 +449,31 @@ def test_accelerate_launch_prints_the_error_once(world):
     """Under `accelerate launch` the recipe's error is still one line (from one process only); the launcher itself
     then reports the failed process (its exit code is accelerate's: 1), which no script can change."""
     before = tree_digest(world)
-    proc = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--quiet", "--cpu", "--num_processes",
-                           "1", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                           str(REPO / "recipes" / "sft.py"), "--config", "s-max-length.yaml"], cwd=world,
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--quiet",
+            "--cpu",
+            "--num_processes",
+            "1",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            str(REPO / "recipes" / "sft.py"),
+            "--config",
+            "s-max-length.yaml",
+        ],
+        cwd=world,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if line.startswith("medsyn: error:")]
     assert len(errors) == 1 and "max_length" in errors[0] and "Traceback" not in proc.stderr, proc.stderr
@@ -331,12 +483,21 @@ def test_accelerate_launch_prints_the_error_once(world):
 def test_resume_after_a_truncated_shard_regenerates_it(tmp_path, tiny_model_dir, caplog):
     """A shard cut short (a full disk, a half copy) is found on resume, removed with a warning and written again."""
     from medsyn_hf.generation.cli import make_parser
-    from medsyn_hf.generation.run import main as generate, shard_path
-    from medsyn_hf.training.sft import parse_args
+    from medsyn_hf.generation.run import main as generate
+    from medsyn_hf.generation.run import shard_path
+    from medsyn_hf.recipe_args import parse_args
 
-    config = write_yaml(tmp_path / "c.yaml", model_name_or_path=str(tiny_model_dir), dtype="float32", num_priors=8,
-                        shard_size=4, max_new_tokens=6, batch_size=4, output_dir=str(tmp_path / "gen"),
-                        filters={"min_words": 1, "min_symptom_recall": 0.0})
+    config = write_yaml(
+        tmp_path / "c.yaml",
+        model_name_or_path=str(tiny_model_dir),
+        dtype="float32",
+        num_priors=8,
+        shard_size=4,
+        max_new_tokens=6,
+        batch_size=4,
+        output_dir=str(tmp_path / "gen"),
+        filters={"min_words": 1, "min_symptom_recall": 0.0},
+    )
     args = parse_args(["--config", config], make_parser())
     run_dir = Path(generate(*args)["run_dir"])
     shard = shard_path(run_dir, 1)
@@ -353,8 +514,9 @@ def test_a_killed_runs_temporary_is_removed_by_the_next_run(tmp_path, monkeypatc
     """`kill -9` during a write leaves `.<name>.tmp-<pid>-*` beside the output; the next run of the command removes
     it (its process is gone), and leaves the temporaries of live processes alone."""
     monkeypatch.chdir(tmp_path)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     stale = tmp_path / f".ift.tmp-{dead}-abc123"
     (stale / "ift" / "data").mkdir(parents=True)
     live = tmp_path / f".ift.tmp-{os.getpid()}-def456"
@@ -392,12 +554,31 @@ def load_deploy():
     return module
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--out", "."], "refusing"), (["--out", ""], "refusing"), (["--out", "afile.txt"], "is a file"),
-    (["--out", "unrelated"], "--overwrite"), (["--out", "ro-parent/space"], "not a writable folder"),
-    (["--out", "ro-pub"], "did not write"), (["--out", "s", "--model", "unrelated"], "not a model folder"),
-    (["--out", "s", "--repo-id", "bad id!!"], "repo id"), (["--out", "s", "--private"], "--repo-id"),
-], ids=["cwd", "empty", "file", "unrelated", "read-only-parent", "other-command", "not-a-model", "repo-id", "private"])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--out", "."], "refusing"),
+        (["--out", ""], "refusing"),
+        (["--out", "afile.txt"], "is a file"),
+        (["--out", "unrelated"], "--overwrite"),
+        (["--out", "ro-parent/space"], "not a writable folder"),
+        (["--out", "ro-pub"], "did not write"),
+        (["--out", "s", "--model", "unrelated"], "not a model folder"),
+        (["--out", "s", "--repo-id", "bad id!!"], "repo id"),
+        (["--out", "s", "--private"], "--repo-id"),
+    ],
+    ids=[
+        "cwd",
+        "empty",
+        "file",
+        "unrelated",
+        "read-only-parent",
+        "other-command",
+        "not-a-model",
+        "repo-id",
+        "private",
+    ],
+)
 def test_deploy_refuses_in_one_line(world, argv, words, capsys, monkeypatch):
     """`spaces/medsyn-demo/deploy.py` (the Space bundle) answers like the `medsyn` commands."""
     monkeypatch.chdir(world)

@@ -8,6 +8,7 @@ import sys
 import threading
 
 import pytest
+from conftest import REPO
 from datasets import Dataset, load_dataset
 from huggingface_hub import DatasetCard
 
@@ -15,12 +16,18 @@ from medsyn_hf.card import CARD_DIR, render_card, size_category, validate_card
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.hub import push_folder, write_folder
 
-from conftest import REPO
-
-METADATA = {"license": "mit", "language": ["ru"], "task_categories": ["text-generation"],
-            "size_categories": ["n<1K"], "source_datasets": ["original"], "pretty_name": "Тестовый набор"}
-TEMPLATE = ("---\n{{ card_data }}\n---\n\n# {{ pretty_name }}\n\n"
-            "{% for k, v in counts.items() %}- {{ k }}: {{ v }}\n{% endfor %}")
+METADATA = {
+    "license": "mit",
+    "language": ["ru"],
+    "task_categories": ["text-generation"],
+    "size_categories": ["n<1K"],
+    "source_datasets": ["original"],
+    "pretty_name": "Тестовый набор",
+}
+TEMPLATE = (
+    "---\n{{ card_data }}\n---\n\n# {{ pretty_name }}\n\n"
+    "{% for k, v in counts.items() %}- {{ k }}: {{ v }}\n{% endfor %}"
+)
 
 
 @pytest.fixture
@@ -36,8 +43,10 @@ def card(template):
 
 
 def configs():
-    return {"a": {"train": Dataset.from_dict({"x": ["один", "два", "три"]})},
-            "b": {"train": Dataset.from_dict({"x": ["четыре"]}), "validation": Dataset.from_dict({"x": ["пять"]})}}
+    return {
+        "a": {"train": Dataset.from_dict({"x": ["один", "два", "три"]})},
+        "b": {"train": Dataset.from_dict({"x": ["четыре"]}), "validation": Dataset.from_dict({"x": ["пять"]})},
+    }
 
 
 def test_render_fills_front_matter_and_body(card):
@@ -56,24 +65,35 @@ def test_card_templates_live_in_dataset_card():
     assert (CARD_DIR / "ift.md").is_file() and CARD_DIR == REPO / "dataset_card"
 
 
-@pytest.mark.parametrize("n, label", [(0, "n<1K"), (999, "n<1K"), (1000, "1K<n<10K"), (40_546, "10K<n<100K"),
-                                      (100_000, "100K<n<1M")])
+@pytest.mark.parametrize(
+    "n, label", [(0, "n<1K"), (999, "n<1K"), (1000, "1K<n<10K"), (40_546, "10K<n<100K"), (100_000, "100K<n<1M")]
+)
 def test_size_category(n, label):
     assert size_category(n) == label
 
 
-@pytest.mark.parametrize("change, problem", [
-    ({"license": "my-own-license"}, "license: 'my-own-license' not allowed"),
-    ({"license": "other"}, "license: 'other' needs license_name and license_link"),
-    ({"language": ["russian"]}, "language: 'russian' not allowed"),
-    ({"size_categories": ["5K"]}, "size_categories: '5K' not allowed"),
-    ({"task_categories": ["medical-notes"]}, "task_categories: 'medical-notes' not allowed"),
-    ({"pretty_name": None}, "pretty_name: missing"),
-    ({"source_datasets": None}, "source_datasets: missing"),
-    ({"configs": [{"data_files": "data/*"}]}, "configs: Each config must include `config_name`"),
-    ({"configs": [{"config_name": "a", "data_files": "x/*", "default": True},
-                  {"config_name": "b", "data_files": "y/*", "default": True}]}, "several default configs"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ({"license": "my-own-license"}, "license: 'my-own-license' not allowed"),
+        ({"license": "other"}, "license: 'other' needs license_name and license_link"),
+        ({"language": ["russian"]}, "language: 'russian' not allowed"),
+        ({"size_categories": ["5K"]}, "size_categories: '5K' not allowed"),
+        ({"task_categories": ["medical-notes"]}, "task_categories: 'medical-notes' not allowed"),
+        ({"pretty_name": None}, "pretty_name: missing"),
+        ({"source_datasets": None}, "source_datasets: missing"),
+        ({"configs": [{"data_files": "data/*"}]}, "configs: Each config must include `config_name`"),
+        (
+            {
+                "configs": [
+                    {"config_name": "a", "data_files": "x/*", "default": True},
+                    {"config_name": "b", "data_files": "y/*", "default": True},
+                ]
+            },
+            "several default configs",
+        ),
+    ],
+)
 def test_validate_reports_each_hub_rule(change, problem):
     data = {**METADATA, "configs": [{"config_name": "default", "data_files": "data/*"}], **change}
     card = DatasetCard("---\n" + json.dumps({k: v for k, v in data.items() if v is not None}) + "\n---\n# x\n")
@@ -109,8 +129,13 @@ def test_folder_loads_like_the_hub(tmp_path, card):
 
 
 def test_extra_files_travel_with_the_folder(tmp_path, card):
-    out = write_folder(tmp_path / "ds", configs(), card, default_config="a",
-                       files={"plot.png": b"\x89PNG", "docs/notes.txt": "заметки".encode()})
+    out = write_folder(
+        tmp_path / "ds",
+        configs(),
+        card,
+        default_config="a",
+        files={"plot.png": b"\x89PNG", "docs/notes.txt": "заметки".encode()},
+    )
     assert (out / "plot.png").read_bytes() == b"\x89PNG"
     assert (out / "docs" / "notes.txt").read_text(encoding="utf-8") == "заметки"
     assert load_dataset(str(out))["train"]["x"] == ["один", "два", "три"]
@@ -168,9 +193,11 @@ class _Unauthorised(http.server.BaseHTTPRequestHandler):
 
 def _push_in_subprocess(folder, endpoint):
     """huggingface_hub reads HF_HUB_OFFLINE / HF_ENDPOINT at import time, so the push runs in a fresh interpreter."""
-    code = ("import sys\nfrom medsyn_hf.errors import MedsynError\nfrom medsyn_hf.hub import push_folder\n"
-            f"try:\n    push_folder({str(folder)!r}, 'someone/medsyn-test', token='hf_invalid')\n"
-            "except MedsynError as err:\n    print(err)\n    sys.exit(2)\n")
+    code = (
+        "import sys\nfrom medsyn_hf.errors import MedsynError\nfrom medsyn_hf.hub import push_folder\n"
+        f"try:\n    push_folder({str(folder)!r}, 'someone/medsyn-test', token='hf_invalid')\n"
+        "except MedsynError as err:\n    print(err)\n    sys.exit(2)\n"
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": endpoint, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
 

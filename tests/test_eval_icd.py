@@ -8,8 +8,8 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
-
 from conftest import REPO, SOURCES
+
 from medsyn_hf.cli import main
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.evaluation import icd, icd_classifier
@@ -36,15 +36,20 @@ def write_jsonl(path, rows):
 def files(tmp_path_factory):
     """Every 7th code that train, dev and the GPT notes share; up to 20 train notes per code (so codes with fewer
     than RARE_K stay rare), all their dev notes, up to 12 GPT notes per code plus 5 with other codes."""
-    train, dev = read_jsonl(SOURCES / "rumedtop3" / "train_v1.jsonl"), read_jsonl(SOURCES / "rumedtop3" / "dev_v1.jsonl")
+    train, dev = (
+        read_jsonl(SOURCES / "rumedtop3" / "train_v1.jsonl"),
+        read_jsonl(SOURCES / "rumedtop3" / "dev_v1.jsonl"),
+    )
     gpt = read_jsonl(SOURCES / "medsyn_gpt_notes" / "notes.jsonl.gz")
     shared = sorted({r["code"] for r in train} & {r["code"] for r in dev} & {category(n["icd10"]) for n in gpt})
     codes = set(shared[::7])
     by_code = defaultdict(list)
     for row in train:
         by_code[row["code"]].append(row)
-    rows = {"train": [r for c in sorted(codes) for r in by_code[c][: 20 if len(by_code[c]) > 20 else 10]],
-            "eval": [r for r in dev if r["code"] in codes]}
+    rows = {
+        "train": [r for c in sorted(codes) for r in by_code[c][: 20 if len(by_code[c]) > 20 else 10]],
+        "eval": [r for r in dev if r["code"] in codes],
+    }
     gpt_by_code = defaultdict(list)
     for note in gpt:
         gpt_by_code[category(note["icd10"])].append({k: note[k] for k in ("icd10", "response", "generation_model")})
@@ -68,12 +73,16 @@ def direct_scores(predictions, references, codes):
     per_code = defaultdict(list)
     for p, r in pairs:
         per_code[r].append((p[0] == r, r in p[:3]))
-    return {"acc1": 100 * sum(p[0] == r for p, r in pairs) / len(pairs),
-            "hit3": 100 * sum(r in p[:3] for p, r in pairs) / len(pairs),
-            "macro_acc1": 100 * np.mean([np.mean([a for a, _ in v]) for v in per_code.values()]),
-            "macro_hit3": 100 * np.mean([np.mean([h for _, h in v]) for v in per_code.values()]),
-            "per_code": {c: (100 * np.mean([a for a, _ in v]), 100 * np.mean([h for _, h in v]), len(v))
-                         for c, v in per_code.items()}}
+    return {
+        "acc1": 100 * sum(p[0] == r for p, r in pairs) / len(pairs),
+        "hit3": 100 * sum(r in p[:3] for p, r in pairs) / len(pairs),
+        "macro_acc1": 100 * np.mean([np.mean([a for a, _ in v]) for v in per_code.values()]),
+        "macro_hit3": 100 * np.mean([np.mean([h for _, h in v]) for v in per_code.values()]),
+        "per_code": {
+            c: (100 * np.mean([a for a, _ in v]), 100 * np.mean([h for _, h in v]), len(v))
+            for c, v in per_code.items()
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +98,10 @@ def test_scores_match_counting_note_by_note(random_predictions):
     predictions, references, codes = random_predictions
     rare = set(codes[6:])
     result = icd_scores(predictions, references, rare, n_bootstrap=0)
-    everything, on_rare = direct_scores(predictions, references, set(codes)), direct_scores(predictions, references, rare)
+    everything, on_rare = (
+        direct_scores(predictions, references, set(codes)),
+        direct_scores(predictions, references, rare),
+    )
     for key in ("acc1", "hit3", "macro_acc1", "macro_hit3"):
         assert result[key] == pytest.approx(everything[key])
         assert result[f"rare_{key}"] == pytest.approx(on_rare[key])
@@ -125,8 +137,9 @@ def test_bootstrap_is_seeded_stratified_and_matches_a_loop(random_predictions):
     loop = defaultdict(list)
     for _ in range(2000):
         index = [i for idx in by_code.values() for i in rng.choice(idx, len(idx))]
-        for key, value in direct_scores([predictions[i] for i in index], [references[i] for i in index],
-                                        set(codes)).items():
+        for key, value in direct_scores(
+            [predictions[i] for i in index], [references[i] for i in index], set(codes)
+        ).items():
             if key != "per_code":
                 loop[key].append(value)
     for key, values in loop.items():
@@ -178,8 +191,9 @@ def test_hashed_ngrams_rank_like_an_exact_vocabulary(files):
 
     real = load_labelled(files["paths"]["train"], "symptoms", "code")
     evaluation = load_labelled(files["paths"]["eval"], "symptoms", "code")
-    fast = icd_classifier.linear_rank(icd_classifier.char_ngram_counts(real.texts), real.codes,
-                                      icd_classifier.char_ngram_counts(evaluation.texts))
+    fast = icd_classifier.linear_rank(
+        icd_classifier.char_ngram_counts(real.texts), real.codes, icd_classifier.char_ngram_counts(evaluation.texts)
+    )
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(3, 8))
     solver = LogisticRegression(C=10, solver="liblinear", dual=True, tol=0.1, random_state=0)
     model = OneVsRestClassifier(solver).fit(vectorizer.fit_transform(real.texts), real.codes)
@@ -205,31 +219,57 @@ def test_fast_baseline_agrees_with_the_published_one(files):
 
 def test_cli_json_compares_with_real_only(files, capsys):
     paths, rows = files["paths"], files["rows"]
-    code, out, _ = cli(["eval", "icd", "--train", paths["train"], "--eval", paths["eval"], "--synthetic",
-                        paths["synthetic"], "--rare-k", RARE_K, "--bootstrap", 200, "--seeds", "0,1", "--json"], capsys)
+    code, out, _ = cli(
+        [
+            "eval",
+            "icd",
+            "--train",
+            paths["train"],
+            "--eval",
+            paths["eval"],
+            "--synthetic",
+            paths["synthetic"],
+            "--rare-k",
+            RARE_K,
+            "--bootstrap",
+            200,
+            "--seeds",
+            "0,1",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0 and len(out.strip().splitlines()) == 1
     result = json.loads(out)
     counts = Counter(r["code"] for r in rows["train"])
     assert result["rare_codes"] == sorted(c for c, n in counts.items() if n < RARE_K) != []
     assert result["seeds"] == [0, 1] and result["synthetic_fraction"] == 1 and result["topup"] == 0
     real_only, upsampled = result["real_only"], result["upsampled"]
-    assert real_only["train_real"] == upsampled["train_real"] == len(rows["train"]) and result["n"] == len(rows["eval"])
+    assert real_only["train_real"] == upsampled["train_real"] == len(rows["train"]) and result["n"] == len(
+        rows["eval"]
+    )
     assert real_only["train_synthetic"] == 0
     assert upsampled["train_synthetic"] == sum(category(n["icd10"]) in counts for n in rows["synthetic"])
     assert result["synthetic_dropped"] == 5
     assert 0 < real_only["acc1"] <= real_only["hit3"] <= 100
     assert result["n_rare"] == sum(r["code"] in result["rare_codes"] for r in rows["eval"])
     assert len(result["runs"]) == 4 and {(r["seed"], r["synthetic_fraction"]) for r in result["runs"]} == {
-        (0, 0.0), (1, 0.0), (0, 1.0), (1, 1.0)}
+        (0, 0.0),
+        (1, 0.0),
+        (0, 1.0),
+        (1, 1.0),
+    }
     for run in result["runs"]:
         assert run["ci"]["acc1"][0] <= run["acc1"] <= run["ci"]["acc1"][1]
         assert sum(v["n"] for v in run["per_code"].values()) == result["n"]
     for key in ("acc1", "hit3", "macro_acc1", "rare_acc1", "rare_hit3"):
         difference = result["paired_diff"][key]
         assert difference["diff"] == pytest.approx(upsampled[key] - real_only[key], abs=0.011)
-        per_seed = [next(r[key] for r in result["runs"] if (r["seed"], r["synthetic_fraction"]) == (s, 1.0))
-                    - next(r[key] for r in result["runs"] if (r["seed"], r["synthetic_fraction"]) == (s, 0.0))
-                    for s in (0, 1)]
+        per_seed = [
+            next(r[key] for r in result["runs"] if (r["seed"], r["synthetic_fraction"]) == (s, 1.0))
+            - next(r[key] for r in result["runs"] if (r["seed"], r["synthetic_fraction"]) == (s, 0.0))
+            for s in (0, 1)
+        ]
         assert difference["per_seed"] == pytest.approx(per_seed)
         assert difference["ci"][0] <= difference["diff"] <= difference["ci"][1]
     code, help_text, _ = cli(["eval", "icd", "--help"], capsys)  # every key of the JSON line is documented there
@@ -242,9 +282,30 @@ def test_cli_json_compares_with_real_only(files, capsys):
 def test_cli_topup_adds_exactly_the_missing_notes(files, capsys):
     """Codes with 10 real notes get 15 - 10 = 5 complaint views of their GPT notes, codes with 20 get none."""
     paths, rows = files["paths"], files["rows"]
-    code, out, _ = cli(["eval", "icd", "--train", paths["train"], "--eval", paths["eval"], "--synthetic",
-                        paths["synthetic"], "--topup", 15, "--synthetic-view", "complaint", "--seeds", "0,1,2",
-                        "--rare-k", RARE_K, "--bootstrap", 100, "--json"], capsys)
+    code, out, _ = cli(
+        [
+            "eval",
+            "icd",
+            "--train",
+            paths["train"],
+            "--eval",
+            paths["eval"],
+            "--synthetic",
+            paths["synthetic"],
+            "--topup",
+            15,
+            "--synthetic-view",
+            "complaint",
+            "--seeds",
+            "0,1,2",
+            "--rare-k",
+            RARE_K,
+            "--bootstrap",
+            100,
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0
     result = json.loads(out)
     real = Counter(r["code"] for r in rows["train"])
@@ -255,8 +316,25 @@ def test_cli_topup_adds_exactly_the_missing_notes(files, capsys):
     assert result["upsampled"]["train_synthetic"] == expected and result["real_only"]["train_synthetic"] == 0
     assert set(result["paired_diff"]) >= {"acc1", "hit3", "macro_acc1", "macro_hit3", "rare_acc1", "rare_hit3"}
     assert all(len(d["per_seed"]) == 3 for d in result["paired_diff"].values())
-    code, text, _ = cli(["eval", "icd", "--train", paths["train"], "--eval", paths["eval"], "--synthetic",
-                         paths["synthetic"], "--topup", 15, "--rare-k", RARE_K, "--bootstrap", 50], capsys)
+    code, text, _ = cli(
+        [
+            "eval",
+            "icd",
+            "--train",
+            paths["train"],
+            "--eval",
+            paths["eval"],
+            "--synthetic",
+            paths["synthetic"],
+            "--topup",
+            15,
+            "--rare-k",
+            RARE_K,
+            "--bootstrap",
+            50,
+        ],
+        capsys,
+    )
     assert code == 0 and f"+ {expected} synthetic (top-up to 15 notes per code, head view)" in text
     assert "difference [95% CI]" in text and len(text.strip().splitlines()) == 2 + 8 + 1
 
@@ -266,8 +344,9 @@ def test_nothing_added_gives_a_zero_difference_and_an_interval_around_it(files):
     real = load_labelled(files["paths"]["train"], "symptoms", "code")
     evaluation = load_labelled(files["paths"]["eval"], "symptoms", "code")
     synthetic = load_labelled(files["paths"]["synthetic"], "response", "icd10")
-    result = icd.compare(real, evaluation, synthetic, topup=1, view="complaint", seeds=(0, 1), rare_k=RARE_K,
-                         n_bootstrap=200)
+    result = icd.compare(
+        real, evaluation, synthetic, topup=1, view="complaint", seeds=(0, 1), rare_k=RARE_K, n_bootstrap=200
+    )
     assert result["upsampled"]["train_synthetic"] == 0
     for difference in result["paired_diff"].values():
         assert difference["diff"] == 0 and difference["ci"] == [0, 0] and not excludes_zero(difference)
@@ -280,8 +359,10 @@ def test_paired_differences_on_known_predictions():
     # The treated classifier gets the C00 (rare) notes right, the baseline none: +2/12 overall, +100 on rare.
     treated = [right[i] if references[i] == "C00" else wrong[i] for i in range(12)]
     result = paired_differences([wrong, wrong], [treated, treated], references, rare_codes=["C00"], n_bootstrap=300)
-    assert result["acc1"]["diff"] == pytest.approx(100 * 2 / 12) and result["hit3"]["per_seed"] == [
-        pytest.approx(100 * 2 / 12)] * 2
+    assert (
+        result["acc1"]["diff"] == pytest.approx(100 * 2 / 12)
+        and result["hit3"]["per_seed"] == [pytest.approx(100 * 2 / 12)] * 2
+    )
     assert result["macro_acc1"]["diff"] == pytest.approx(100 / 3)
     assert result["rare_acc1"]["diff"] == 100 and result["rare_acc1"]["ci"] == [100, 100]
     assert excludes_zero(result["acc1"]) and result["acc1"]["ci"] == pytest.approx([100 * 2 / 12] * 2)
@@ -314,15 +395,47 @@ def test_mini_grid_writes_table_plot_and_runs(files, capsys, tmp_path):
 
     paths = files["paths"]
     out = tmp_path / "grid"
-    code, stdout, _ = cli(["eval", "icd", "--train", paths["train"], "--eval", paths["eval"], "--synthetic",
-                           paths["synthetic"], "--grid", "--real-fractions", "0.5,1", "--synthetic-fractions", "0,1",
-                           "--topups", "0,15", "--seeds", "0,1", "--rare-k", RARE_K, "--bootstrap", 100, "--out", out,
-                           "--json"], capsys)
+    code, stdout, _ = cli(
+        [
+            "eval",
+            "icd",
+            "--train",
+            paths["train"],
+            "--eval",
+            paths["eval"],
+            "--synthetic",
+            paths["synthetic"],
+            "--grid",
+            "--real-fractions",
+            "0.5,1",
+            "--synthetic-fractions",
+            "0,1",
+            "--topups",
+            "0,15",
+            "--seeds",
+            "0,1",
+            "--rare-k",
+            RARE_K,
+            "--bootstrap",
+            100,
+            "--out",
+            out,
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0
     result = json.loads(stdout)
     cells = {(c["real_fraction"], c["synthetic_fraction"], c["topup"]) for c in result["cells"]}
-    assert cells == {(0.5, 0.0, 0), (0.5, 1.0, 0), (0.5, 0.0, 15), (1.0, 0.0, 0), (1.0, 1.0, 0), (1.0, 0.0, 15),
-                     (0.0, 1.0, 0)}
+    assert cells == {
+        (0.5, 0.0, 0),
+        (0.5, 1.0, 0),
+        (0.5, 0.0, 15),
+        (1.0, 0.0, 0),
+        (1.0, 1.0, 0),
+        (1.0, 0.0, 15),
+        (0.0, 1.0, 0),
+    }
     baseline = result["baseline"]
     assert (baseline["real_fraction"], baseline["synthetic_fraction"], baseline["topup"]) == (1.0, 0.0, 0)
     saved = json.loads((out / "grid.json").read_text(encoding="utf-8"))
@@ -336,7 +449,8 @@ def test_mini_grid_writes_table_plot_and_runs(files, capsys, tmp_path):
             reference = by_cell[(key[0] or 1.0, 0.0, 0)]
             assert cell["vs_real_fraction"] == (key[0] or 1.0)
             assert cell["paired_diff"]["rare_hit3"]["diff"] == pytest.approx(
-                cell["rare_hit3"] - reference["rare_hit3"], abs=0.011)
+                cell["rare_hit3"] - reference["rare_hit3"], abs=0.011
+            )
         else:
             assert "paired_diff" not in cell
     half = [r for r in saved["runs"] if (r["real_fraction"], r["synthetic_fraction"], r["topup"]) == (0.5, 0.0, 0)]
@@ -346,8 +460,13 @@ def test_mini_grid_writes_table_plot_and_runs(files, capsys, tmp_path):
     table = [line for line in (out / "grid.md").read_text(encoding="utf-8").splitlines() if line.startswith("|")]
     assert len(table) == 2 + len(cells) and "real only" in table[2]
     assert sum("synthetic only" in line for line in table) == 1 and sum("top-up to 15" in line for line in table) == 2
-    starred = sum(excludes_zero(c["paired_diff"][k]) for c in result["cells"] if "paired_diff" in c
-                  for k in icd.PLOTTED if k in c["paired_diff"])
+    starred = sum(
+        excludes_zero(c["paired_diff"][k])
+        for c in result["cells"]
+        if "paired_diff" in c
+        for k in icd.PLOTTED
+        if k in c["paired_diff"]
+    )
     assert "".join(table).count("*)") == starred
     with Image.open(out / "grid.png") as image:
         assert image.format == "PNG" and image.size[0] > 1000 and image.size[1] > 600  # two rows: fraction, top-up
@@ -355,8 +474,24 @@ def test_mini_grid_writes_table_plot_and_runs(files, capsys, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "keep.txt").write_text("mine")
-    code, _, err = cli(["eval", "icd", "--train", paths["train"], "--eval", paths["eval"], "--synthetic",
-                        paths["synthetic"], "--grid", "--out", other, "--bootstrap", 0], capsys)
+    code, _, err = cli(
+        [
+            "eval",
+            "icd",
+            "--train",
+            paths["train"],
+            "--eval",
+            paths["eval"],
+            "--synthetic",
+            paths["synthetic"],
+            "--grid",
+            "--out",
+            other,
+            "--bootstrap",
+            0,
+        ],
+        capsys,
+    )
     assert code == 2 and len(err.strip().splitlines()) == 1 and (other / "keep.txt").read_text() == "mine"
 
 
@@ -370,23 +505,26 @@ def test_transformer_classifier_on_a_tiny_model(files, tiny_model_dir):
     assert all(len(p) == 3 == len(set(p)) and set(p) <= set(real.codes) for p in predictions)
 
 
-@pytest.mark.parametrize("case, message", [
-    ("no_code", "rows have no 'code'"),
-    ("empty", "no rows"),
-    ("unknown_column", "no column 'complaint'"),
-    ("unseen_code", "codes no training note has"),
-    ("bad_code", "is not an ICD-10 code"),
-    ("grid_without_synthetic", "--grid needs --synthetic"),
-    ("synthetic_without_known_codes", "no synthetic note has a code"),
-    ("not_a_classifier", "neither 'tfidf', 'reference' nor a local model folder"),
-    ("topup_below_1", "--topup 0: the number of training notes to bring each code up to must be at least 1"),
-    ("topup_without_synthetic", "need --synthetic"),
-    ("topup_and_fraction", "alternatives"),
-    ("topup_in_grid", "not --topup or --synthetic-fraction"),
-    ("empty_synthetic", "no rows"),
-    ("no_synthetic_text_column", "no column 'response'"),
-    ("bad_view", "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("no_code", "rows have no 'code'"),
+        ("empty", "no rows"),
+        ("unknown_column", "no column 'complaint'"),
+        ("unseen_code", "codes no training note has"),
+        ("bad_code", "is not an ICD-10 code"),
+        ("grid_without_synthetic", "--grid needs --synthetic"),
+        ("synthetic_without_known_codes", "no synthetic note has a code"),
+        ("not_a_classifier", "neither 'tfidf', 'reference' nor a local model folder"),
+        ("topup_below_1", "--topup 0: the number of training notes to bring each code up to must be at least 1"),
+        ("topup_without_synthetic", "need --synthetic"),
+        ("topup_and_fraction", "alternatives"),
+        ("topup_in_grid", "not --topup or --synthetic-fraction"),
+        ("empty_synthetic", "no rows"),
+        ("no_synthetic_text_column", "no column 'response'"),
+        ("bad_view", "invalid choice"),
+    ],
+)
 def test_bad_input_is_one_clear_line(files, capsys, tmp_path, case, message):
     paths, rows = files["paths"], files["rows"]
     train, evaluation = paths["train"], paths["eval"]
@@ -430,7 +568,20 @@ def test_bad_input_is_one_clear_line(files, capsys, tmp_path, case, message):
 def test_drop_unseen_scores_the_other_notes(files, capsys, tmp_path):
     rows = files["rows"]
     evaluation = write_jsonl(tmp_path / "e.jsonl", rows["eval"] + [{"symptoms": "сыпь", "code": "L99"}])
-    code, out, _ = cli(["eval", "icd", "--train", files["paths"]["train"], "--eval", evaluation, "--drop-unseen",
-                        "--bootstrap", 0, "--json"], capsys)
+    code, out, _ = cli(
+        [
+            "eval",
+            "icd",
+            "--train",
+            files["paths"]["train"],
+            "--eval",
+            evaluation,
+            "--drop-unseen",
+            "--bootstrap",
+            0,
+            "--json",
+        ],
+        capsys,
+    )
     result = json.loads(out)
     assert code == 0 and result["eval_dropped"] == 1 and result["n"] == len(rows["eval"])

@@ -8,8 +8,16 @@ import pytest
 
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.filters import (
-    FilterConfig, apply_filters, copy_ratio, copy_span, cyrillic_share, deduplicate, find_pii, scrub_pii,
-    symptom_recall, symptoms_present,
+    FilterConfig,
+    apply_filters,
+    copy_ratio,
+    copy_span,
+    cyrillic_share,
+    deduplicate,
+    find_pii,
+    scrub_pii,
+    symptom_recall,
+    symptoms_present,
 )
 
 
@@ -20,10 +28,15 @@ def notes(gpt_notes_sample):
 
 # -- symptom recall -------------------------------------------------------------------------------------------------
 
+
 def test_recall_matches_inflected_mentions_and_ignores_function_words():
     note = "Жалобы на сильные боли в горле, сухой кашель по ночам. Температура тела не повышалась."
     assert symptoms_present(note, ["боль в горле", "кашель", "одышка", "повышение температуры"]) == [
-        True, True, False, False]
+        True,
+        True,
+        False,
+        False,
+    ]
     assert symptom_recall(note, ["Болями в горле", "КАШЕЛЬ", "одышка"]) == pytest.approx(2 / 3)
     # "в"/"и" are no evidence: a note without the content words does not mention the symptom.
     assert symptom_recall("Пациент пришёл в клинику и ушёл.", ["боль в горле и кашель"]) == 0.0
@@ -53,6 +66,7 @@ def test_recall_drops_by_the_share_of_unmentioned_symptoms(notes):
 
 # -- copy ratio, length, language -----------------------------------------------------------------------------------
 
+
 def test_copy_ratio_and_span_on_a_worked_example():
     note, example = "а б в г д е ж", "А, б в. Г д х"
     # note 5-grams: абвгд (in example), бвгде, вгдеж -> 1/3; longest shared run: а б в г д
@@ -78,6 +92,7 @@ def test_cyrillic_share():
 
 # -- deduplication --------------------------------------------------------------------------------------------------
 
+
 def _perturb(text: str, k: int, seed: int) -> str:
     words = text.split()
     rng = random.Random(seed)
@@ -94,9 +109,9 @@ def test_deduplicate_exact_and_near_duplicates(notes):
     mixed = texts + near + [shouted]
     keep = deduplicate(mixed)
     assert keep[: len(texts)] == [True] * len(texts)  # the first of a group is kept
-    assert keep[len(texts):] == [False] * (len(near) + 1)
+    assert keep[len(texts) :] == [False] * (len(near) + 1)
     assert deduplicate(mixed) == keep  # deterministic
-    assert all(deduplicate(mixed, threshold=1.01)[len(texts): -1])  # near duplicates are only near
+    assert all(deduplicate(mixed, threshold=1.01)[len(texts) : -1])  # near duplicates are only near
 
 
 def test_deduplicate_short_and_empty_texts():
@@ -106,15 +121,24 @@ def test_deduplicate_short_and_empty_texts():
 # -- PII ------------------------------------------------------------------------------------------------------------
 
 PLANTED = {
-    "name": ["ФИО: Кузнецова Мария Петровна", "Пациент Сидоров И.И. обратился", "врач Иван Петрович Смирнов",
-             "А.В. Морозов", "Пациентка Анна, 26 лет", "зовут Ольга Николаевна Белова"],
+    "name": [
+        "ФИО: Кузнецова Мария Петровна",
+        "Пациент Сидоров И.И. обратился",
+        "врач Иван Петрович Смирнов",
+        "А.В. Морозов",
+        "Пациентка Анна, 26 лет",
+        "зовут Ольга Николаевна Белова",
+    ],
     "phone": ["+7 (912) 345-67-89", "8 912 345 67 89", "89123456789", "тел.: 345-67-89"],
     "snils": ["СНИЛС 123-456-789 01", "СНИЛС: 12345678901"],
     "passport": ["паспорт 45 07 123456", "паспорт серии 4507 № 654321"],
     "policy": ["полис ОМС 1234 5678 9012 3456", "полис: 7700000012345678"],
     "email": ["ivan.petrov@mail.ru"],
-    "address": ["г. Москва, ул. Ленина, д. 5, кв. 12", "проспект Мира, дом 10, квартира 4",
-                "Адрес проживания: Тверская область, деревня Горки"],
+    "address": [
+        "г. Москва, ул. Ленина, д. 5, кв. 12",
+        "проспект Мира, дом 10, квартира 4",
+        "Адрес проживания: Тверская область, деревня Горки",
+    ],
     "birth_date": ["Дата рождения: 12.03.1985"],
 }
 # What must be gone afterwards: digit runs, e-mail, and the name/street words.
@@ -133,12 +157,14 @@ def test_planted_pii_in_real_notes_is_scrubbed(notes):
 
 
 def test_medical_text_is_not_scrubbed():
-    medical = ("Температура 38 градусов держится 2 недели, с 12.03.2023 кашель. АД 120/80 мм рт. ст., ЧСС 72 уд/мин, "
-               "Hb 135 г/л. Парацетамол 500 мг 3 раза в день, Ибупрофен 400 мг, Амоксициллин 1000 мг 7 дней. ОАК, ЭКГ, "
-               "УЗИ. Дефицит витамина С. Гепатит В. Болезнь Паркинсона у отца, синдром Иценко-Кушинга, анализ мочи по "
-               "Нечипоренко, проба Манту, симптом Щеткина-Блюмберга, болезнь Крона. Рост 175 см, вес 80 кг. "
-               "Дата осмотра: 15.04.2023. Вера в выздоровление. Надежда на улучшение. Номер истории болезни 123456. "
-               "Пациент: Сухой кашель. Пациент: По ночам хуже. Пол: женский.")
+    medical = (
+        "Температура 38 градусов держится 2 недели, с 12.03.2023 кашель. АД 120/80 мм рт. ст., ЧСС 72 уд/мин, "
+        "Hb 135 г/л. Парацетамол 500 мг 3 раза в день, Ибупрофен 400 мг, Амоксициллин 1000 мг 7 дней. ОАК, "
+        "ЭКГ, УЗИ. Дефицит витамина С. Гепатит В. Болезнь Паркинсона у отца, синдром Иценко-Кушинга, анализ "
+        "мочи по Нечипоренко, проба Манту, симптом Щеткина-Блюмберга, болезнь Крона. Рост 175 см, вес 80 кг. "
+        "Дата осмотра: 15.04.2023. Вера в выздоровление. Надежда на улучшение. Номер истории болезни 123456. "
+        "Пациент: Сухой кашель. Пациент: По ночам хуже. Пол: женский."
+    )
     assert scrub_pii(medical) == (medical, [])
 
 
@@ -155,6 +181,7 @@ def test_scrubbing_real_notes_keeps_their_medicine(notes):
 
 
 # -- apply_filters --------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def filtered(notes):
@@ -215,7 +242,109 @@ def test_apply_filters_errors():
         apply_filters([])
 
 
+# -- the filter interface: one registry, read by apply_filters, FilterConfig, the schema and the card -----------------
+
+
+def test_the_registry_orders_columns_reasons_and_thresholds():
+    """The built-in filters keep the columns, reasons and thresholds (names, defaults) of the YAML `filters:` keys."""
+    import dataclasses
+
+    from medsyn_hf.filters import REGISTRY, filter_columns, filter_reasons
+    from medsyn_hf.schemas import FILTER_FEATURES
+
+    assert list(REGISTRY) == [
+        "symptom_recall",
+        "copying",
+        "length",
+        "language",
+        "pii_scrub",
+        "near_duplicates",
+        "judge_score",
+    ]
+    assert (
+        list(FILTER_FEATURES)
+        == [*filter_columns(), "keep", "filter_reason"]
+        == [
+            "symptom_recall",
+            "copy_ratio",
+            "copy_span",
+            "n_chars",
+            "n_words",
+            "cyrillic_share",
+            "pii_found",
+            "is_duplicate",
+            "keep",
+            "filter_reason",
+        ]
+    )
+    assert list(filter_reasons()) == [
+        "low_symptom_recall",
+        "high_copy_ratio",
+        "too_short",
+        "too_long",
+        "not_russian",
+        "duplicate",
+        "judge",
+    ]
+    assert dataclasses.asdict(FilterConfig()) == {
+        "min_symptom_recall": 0.5,
+        "symptom_match_share": 1.0,
+        "max_copy_ratio": 0.5,
+        "copy_ngram": 5,
+        "min_words": 50,
+        "max_words": 1000,
+        "min_cyrillic_share": 0.9,
+        "scrub_pii": True,
+        "dedup_threshold": 0.8,
+        "min_judge_score": None,
+    }
+    assert all(f.metadata["help"] for f in dataclasses.fields(FilterConfig))
+
+
+def test_thresholds_are_flags_for_hf_argument_parser():
+    from transformers import HfArgumentParser
+
+    (config,) = HfArgumentParser(FilterConfig).parse_args_into_dataclasses(
+        ["--min_words", "7", "--min_judge_score", "2.5", "--scrub_pii", "false"]
+    )
+    assert (config.min_words, config.min_judge_score, config.scrub_pii, config.max_words) == (7, 2.5, False, 1000)
+    with pytest.raises(MedsynError, match=r"filters\.max_copy_ratio: 3\.0 is out of range"):
+        HfArgumentParser(FilterConfig).parse_args_into_dataclasses(["--max_copy_ratio", "3"])
+
+
+def test_note_scores_are_the_columns_apply_filters_writes(notes):
+    from medsyn_hf.filters import note_scores
+
+    config = FilterConfig(scrub_pii=False)
+    rows = [{"response": n["response"], "symptoms": n["symptoms"], "example": notes[0]["response"]} for n in notes[:4]]
+    out = apply_filters(rows, config)
+    for row, filtered in zip(rows, out):
+        scores = note_scores(row["response"], row["symptoms"], row["example"], config)
+        assert list(scores) == ["symptom_recall", "copy_ratio", "copy_span", "n_chars", "n_words", "cyrillic_share"]
+        assert scores == pytest.approx({k: filtered[k] for k in scores}, rel=1e-6)  # the column is float32
+    assert out[0]["copy_ratio"] == 1.0 and out[1]["copy_ratio"] < 0.5
+
+
+def test_a_dropped_filter_takes_its_threshold_along():
+    import dataclasses
+
+    from medsyn_hf.filters import REGISTRY, register, unregister
+
+    judge = type(REGISTRY["judge_score"])
+    unregister("judge_score")
+    try:
+        assert "min_judge_score" not in {f.name for f in dataclasses.fields(FilterConfig)}
+        with pytest.raises(TypeError):
+            FilterConfig(min_judge_score=3)
+    finally:
+        register(judge)
+    assert FilterConfig(min_judge_score=3).min_judge_score == 3
+    with pytest.raises(MedsynError, match="no filter 'judge'; registered: symptom_recall, copying"):
+        unregister("judge")
+
+
 # -- evaluate metrics (same functions, loadable by path offline) ----------------------------------------------------
+
 
 def test_evaluate_metrics_load_by_path_offline(notes):
     import os

@@ -10,22 +10,34 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import REPO
+
 from medsyn_hf.errors import MedsynError
 
 # One thread per process: the tiny model's small matrix products gain nothing from a second one, and on a shared
 # 2-core machine two spinning threads per process slow every test down several times.
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))),
-       "OMP_NUM_THREADS": "1"}
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))),
+    "OMP_NUM_THREADS": "1",
+}
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 COMPARED = ["idx", "seed", "prior_seed", "ICD-10", "response", "prompt_tokens", "completion_tokens", "finish_reason"]
 
 
 def write_config(path, model, output_dir, **overrides):
-    config = {"model_name_or_path": str(model), "dtype": "float32", "num_priors": 16, "shard_size": 8,
-              "example_p": 0.0, "output_dir": str(output_dir), "max_new_tokens": 12, "batch_size": 8, "seed": 3,
-              **overrides}
+    config = {
+        "model_name_or_path": str(model),
+        "dtype": "float32",
+        "num_priors": 16,
+        "shard_size": 8,
+        "example_p": 0.0,
+        "output_dir": str(output_dir),
+        "max_new_tokens": 12,
+        "batch_size": 8,
+        "seed": 3,
+        **overrides,
+    }
     path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
     return path
 
@@ -33,7 +45,7 @@ def write_config(path, model, output_dir, **overrides):
 def run_inprocess(config, *overrides):
     from medsyn_hf.generation.cli import make_parser
     from medsyn_hf.generation.run import main
-    from medsyn_hf.training.sft import parse_args
+    from medsyn_hf.recipe_args import parse_args
 
     return main(*parse_args(["--config", str(config), *overrides], make_parser()))
 
@@ -46,7 +58,7 @@ def notes_table(run_dir):
 def test_row_sampling_draws_from_the_softmax():
     import torch
 
-    from medsyn_hf.generation.backends import sample_rows
+    from medsyn_hf.generation.backends.transformers import sample_rows
 
     probs = torch.tensor([0.5, 0.25, 0.15, 0.07, 0.03, 0.0])
     keys = torch.arange(20000, dtype=torch.int64) * 7919
@@ -63,7 +75,7 @@ def test_rows_do_not_depend_on_their_batch(tiny_model_dir, kg):
     import torch
     from trl import ModelConfig
 
-    from medsyn_hf.generation.backends import load_model, row_key, transformers_backend
+    from medsyn_hf.generation.backends import load_model, make_backend, row_key
     from medsyn_hf.generation.config import GenerationArguments
     from medsyn_hf.priors import sample_priors
 
@@ -74,14 +86,15 @@ def test_rows_do_not_depend_on_their_batch(tiny_model_dir, kg):
 
     def run(**kw):
         args = GenerationArguments(**{"max_new_tokens": 10, **kw})
-        return transformers_backend(model_args, args, model_and_tokenizer=loaded)(messages, keys)
+        return make_backend(args, model_args, model_and_tokenizer=loaded).generate(messages, keys)
 
     big, small = run(batch_size=5), run(batch_size=2)
     assert big == small
     assert len({c.text for c in big}) == len(big)  # different rows, different keys, different notes
     assert all(c.completion_tokens == 10 and c.finish_reason == "length" or c.finish_reason == "stop" for c in big)
-    reseeded = transformers_backend(model_args, GenerationArguments(max_new_tokens=10), model_and_tokenizer=loaded)(
-        messages, [k + 1 for k in keys])
+    reseeded = make_backend(GenerationArguments(max_new_tokens=10), model_args, model_and_tokenizer=loaded).generate(
+        messages, [k + 1 for k in keys]
+    )
     assert [c.text for c in reseeded] != [c.text for c in big]
 
     # temperature 0 is exactly greedy `generate`
@@ -89,7 +102,7 @@ def test_rows_do_not_depend_on_their_batch(tiny_model_dir, kg):
     greedy = run(batch_size=3, temperature=0.0)
     ids = tok.apply_chat_template(messages[0], add_generation_prompt=True, return_tensors="pt", return_dict=True)
     with torch.no_grad():
-        ref = model.generate(**ids, max_new_tokens=10, do_sample=False)[0, ids["input_ids"].shape[1]:]
+        ref = model.generate(**ids, max_new_tokens=10, do_sample=False)[0, ids["input_ids"].shape[1] :]
     assert greedy[0].text == tok.decode(ref, skip_special_tokens=True).strip()
     assert greedy[0].prompt_tokens == ids["input_ids"].shape[1]
 
@@ -117,7 +130,7 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_model_dir
     with caplog.at_level("INFO", logger="medsyn_hf.generation.run"):
         report = run_inprocess(config)  # the same command again
     assert report["run_dir"] == str(run_dir) and report["notes"] == 12
-    assert "6 shards, %d to do" % (6 - len(written)) in caplog.text
+    assert f"6 shards, {6 - len(written)} to do" in caplog.text
     assert sorted(os.listdir(run_dir / "shards")) == [f"shard-{i:05d}.parquet" for i in range(6)]  # no temporaries
     assert all((run_dir / "shards" / name).stat().st_mtime_ns == t for name, t in written.items())  # kept as they were
 
@@ -133,7 +146,7 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_model_dir
 def test_rerun_is_idempotent_and_only_note_changing_args_change_the_run_id(tmp_path, tiny_model_dir, caplog):
     from medsyn_hf.generation.cli import make_parser
     from medsyn_hf.generation.run import load_priors, priors_fingerprint, run_config, run_id
-    from medsyn_hf.training.sft import parse_args
+    from medsyn_hf.recipe_args import parse_args
 
     config = write_config(tmp_path / "c.yaml", tiny_model_dir, tmp_path / "runs")
     first = run_inprocess(config)
@@ -151,8 +164,14 @@ def test_rerun_is_idempotent_and_only_note_changing_args_change_the_run_id(tmp_p
 
     assert rid() == os.path.basename(first["run_dir"])
     assert rid("--batch_size", "1", "--concurrency", "2", "--output_dir", "elsewhere") == rid()
-    changed = [rid("--temperature", "0.5"), rid("--seed", "4"), rid("--max_new_tokens", "5"), rid("--num_priors", "9"),
-               rid("--adapter_name_or_path", str(tiny_model_dir)), rid("--shard_size", "4")]
+    changed = [
+        rid("--temperature", "0.5"),
+        rid("--seed", "4"),
+        rid("--max_new_tokens", "5"),
+        rid("--num_priors", "9"),
+        rid("--adapter_name_or_path", str(tiny_model_dir)),
+        rid("--shard_size", "4"),
+    ]
     assert len({rid(), *changed}) == 7
 
 
@@ -168,12 +187,13 @@ def test_bad_config_is_one_line_error(tmp_path, capsys):
     assert "needs base_url" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("config", sorted((REPO / "recipes").glob("*/generate/config*.yaml")),
-                         ids=lambda p: f"{p.parts[-3]}/{p.stem}")
+@pytest.mark.parametrize(
+    "config", sorted((REPO / "recipes").glob("*/generate/config*.yaml")), ids=lambda p: f"{p.parts[-3]}/{p.stem}"
+)
 def test_recipes_parse(config):
     from medsyn_hf.generation.cli import make_parser
     from medsyn_hf.generation.notes import filter_config
-    from medsyn_hf.training.sft import parse_args
+    from medsyn_hf.recipe_args import parse_args
 
     script, gen, model = parse_args(["--config", str(config)], make_parser())
     filter_config(script.filters)  # thresholds name real FilterConfig fields
@@ -187,9 +207,24 @@ def test_recipes_parse(config):
 
 def test_two_processes_write_the_same_notes_as_one(tmp_path, tiny_model_dir):
     config = write_config(tmp_path / "c.yaml", tiny_model_dir, tmp_path / "two", num_priors=32)
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-              str(REPO / "recipes" / "generate.py"), "--config", str(config), "--json"]
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        str(REPO / "recipes" / "generate.py"),
+        "--config",
+        str(config),
+        "--json",
+    ]
     two = subprocess.run(launch, capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600)
     assert two.returncode == 0, two.stderr[-3000:]
     assert "4 shards, 2 to do on process 0/2" in two.stderr and "4 shards, 2 to do on process 1/2" in two.stderr
@@ -198,7 +233,7 @@ def test_two_processes_write_the_same_notes_as_one(tmp_path, tiny_model_dir):
     assert notes_table(two_dir) == notes_table(one["run_dir"])
 
 
-# -- OpenAI-compatible backend against a real server -------------------------------------------------------------------
+# -- OpenAI-compatible backend against a real server ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def served_tiny_model(tiny_model_server):
     """`transformers serve` of the tiny model (conftest's session server): its base URL."""
@@ -208,8 +243,17 @@ def served_tiny_model(tiny_model_server):
 def test_openai_backend_against_transformers_serve(tmp_path, tiny_model_dir, served_tiny_model):
     from transformers import AutoTokenizer
 
-    config = write_config(tmp_path / "c.yaml", tiny_model_dir, tmp_path / "runs", num_priors=6, shard_size=4,
-                          max_new_tokens=8, backend="openai", base_url=served_tiny_model, concurrency=3)
+    config = write_config(
+        tmp_path / "c.yaml",
+        tiny_model_dir,
+        tmp_path / "runs",
+        num_priors=6,
+        shard_size=4,
+        max_new_tokens=8,
+        backend="openai",
+        base_url=served_tiny_model,
+        concurrency=3,
+    )
     report = run_inprocess(config)
     assert report["notes"] == 6
     notes = notes_table(report["run_dir"])
@@ -217,12 +261,19 @@ def test_openai_backend_against_transformers_serve(tmp_path, tiny_model_dir, ser
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     for note, prior in zip(notes, priors):
         # the server applied the model's chat template to exactly our messages
-        assert note["prompt_tokens"] == len(tok.apply_chat_template(prior["messages"], add_generation_prompt=True,
-                                                                    return_dict=True)["input_ids"])
+        assert note["prompt_tokens"] == len(
+            tok.apply_chat_template(prior["messages"], add_generation_prompt=True, return_dict=True)["input_ids"]
+        )
         assert 0 < note["completion_tokens"] <= 8 and note["response"]
     assert run_inprocess(config)["run_dir"] == report["run_dir"]  # finished: nothing sent again
 
-    dead = write_config(tmp_path / "d.yaml", tiny_model_dir, tmp_path / "dead", num_priors=2, backend="openai",
-                        base_url="http://127.0.0.1:9/v1")
+    dead = write_config(
+        tmp_path / "d.yaml",
+        tiny_model_dir,
+        tmp_path / "dead",
+        num_priors=2,
+        backend="openai",
+        base_url="http://127.0.0.1:9/v1",
+    )
     with pytest.raises(MedsynError, match="cannot reach"):
         run_inprocess(dead)

@@ -9,6 +9,7 @@ import json
 import shutil
 
 import pytest
+from conftest import FIXTURE_SOURCES, SOURCES
 from datasets import load_dataset
 
 from medsyn_hf.card import size_category, validate_card
@@ -19,8 +20,6 @@ from medsyn_hf.ift.build import MIN_EXAMPLES, build_ift, choose_holdout, token_c
 from medsyn_hf.ift.decontaminate import build_index, contaminated, read_eval_texts
 from medsyn_hf.prompts import TEMPLATES
 from medsyn_hf.schemas import IFT_FEATURES
-
-from conftest import FIXTURE_SOURCES, SOURCES
 
 DEV = SOURCES / "rumedtop3" / "dev_v1.jsonl"
 LIMIT = 150
@@ -46,8 +45,21 @@ def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("ift") / "medsyn-ift"
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        code = main(["ift", "build", "--out", str(out), "--limit", str(LIMIT), "--holdout-fraction", "0.1",
-                     "--decontaminate", str(DEV), "--json"])
+        code = main(
+            [
+                "ift",
+                "build",
+                "--out",
+                str(out),
+                "--limit",
+                str(LIMIT),
+                "--holdout-fraction",
+                "0.1",
+                "--decontaminate",
+                str(DEV),
+                "--json",
+            ]
+        )
     assert code == 0
     lines = stdout.getvalue().splitlines()
     assert len(lines) == 1
@@ -60,7 +72,8 @@ def test_json_report_gives_per_task_counts(built):
     for counts in report["tasks"].values():
         assert counts["generated"] == LIMIT
         assert counts["train"] + counts["validation"] == (
-            counts["generated"] - counts["exact_duplicates"] - counts["near_duplicates"] - counts["contaminated"])
+            counts["generated"] - counts["exact_duplicates"] - counts["near_duplicates"] - counts["contaminated"]
+        )
     assert report["examples"] == sum(c["train"] + c["validation"] for c in report["tasks"].values())
 
 
@@ -72,7 +85,8 @@ def test_every_config_loads_as_from_the_hub(built):
     for task, counts in report["tasks"].items():
         ds = load_dataset(str(out), task)
         assert {name: len(split) for name, split in ds.items()} == {
-            name: counts[name] for name in ("train", "validation") if counts[name]}
+            name: counts[name] for name in ("train", "validation") if counts[name]
+        }
         assert set(ds["train"]["task"]) == {task}
     assert len(set(everything["train"]["id"]) | set(everything["validation"]["id"])) == report["examples"]
 
@@ -134,8 +148,13 @@ def test_choose_holdout():
 
 
 def test_decontamination_rules():
-    index = build_index(["Жалобы на головные боли и тошноту по утрам в течение двух недель, слабость",
-                         "на головные боли.", "головокружение"])
+    index = build_index(
+        [
+            "Жалобы на головные боли и тошноту по утрам в течение двух недель, слабость",
+            "на головные боли.",
+            "головокружение",
+        ]
+    )
     assert contaminated("Пациентка: ТОШНОТУ по утрам, в течение двух недель; слабость!", index)  # shared 8 words
     assert not contaminated("тошноту по утрам в течение двух недель", index)  # 7 words
     assert contaminated("Она головные боли отрицает.", index)  # whole short text, even starting inside a word
@@ -164,8 +183,7 @@ def test_planted_dev_complaints_are_removed(tmp_path, dev):
     (sources / "medsyn_kg" / "wiki_disease_ru.csv").write_text("\n".join(wiki) + "\n", encoding="utf-8")
     clean = "Жалобы на зуд в ушной раковине слева в течение трёх дней после купания в озере."
     with (sources / "rumedtop3" / "train_v1.jsonl").open("a", encoding="utf-8") as f:
-        for text in (f"Повторный приём. {long} Рекомендации выполняет.", "Жалобы она головные боли по вечерам",
-                     clean):
+        for text in (f"Повторный приём. {long} Рекомендации выполняет.", "Жалобы она головные боли по вечерам", clean):
             f.write(json.dumps({"idx": "planted", "symptoms": text, "code": "G44"}, ensure_ascii=False) + "\n")
     notes_path = sources / "medsyn_gpt_notes" / "notes.jsonl.gz"
     with gzip.open(notes_path, "rt", encoding="utf-8") as f:
@@ -190,8 +208,11 @@ def test_planted_dev_complaints_are_removed(tmp_path, dev):
 def test_same_inputs_and_seed_give_identical_files(tmp_path):
     def build(name, seed):
         build_ift(tmp_path / name / "ift", SOURCES, limit=25, seed=seed, holdout_fraction=0.2)
-        return {p.relative_to(tmp_path / name).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted((tmp_path / name).rglob("*")) if p.is_file()}
+        return {
+            p.relative_to(tmp_path / name).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((tmp_path / name).rglob("*"))
+            if p.is_file()
+        }
 
     first = build("a", 0)
     assert first == build("b", 0)
@@ -204,8 +225,10 @@ def test_note_writing_reuses_the_generation_templates(gpt_notes_sample, kg):
     assert len(examples) == len(notes)
     systems = {ex["prompt"][0]["content"] for ex in examples}
     assert systems == {TEMPLATES[t].system for t in T.NOTE_TEMPLATES}
-    used = {next(t for t in T.NOTE_TEMPLATES if ex["prompt"][1]["content"].startswith(
-        TEMPLATES[t].user.split("{")[0])) for ex in examples}
+    used = {
+        next(t for t in T.NOTE_TEMPLATES if ex["prompt"][1]["content"].startswith(TEMPLATES[t].user.split("{")[0]))
+        for ex in examples
+    }
     assert len(used) >= 3
     for note, ex in zip(notes, examples):
         user = ex["prompt"][1]["content"]

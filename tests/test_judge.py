@@ -5,8 +5,8 @@ and a real `transformers serve` of the tiny model (its scores mean nothing: near
 import json
 
 import pytest
-
 from conftest import REPO
+
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.evaluation import judge as J
 from medsyn_hf.generation.backends import Completion
@@ -26,8 +26,8 @@ def test_parse_reply_accepts_only_complete_in_range_integer_scores():
     assert J.parse_reply(reply()) == VALID
     wrapped = f"Вот оценка:\n```json\n{reply()}\n```\nНадеюсь, помог."
     assert J.parse_reply(wrapped) == VALID  # text and a fence around the object
-    assert J.parse_reply("{не json} {\"realism\": 1} " + reply(realism=1)) == {**VALID, "realism": 1}  # first valid
-    assert J.parse_reply(reply(reason="Одна\n  строка\tпричины")) ["reason"] == "Одна строка причины"
+    assert J.parse_reply('{не json} {"realism": 1} ' + reply(realism=1)) == {**VALID, "realism": 1}  # first valid
+    assert J.parse_reply(reply(reason="Одна\n  строка\tпричины"))["reason"] == "Одна строка причины"
     assert J.parse_reply(reply(extra="ignored"))["consistency"] == 5
     for bad in (0, 6, -1, 4.5, 4.0, "4", True, None, [4]):
         assert J.parse_reply(reply(realism=bad)) is None, bad  # never clipped, rounded or converted
@@ -81,8 +81,15 @@ def test_malformed_replies_are_retried_with_new_seeds_then_missing(tmp_path):
     template = J.load_template()
     prompts = [J.render(template, f"Запись {i}", "J06", "ОРВИ", ["кашель"]) for i in range(4)]
     # note 0 valid at once, note 1 on the second try, notes 2 and 3 never (3: out of range)
-    script = Scripted(lambda note, attempt: reply() if "Запись 0" in note or ("Запись 1" in note and attempt == 1)
-                      else reply(realism=9) if "Запись 3" in note else "Оценка: хорошо")
+    script = Scripted(
+        lambda note, attempt: (
+            reply()
+            if "Запись 0" in note or ("Запись 1" in note and attempt == 1)
+            else reply(realism=9)
+            if "Запись 3" in note
+            else "Оценка: хорошо"
+        )
+    )
     cache = tmp_path / "cache" / J.CACHE_FILE
     results, attempts, counts = J.judge_messages(prompts, script.make, {"model": "m"}, 0, 2, cache, chunk_size=3)
     assert results[0] == VALID and results[1] == VALID and results[2] is None and results[3] is None
@@ -91,8 +98,11 @@ def test_malformed_replies_are_retried_with_new_seeds_then_missing(tmp_path):
     assert len(set(seeds)) == 3  # each retry a new draw
 
     again = Scripted(lambda note, attempt: pytest.fail("a cached request was sent again"))
-    assert J.judge_messages(prompts, again.make, {"model": "m"}, 0, 2, cache) == (results, attempts,
-                                                                                     {"requests": 0, "cached": 9})
+    assert J.judge_messages(prompts, again.make, {"model": "m"}, 0, 2, cache) == (
+        results,
+        attempts,
+        {"requests": 0, "cached": 9},
+    )
     assert again.built == 0  # not even the backend was built
     # one more retry allowed: only the new attempts of the two missing notes are sent
     more = Scripted(lambda note, attempt: "нет")
@@ -115,21 +125,23 @@ def test_cache_survives_a_torn_last_line(tmp_path):
 
 
 def test_tiny_model_in_process_garbage_is_recorded_missing_and_cached(tmp_path, tiny_model_dir):
-    from medsyn_hf.generation.backends import load_model, transformers_backend
+    from medsyn_hf.generation.backends import load_model, make_backend
     from medsyn_hf.generation.config import GenerationArguments
     from medsyn_hf.generation.config import GenerationModelConfig as ModelConfig
     from medsyn_hf.generation.run import backend_config
 
     template = J.load_template()
-    prompts = [J.render(template, "Жалобы на кашель и насморк.", c, n, ["кашель"]) for c, n in
-               (("J06", "ОРВИ"), ("K29", "Гастрит"), ("J06", "ОРВИ"))]  # the third is the first again
+    prompts = [
+        J.render(template, "Жалобы на кашель и насморк.", c, n, ["кашель"])
+        for c, n in (("J06", "ОРВИ"), ("K29", "Гастрит"), ("J06", "ОРВИ"))
+    ]  # the third is the first again
     model_args = ModelConfig(model_name_or_path=str(tiny_model_dir))
     gen_args = GenerationArguments(max_new_tokens=16, batch_size=4, temperature=1.0)
     built = []
 
     def make():
         built.append(1)
-        return transformers_backend(model_args, gen_args, model_and_tokenizer=load_model(model_args, "cpu"))
+        return make_backend(gen_args, model_args, model_and_tokenizer=load_model(model_args, "cpu")).generate
 
     identity = backend_config(gen_args, model_args)
     cache = tmp_path / J.CACHE_FILE
@@ -146,10 +158,14 @@ def test_tiny_model_in_process_garbage_is_recorded_missing_and_cached(tmp_path, 
 def test_min_judge_score_filter_is_off_by_default_and_rejects_low_scores(caplog):
     from medsyn_hf.filters import FilterConfig, apply_filters
 
-    note = ("Пациент жалуется на кашель и насморк в течение трёх дней, температура тела повышалась до тридцати восьми "
-            "градусов. ") * 6
-    rows = [{"response": note.replace("трёх", w), "symptoms": ["кашель"], "example": None, "judge_score": s}
-            for w, s in (("двух", 4.5), ("пяти", 2.0), ("семи", None), ("десяти", 3.0))]
+    note = (
+        "Пациент жалуется на кашель и насморк в течение трёх дней, температура тела повышалась до тридцати восьми "
+        "градусов. "
+    ) * 6
+    rows = [
+        {"response": note.replace("трёх", w), "symptoms": ["кашель"], "example": None, "judge_score": s}
+        for w, s in (("двух", 4.5), ("пяти", 2.0), ("семи", None), ("десяти", 3.0))
+    ]
     loose = dict(min_symptom_recall=0.0, dedup_threshold=1.0)
     assert [r["keep"] for r in apply_filters(rows, FilterConfig(**loose))] == [True] * 4
     out = apply_filters(rows, FilterConfig(**loose, min_judge_score=3.0))
@@ -166,10 +182,12 @@ def test_min_judge_score_filter_is_off_by_default_and_rejects_low_scores(caplog)
 def test_apply_min_score_moves_low_notes_to_rejected():
     import datasets
 
-    train = datasets.Dataset.from_dict({"idx": [0, 1, 2], "keep": [True] * 3, "filter_reason": [""] * 3,
-                                        "judge_score": [4.0, 1.5, None]})
-    rejected = datasets.Dataset.from_dict({"idx": [3], "keep": [False], "filter_reason": ["too_short"],
-                                           "judge_score": [1.0]})
+    train = datasets.Dataset.from_dict(
+        {"idx": [0, 1, 2], "keep": [True] * 3, "filter_reason": [""] * 3, "judge_score": [4.0, 1.5, None]}
+    )
+    rejected = datasets.Dataset.from_dict(
+        {"idx": [3], "keep": [False], "filter_reason": ["too_short"], "judge_score": [1.0]}
+    )
     out = J.apply_min_score({"train": train, "rejected": rejected}, 2.0)
     assert out["train"]["idx"] == [0, 2] and sorted(out["rejected"]["idx"]) == [1, 3]
     assert dict(zip(out["rejected"]["idx"], out["rejected"]["filter_reason"])) == {1: "judge", 3: "too_short,judge"}
@@ -190,8 +208,12 @@ def test_agreement_against_hand_computed_values():
     assert report["items"] == 5 and report["answers"] == 5 and report["annotators"] == 1
     assert report["realism"]["spearman"] == 1.0 and report["realism"]["kappa_quadratic"] == 1.0
     reverse = [{"item_id": f"i{k}", "annotator": "b", **{c: 6 - k for c in CRITERIA}} for k in range(1, 6)]
-    assert J.agreement(judged, reverse)["language"] == {"spearman": -1.0, "kappa_quadratic": -1.0, "judge_mean": 3.0,
-                                                        "human_mean": 3.0}
+    assert J.agreement(judged, reverse)["language"] == {
+        "spearman": -1.0,
+        "kappa_quadratic": -1.0,
+        "judge_mean": 3.0,
+        "human_mean": 3.0,
+    }
     # quadratic kappa by hand: judge (1,2,3) vs human (1,3,3); weights (i-j)^2; observed 1/3 * 1 = 1/3; expected from
     # the marginals (judge 1/3 each of 1,2,3; human 1/3 of 1, 2/3 of 3): 8/9 + 1/9 + 2/9 + 4/9 = 5/3 -> 1 - 1/5 = 0.8
     small = {f"s{k}": {**{c: k for c in CRITERIA}, "reason": "x"} for k in (1, 2, 3)}
@@ -202,8 +224,15 @@ def test_agreement_against_hand_computed_values():
 
 # -- the command end to end -------------------------------------------------------------------------------------------
 def write_config(path, model, **overrides):
-    config = {"model_name_or_path": str(model), "dtype": "float32", "max_new_tokens": 12, "temperature": 1.0,
-              "batch_size": 8, "max_retries": 1, **overrides}
+    config = {
+        "model_name_or_path": str(model),
+        "dtype": "float32",
+        "max_new_tokens": 12,
+        "temperature": 1.0,
+        "batch_size": 8,
+        "max_retries": 1,
+        **overrides,
+    }
     path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
     return path
 
@@ -221,12 +250,23 @@ def published(tmp_path_factory):
 
     with gzip.open(REPO / "tests" / "fixtures" / "sources" / "medsyn_gpt_notes" / "notes.jsonl.gz", "rt") as f:
         notes = [json.loads(line) for line in f][:6]
-    rows = [{"idx": i, "ICD-10": n["icd10"], "code_name_ru": n["disease_name_ru"], "symptoms": n["symptoms"],
-             "response": n["response"][:200], "keep": i < 4, "filter_reason": "" if i < 4 else "too_short"}
-            for i, n in enumerate(notes)]
-    card = DatasetCard("---\nlicense: cc-by-sa-4.0\nlanguage: [ru]\ntask_categories: [text-generation]\n"
-                       "size_categories: [n<1K]\nsource_datasets: [original]\npretty_name: Test notes\n---\n"
-                       "# Test notes\n\n![plot](code_distribution.png)\n")
+    rows = [
+        {
+            "idx": i,
+            "ICD-10": n["icd10"],
+            "code_name_ru": n["disease_name_ru"],
+            "symptoms": n["symptoms"],
+            "response": n["response"][:200],
+            "keep": i < 4,
+            "filter_reason": "" if i < 4 else "too_short",
+        }
+        for i, n in enumerate(notes)
+    ]
+    card = DatasetCard(
+        "---\nlicense: cc-by-sa-4.0\nlanguage: [ru]\ntask_categories: [text-generation]\n"
+        "size_categories: [n<1K]\nsource_datasets: [original]\npretty_name: Test notes\n---\n"
+        "# Test notes\n\n![plot](code_distribution.png)\n"
+    )
     out = tmp_path_factory.mktemp("published") / "ru-notes"
     splits = {"train": datasets.Dataset.from_list(rows[:4]), "rejected": datasets.Dataset.from_list(rows[4:])}
     write_folder(out, {"default": splits}, card, files={"code_distribution.png": b"\x89PNG fake"})
@@ -237,8 +277,7 @@ def snapshot(folder):
     return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_cli_in_process_writes_a_judged_dataset_and_a_rerun_sends_nothing(tmp_path, published, tiny_model_dir,
-                                                                          capsys):
+def test_cli_in_process_writes_a_judged_dataset_and_a_rerun_sends_nothing(tmp_path, published, tiny_model_dir, capsys):
     import datasets
 
     from medsyn_hf.cli import main
@@ -268,8 +307,9 @@ def test_cli_in_process_writes_a_judged_dataset_and_a_rerun_sends_nothing(tmp_pa
     assert main(argv) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["requests"] == 0 and again["cached"] == report["requests"] + report["cached"]
-    assert {k: again[k] for k in ("valid", "missing", "mean_scores")} == \
-        {k: report[k] for k in ("valid", "missing", "mean_scores")}
+    assert {k: again[k] for k in ("valid", "missing", "mean_scores")} == {
+        k: report[k] for k in ("valid", "missing", "mean_scores")
+    }
     # judging the judged folder again keeps one judge section
     assert main(["eval", "judge", str(out), "--config", str(config), "--out", str(tmp_path / "twice"), "--json"]) == 0
     assert (tmp_path / "twice" / "README.md").read_text().count("## LLM judge") == 1
@@ -286,15 +326,29 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, published, tiny_
         ([*base, "--out", str(tmp_path / "o"), "--max_retries", "-1"], "max_retries: -1 is out of range"),
         ([*base, "--out", str(tmp_path / "o"), "--min_score", "7"], "min_score: 7.0 is out of range; allowed: >= 1"),
         ([*base, "--out", str(tmp_path / "o"), "--template", "nope"], "unknown judge template"),
-        (["eval", "judge", str(published), "--out", str(tmp_path / "o"), "--config",
-          str(write_config(tmp_path / "bad.yaml", tiny_model_dir, max_notes="many"))], "max_notes: 'many' is not"),
+        (
+            [
+                "eval",
+                "judge",
+                str(published),
+                "--out",
+                str(tmp_path / "o"),
+                "--config",
+                str(write_config(tmp_path / "bad.yaml", tiny_model_dir, max_notes="many")),
+            ],
+            "max_notes: 'many' is not",
+        ),
         ([*base, "--out", str(tmp_path / "o"), "--code_column", "nope"], "no column 'nope'"),
         ([*base, "--out", str(tmp_path / "o"), "--split", "test"], "no split 'test'"),
         ([*base, "--out", str(tmp_path / "o"), "--cache_dir", str(tmp_path / "o" / "cache")], "input"),
-        (["eval", "judge", str(tmp_path / "none"), "--config", str(config), "--out", str(tmp_path / "o")],
-         "no such file"),
-        ([*base, "--out", str(tmp_path / "o"), "--model_name_or_path", "example/not-downloaded"],
-         "cannot load model 'example/not-downloaded'"),  # offline: the Hub is never reached
+        (
+            ["eval", "judge", str(tmp_path / "none"), "--config", str(config), "--out", str(tmp_path / "o")],
+            "no such file",
+        ),
+        (
+            [*base, "--out", str(tmp_path / "o"), "--model_name_or_path", "example/not-downloaded"],
+            "cannot load model 'example/not-downloaded'",
+        ),  # offline: the Hub is never reached
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv
@@ -321,18 +375,36 @@ def test_judging_an_assessment_folder_reports_agreement(tmp_path, capsys):
 
     folder = tmp_path / "assess"
     (folder / ANSWERS_DIR).mkdir(parents=True)
-    items = [{"item_id": f"item-{k:08x}", "text": f"Жалобы на кашель, {k} дня.", "code": "J06",
-              "code_name": "Острые инфекции верхних дыхательных путей"} for k in range(1, 6)]
+    items = [
+        {
+            "item_id": f"item-{k:08x}",
+            "text": f"Жалобы на кашель, {k} дня.",
+            "code": "J06",
+            "code_name": "Острые инфекции верхних дыхательных путей",
+        }
+        for k in range(1, 6)
+    ]
     (folder / ITEMS).write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
     for annotator, shift in (("anna", 0), ("boris", 1)):
         with open(folder / ANSWERS_DIR / f"{annotator}.jsonl", "w", encoding="utf-8") as f:
             for k, item in enumerate(items, 1):
-                f.write(json.dumps({"item_id": item["item_id"], "annotator": annotator, "origin": "real",
-                                    **{c: min(5, k + shift) for c in CRITERIA}, "answered_at": "t"}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "item_id": item["item_id"],
+                            "annotator": annotator,
+                            "origin": "real",
+                            **{c: min(5, k + shift) for c in CRITERIA},
+                            "answered_at": "t",
+                        }
+                    )
+                    + "\n"
+                )
     overrides = dict(max_new_tokens=12, temperature=1.0, batch_size=8)
     model = "example/judge-model"  # a Hub id, never downloaded: every reply is in the cache
-    config = write_config(tmp_path / "judge.yaml", model, cache_dir=str(tmp_path / "cache"), **overrides,
-                          max_retries=0)
+    config = write_config(
+        tmp_path / "judge.yaml", model, cache_dir=str(tmp_path / "cache"), **overrides, max_retries=0
+    )
     identity = backend_config(GenerationArguments(**overrides), ModelConfig(model_name_or_path=model, dtype="float32"))
     template = J.load_template()
     records = []
@@ -343,8 +415,10 @@ def test_judging_an_assessment_folder_reports_agreement(tmp_path, capsys):
     J.append_cache(tmp_path / "cache" / J.CACHE_FILE, records)
 
     out = tmp_path / "judged"
-    assert main(["eval", "judge", str(folder), "--config", str(config), "--out", str(out), "--min_score", "2",
-                 "--json"]) == 0
+    assert (
+        main(["eval", "judge", str(folder), "--config", str(config), "--out", str(out), "--min_score", "2", "--json"])
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["requests"] == 0 and report["valid"] == 5 and report["below_min_score"] == 1
     agree = report["agreement"]
@@ -358,8 +432,7 @@ def test_judging_an_assessment_folder_reports_agreement(tmp_path, capsys):
 
 
 # -- OpenAI-compatible backend against a real server ------------------------------------------------------------------
-def test_openai_backend_against_transformers_serve(tmp_path, published, tiny_model_dir, tiny_model_server,
-                                                   capsys):
+def test_openai_backend_against_transformers_serve(tmp_path, published, tiny_model_dir, tiny_model_server, capsys):
     from medsyn_hf.cli import main
 
     url, log = tiny_model_server
@@ -367,8 +440,15 @@ def test_openai_backend_against_transformers_serve(tmp_path, published, tiny_mod
     def posts():
         return log.read_text(errors="replace").count("POST /v1/chat/completions")
 
-    config = write_config(tmp_path / "judge.yaml", tiny_model_dir, cache_dir=str(tmp_path / "cache"), backend="openai",
-                          base_url=url, concurrency=2, max_notes=2)
+    config = write_config(
+        tmp_path / "judge.yaml",
+        tiny_model_dir,
+        cache_dir=str(tmp_path / "cache"),
+        backend="openai",
+        base_url=url,
+        concurrency=2,
+        max_notes=2,
+    )
     argv = ["eval", "judge", str(published), "--config", str(config), "--out", str(tmp_path / "out"), "--json"]
     start = posts()
     assert main(argv) == 0
@@ -379,8 +459,9 @@ def test_openai_backend_against_transformers_serve(tmp_path, published, tiny_mod
     assert json.loads(capsys.readouterr().out)["requests"] == 0 and posts() - start == report["requests"]
 
 
-@pytest.mark.parametrize("config", sorted((REPO / "recipes").glob("*/judge/config*.yaml")),
-                         ids=lambda p: f"{p.parts[-3]}/{p.stem}")
+@pytest.mark.parametrize(
+    "config", sorted((REPO / "recipes").glob("*/judge/config*.yaml")), ids=lambda p: f"{p.parts[-3]}/{p.stem}"
+)
 def test_recipes_parse(config):
     judge_args, gen_args, model_args = J.parse(["notes", "--config", str(config)])
     assert judge_args.dataset_name == "notes" and judge_args.template in (None, *[J.load_template().name])

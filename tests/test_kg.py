@@ -13,18 +13,21 @@ from medsyn_hf.kg import load_graph
 from medsyn_hf.kg import sources as src
 from medsyn_hf.kg.build import UNWEIGHTED, build, compile_graph, map_code
 from medsyn_hf.kg.graph import default_path
-from medsyn_hf.kg.normalize import surface, symptom_key
+from medsyn_hf.normalize import surface, symptom_key
 
 
 # -- normalisation ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("a, b", [
-    ("Болями в горле", "боль в горле"),
-    ("Головная боль", "головные боли"),
-    ("ПОВЫШЕНИЕ ТЕМПЕРАТУРЫ ТЕЛА", "повышение температуры тела"),
-    ("слабость", "Слабость."),
-    ("одышка", "одЫшка "),
-    ("тёмная моча", "темная моча"),
-])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("Болями в горле", "боль в горле"),
+        ("Головная боль", "головные боли"),
+        ("ПОВЫШЕНИЕ ТЕМПЕРАТУРЫ ТЕЛА", "повышение температуры тела"),
+        ("слабость", "Слабость."),
+        ("одышка", "одЫшка "),
+        ("тёмная моча", "темная моча"),
+    ],
+)
 def test_symptom_key_merges_inflections_and_case(a, b):
     assert symptom_key(a) == symptom_key(b)
 
@@ -190,14 +193,17 @@ def test_category_aggregates_its_subcodes(kg):
     assert weights == sorted(weights, reverse=True)
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("острый ларингит", "J04.0"),
-    ("ОСТРЫЙ ЛАРИНГИТ", "J04.0"),
-    ("острый ларенгит", "J04.0"),  # typo
-    ("acute laryngitis", "J04.0"),
-    ("сахарный диабет 2 типа", "E11"),
-    ("j45", "J45"),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("острый ларингит", "J04.0"),
+        ("ОСТРЫЙ ЛАРИНГИТ", "J04.0"),
+        ("острый ларенгит", "J04.0"),  # typo
+        ("acute laryngitis", "J04.0"),
+        ("сахарный диабет 2 типа", "E11"),
+        ("j45", "J45"),
+    ],
+)
 def test_search(kg, query, expected):
     assert expected in [code for code, _, _ in kg.search(query, limit=5)]
 

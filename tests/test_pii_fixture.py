@@ -1,5 +1,5 @@
-"""The PII scrubber on its labelled fixture (tests/fixtures/pii/): planted personal data in every common Russian form is
-caught, realistic clinical sentences (eponyms, doses, lab values, visit dates, ICD codes) are left alone."""
+"""The PII scrubber on its labelled fixture (tests/fixtures/pii/): planted personal data in every common Russian form
+is caught, realistic clinical sentences (eponyms, doses, lab values, visit dates, ICD codes) are left alone."""
 
 import json
 from collections import Counter
@@ -32,7 +32,7 @@ def test_fixture_is_large_varied_and_well_formed(planted, clinical):
     assert {r["source"] for r in clinical} >= {"hand", "medsyn_gpt_notes", "rumedtop3_train"}
     for row in planted:
         for s in row["pii"]:
-            assert row["text"][s["start"]:s["end"]].strip() == row["text"][s["start"]:s["end"]] != "", row
+            assert row["text"][s["start"] : s["end"]].strip() == row["text"][s["start"] : s["end"]] != "", row
 
 
 @pytest.mark.parametrize("split", ["dev", "heldout"])
@@ -61,10 +61,14 @@ def test_eponyms_from_the_mkg_are_not_patients():
 
 
 def test_placeholders_keep_labels_and_clinical_context():
-    text = ("Пациентка Захарова А.В., д.р. 01.01.1950, проживает: пос. Солнечный, д. 7. Тел. 9123456789, "
-            "врач@больница.рф. АД 120/80, с 12.03 по 15.03 в стационаре.")
-    assert scrub_pii(text)[0] == ("Пациентка [ФИО], д.р. [ДАТА РОЖДЕНИЯ], проживает: [АДРЕС]. Тел. [ТЕЛЕФОН], "
-                                  "[EMAIL]. АД 120/80, с 12.03 по 15.03 в стационаре.")
+    text = (
+        "Пациентка Захарова А.В., д.р. 01.01.1950, проживает: пос. Солнечный, д. 7. Тел. 9123456789, "
+        "врач@больница.рф. АД 120/80, с 12.03 по 15.03 в стационаре."
+    )
+    assert scrub_pii(text)[0] == (
+        "Пациентка [ФИО], д.р. [ДАТА РОЖДЕНИЯ], проживает: [АДРЕС]. Тел. [ТЕЛЕФОН], "
+        "[EMAIL]. АД 120/80, с 12.03 по 15.03 в стационаре."
+    )
 
 
 def test_a_broken_fixture_is_one_line_error(tmp_path):

@@ -11,14 +11,14 @@ import pytest
 import yaml
 from conftest import REPO, SOURCES
 
-from medsyn_hf import priors_realism
 from medsyn_hf.cli import main
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.kg import load_graph
 from medsyn_hf.kg.build import FORMAT, write_graph
 from medsyn_hf.priors import build_pool, build_resources, resources_dir, sample_priors
-from medsyn_hf.priors_realism import NoteIndex, attestation, diversity, read_notes, realism
-from medsyn_hf.priors_symptoms import DEFAULTS, MEDSYN
+from medsyn_hf.priors import realism as priors_realism
+from medsyn_hf.priors.realism import NoteIndex, attestation, diversity, read_notes, realism
+from medsyn_hf.priors.symptoms import DEFAULTS, MEDSYN
 from medsyn_hf.prompts import render_messages
 from medsyn_hf.schemas import PRIORS_COLUMNS_DOC, PRIORS_FEATURES
 
@@ -60,13 +60,18 @@ SYMPTOMS = {
 def _write_graph(path):
     """The graph in the packaged file format (rows as ``medsyn kg build`` writes them), written by its own writer."""
     keys = sorted({s for syms in SYMPTOMS.values() for s in syms})
-    write_graph({
-        "format": FORMAT, "sources": {}, "weight_scale": {"range": [0, 10]},
-        "codes": [[c, level, parent, name, "", sex, "", []] for c, level, parent, name, sex in CODES],
-        "symptoms": [[k, k, [k]] for k in keys],
-        "edges": [[c, s, w, [["test", w]]] for c, syms in SYMPTOMS.items() for s, w in syms.items()],
-        "rumedtop3_categories": ["J06", "K29", "N40", "N94"],
-    }, path)
+    write_graph(
+        {
+            "format": FORMAT,
+            "sources": {},
+            "weight_scale": {"range": [0, 10]},
+            "codes": [[c, level, parent, name, "", sex, "", []] for c, level, parent, name, sex in CODES],
+            "symptoms": [[k, k, [k]] for k in keys],
+            "edges": [[c, s, w, [["test", w]]] for c, syms in SYMPTOMS.items() for s, w in syms.items()],
+            "rumedtop3_categories": ["J06", "K29", "N40", "N94"],
+        },
+        path,
+    )
     return path
 
 
@@ -107,7 +112,14 @@ def test_pool_and_weights(tiny, train_notes):
     for code, weight in zip(pool.codes, pool.weights):
         assert weight == pytest.approx(expected[code], rel=1e-12)
     assert dict(zip(pool.codes, pool.restriction)) == {
-        "B99": 0, "J06": 0, "K29": 0, "K29.0": 0, "N40": 1, "N94": 2, "N94.6": 2}
+        "B99": 0,
+        "J06": 0,
+        "K29": 0,
+        "K29.0": 0,
+        "N40": 1,
+        "N94": 2,
+        "N94.6": 2,
+    }
     # MedSyn's J3(0) = 0 shuts out codes without example notes; the offset keeps them
     assert "B99" not in build_pool(tiny, example_offset=0).codes
     assert sorted(build_pool(tiny, level="category").codes) == ["B99", "J06", "K29", "N40", "N94"]
@@ -238,13 +250,29 @@ def test_deterministic_across_workers_and_calls(tiny):
     assert long.slice(0, 100).equals(short)
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"n": 0}, {"n": -5}, {"n": 2.5}, {"temperature": 0}, {"temperature": -1.0}, {"temperature": float("nan")},
-    {"min_symptoms": 4, "max_symptoms": 3}, {"min_symptoms": 0}, {"templates": ["nonsense"]},
-    {"templates": ["example"]},
-    {"templates": {"short": 0}}, {"codes": ["Q99"]}, {"codes": ["R51"]}, {"mode": "stratified"}, {"level": "leaf"},
-    {"example_p": 1.5}, {"min_age": 120}, {"num_proc": 0},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n": 0},
+        {"n": -5},
+        {"n": 2.5},
+        {"temperature": 0},
+        {"temperature": -1.0},
+        {"temperature": float("nan")},
+        {"min_symptoms": 4, "max_symptoms": 3},
+        {"min_symptoms": 0},
+        {"templates": ["nonsense"]},
+        {"templates": ["example"]},
+        {"templates": {"short": 0}},
+        {"codes": ["Q99"]},
+        {"codes": ["R51"]},
+        {"mode": "stratified"},
+        {"level": "leaf"},
+        {"example_p": 1.5},
+        {"min_age": 120},
+        {"num_proc": 0},
+    ],
+)
 def test_bad_input(tiny, kwargs):
     kwargs = {"n": 10, **kwargs}
     with pytest.raises(MedsynError):
@@ -263,15 +291,35 @@ def test_cli(graph_path, tmp_path, capsys):
     assert saved.data.table.equals(sample_priors(load_graph(graph_path), 120, seed=7).data.table)
 
     parquet = tmp_path / "priors.parquet"
-    argv = ["priors", "--n", "50", "--out", str(parquet), "--graph", str(graph_path), "--mode", "random",
-            "--codes", "N9", "--templates", "short=1", "anamnesis=2", "--json"]
+    argv = [
+        "priors",
+        "--n",
+        "50",
+        "--out",
+        str(parquet),
+        "--graph",
+        str(graph_path),
+        "--mode",
+        "random",
+        "--codes",
+        "N9",
+        "--templates",
+        "short=1",
+        "anamnesis=2",
+        "--json",
+    ]
     assert main(argv) == 0 and pq.read_table(parquet).num_rows == 50
     assert set(pq.read_table(parquet)["code"].to_pylist()) <= {"N94", "N94.6"}
     capsys.readouterr()
 
     before = sorted(p.name for p in tmp_path.iterdir())
-    for bad in (["--n", "0"], ["--n", "5", "--temperature", "-1"], ["--n", "5", "--codes", "Q99"],
-                ["--n", "5", "--min-symptoms", "3", "--max-symptoms", "2"], ["--n", "5", "--templates", "nope"]):
+    for bad in (
+        ["--n", "0"],
+        ["--n", "5", "--temperature", "-1"],
+        ["--n", "5", "--codes", "Q99"],
+        ["--n", "5", "--min-symptoms", "3", "--max-symptoms", "2"],
+        ["--n", "5", "--templates", "nope"],
+    ):
         assert main(["priors", *bad, "--out", str(tmp_path / "bad"), "--graph", str(graph_path)]) == 2
         assert capsys.readouterr().err.startswith("medsyn: error: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == before
@@ -286,18 +334,23 @@ def test_resources_are_built_from_train_only_and_reproducible(tmp_path, train_no
     assert examples.equals(pq.read_table(resources_dir() / "examples.parquet"))
     assert build_resources(SOURCES, tmp_path / "again") and all(
         (tmp_path / "again" / name).read_bytes() == (tmp_path / name).read_bytes()
-        for name in ("demographics.json", "examples.parquet"))
+        for name in ("demographics.json", "examples.parquet")
+    )
     with open(SOURCES / "rumedtop3" / "dev_v1.jsonl", encoding="utf-8") as f:
         dev_texts = {json.loads(line)["symptoms"].strip() for line in f}
     assert set(examples["idx"].to_pylist()) == set(train_notes)
     assert not dev_texts & set(examples["text"].to_pylist())
 
 
-# -- symptom policy (medsyn_hf.priors_symptoms) ---------------------------------------------------------------------
+# -- symptom policy (medsyn_hf.priors.symptoms) ---------------------------------------------------------------------
 # A graph with several sources per edge: K29's own symptoms, K29.0's own, (source, weight) pairs per symptom.
 MULTI = {
-    "K29": {"боль в эпигастрии": [("rumedtop3_train", 9.0), ("hsdn", 4.0)], "тошнота": [("gpt_notes", 6.0)],
-            "синдром икс": [("hsdn", 10.0)], "изжога": [("hsdn", 8.0), ("gpt_notes", 2.0)]},
+    "K29": {
+        "боль в эпигастрии": [("rumedtop3_train", 9.0), ("hsdn", 4.0)],
+        "тошнота": [("gpt_notes", 6.0)],
+        "синдром икс": [("hsdn", 10.0)],
+        "изжога": [("hsdn", 8.0), ("gpt_notes", 2.0)],
+    },
     "K29.0": {"рвота с кровью": [("hsdn_medsyn", 10.0)], "слабость": [("hsdn", 7.0)]},
 }
 
@@ -306,14 +359,22 @@ MULTI = {
 def multi_path(tmp_path_factory):
     keys = sorted({s for syms in MULTI.values() for s in syms})
     path = tmp_path_factory.mktemp("mkg-multi") / "mkg.json.gz"
-    write_graph({
-        "format": FORMAT, "sources": {}, "weight_scale": {"range": [0, 10]},
-        "codes": [[c, level, parent, name, "", sex, "", []] for c, level, parent, name, sex in CODES[:4]],
-        "symptoms": [[k, k, [k]] for k in keys],
-        "edges": [[c, s, max(w for _, w in per), [list(p) for p in per]] for c, syms in MULTI.items()
-                  for s, per in syms.items()],
-        "rumedtop3_categories": ["K29"],
-    }, path)
+    write_graph(
+        {
+            "format": FORMAT,
+            "sources": {},
+            "weight_scale": {"range": [0, 10]},
+            "codes": [[c, level, parent, name, "", sex, "", []] for c, level, parent, name, sex in CODES[:4]],
+            "symptoms": [[k, k, [k]] for k in keys],
+            "edges": [
+                [c, s, max(w for _, w in per), [list(p) for p in per]]
+                for c, syms in MULTI.items()
+                for s, per in syms.items()
+            ],
+            "rumedtop3_categories": ["K29"],
+        },
+        path,
+    )
     return path
 
 
@@ -330,12 +391,30 @@ def _softmax(scores: dict, temperature: float) -> dict:
 def test_policy_scores_sources_and_inheritance(multi):
     """One symptom a prior: its frequency is softmax(score / T), score = max over sources of multiplier · weight;
     K29.0 also draws K29's own symptoms at ``inherit`` times their score there."""
-    options = {"source_weights": {"hsdn": 0.5, "rumedtop3_train": 2.0}, "inherit": 0.5, "top_k": 0, "temperature": 2.0,
-               "min_symptoms": 1, "max_symptoms": 1}
-    k29 = {"боль в эпигастрии": 18.0, "тошнота": 6.0, "синдром икс": 5.0, "изжога": 4.0, "рвота с кровью": 10.0,
-           "слабость": 3.5}  # a category's list: its own and its subcodes' symptoms
-    k29_0 = {"рвота с кровью": 10.0, "слабость": 3.5, "боль в эпигастрии": 9.0, "тошнота": 3.0, "синдром икс": 2.5,
-             "изжога": 2.0}
+    options = {
+        "source_weights": {"hsdn": 0.5, "rumedtop3_train": 2.0},
+        "inherit": 0.5,
+        "top_k": 0,
+        "temperature": 2.0,
+        "min_symptoms": 1,
+        "max_symptoms": 1,
+    }
+    k29 = {
+        "боль в эпигастрии": 18.0,
+        "тошнота": 6.0,
+        "синдром икс": 5.0,
+        "изжога": 4.0,
+        "рвота с кровью": 10.0,
+        "слабость": 3.5,
+    }  # a category's list: its own and its subcodes' symptoms
+    k29_0 = {
+        "рвота с кровью": 10.0,
+        "слабость": 3.5,
+        "боль в эпигастрии": 9.0,
+        "тошнота": 3.0,
+        "синдром икс": 2.5,
+        "изжога": 2.0,
+    }
     ds = sample_priors(multi, 30000, seed=3, **options)
     assert set(ds["code"]) == {"K29", "K29.0"}
     for code, scores in (("K29", k29), ("K29.0", k29_0)):
@@ -351,8 +430,12 @@ def test_policy_scores_sources_and_inheritance(multi):
 
 
 def test_policy_cuts_keep_the_best_and_never_empty_a_code(multi):
-    base = {"source_weights": {"hsdn": 0.5, "rumedtop3_train": 2.0}, "inherit": 0.5, "min_symptoms": 2,
-            "max_symptoms": 5}
+    base = {
+        "source_weights": {"hsdn": 0.5, "rumedtop3_train": 2.0},
+        "inherit": 0.5,
+        "min_symptoms": 2,
+        "max_symptoms": 5,
+    }
 
     def drawn(ds, code="K29.0"):
         return {s for row, c in zip(ds["symptoms"], ds["code"]) if c == code for s in row}
@@ -364,10 +447,22 @@ def test_policy_cuts_keep_the_best_and_never_empty_a_code(multi):
     assert drawn(cut, "K29") == {"боль в эпигастрии", "рвота с кровью", "тошнота", "синдром икс"}
     floor = sample_priors(multi, 200, seed=2, codes=["K29.0"], top_k=0, min_weight=50.0, **base)
     assert drawn(floor) == {"рвота с кровью", "боль в эпигастрии"}  # min_symptoms kept
-    heaviest = sample_priors(multi, 50, seed=2, codes=["K29"], temperature=1e-3, top_k=0, min_weight=0,
-                             min_symptoms=2, max_symptoms=2, source_weights={"hsdn": 0.0}, inherit=0)
+    heaviest = sample_priors(
+        multi,
+        50,
+        seed=2,
+        codes=["K29"],
+        temperature=1e-3,
+        top_k=0,
+        min_weight=0,
+        min_symptoms=2,
+        max_symptoms=2,
+        source_weights={"hsdn": 0.0},
+        inherit=0,
+    )
     assert {frozenset(row) for row, c in zip(heaviest["symptoms"], heaviest["code"]) if c == "K29"} == {
-        frozenset(["рвота с кровью", "боль в эпигастрии"])}
+        frozenset(["рвота с кровью", "боль в эпигастрии"])
+    }
 
 
 def test_medsyn_compatible_is_the_mkg_draw(tiny, multi):
@@ -388,8 +483,9 @@ def test_medsyn_compatible_is_the_mkg_draw(tiny, multi):
 def test_symptom_lists_override(multi, multi_path, tmp_path, capsys):
     lists = {"k29.0": {"рвота": 9, "кровь в стуле": 1}, "K29": ["тошнота", "отрыжка", "вздутие"]}
     ds = sample_priors(multi, 3000, seed=6, symptom_lists=lists)
-    by_code = {c: {s for row, code in zip(ds["symptoms"], ds["code"]) if code == c for s in row}
-               for c in ("K29", "K29.0")}
+    by_code = {
+        c: {s for row, code in zip(ds["symptoms"], ds["code"]) if code == c for s in row} for c in ("K29", "K29.0")
+    }
     assert by_code == {"K29": {"тошнота", "отрыжка", "вздутие"}, "K29.0": {"рвота", "кровь в стуле"}}
     weights = {s: w for row, ws in zip(ds["symptoms"], ds["symptom_weights"]) for s, w in zip(row, ws)}
     assert weights == {"тошнота": 5.0, "отрыжка": 5.0, "вздутие": 5.0, "рвота": 9.0, "кровь в стуле": 1.0}
@@ -399,17 +495,32 @@ def test_symptom_lists_override(multi, multi_path, tmp_path, capsys):
     for path in (json_file, yaml_file):
         assert sample_priors(multi, 3000, seed=6, symptom_lists=path).data.table.equals(ds.data.table)
 
-    bad = {"unknown.json": '{"Q99": ["кашель", "насморк"]}', "malformed.json": '{"K29": ["кашель",',
-           "list.json": '["K29"]', "empty.json": '{"K29": []}', "numbers.json": '{"K29": [1, 2]}',
-           "weights.json": '{"K29": {"кашель": -1, "насморк": 2}}', "short.json": '{"K29": ["кашель"]}',
-           "bad.yaml": "K29: [кашель\n"}
+    bad = {
+        "unknown.json": '{"Q99": ["кашель", "насморк"]}',
+        "malformed.json": '{"K29": ["кашель",',
+        "list.json": '["K29"]',
+        "empty.json": '{"K29": []}',
+        "numbers.json": '{"K29": [1, 2]}',
+        "weights.json": '{"K29": {"кашель": -1, "насморк": 2}}',
+        "short.json": '{"K29": ["кашель"]}',
+        "bad.yaml": "K29: [кашель\n",
+    }
     for name, text in bad.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
         with pytest.raises(MedsynError):
             sample_priors(multi, 10, symptom_lists=tmp_path / name, min_symptoms=2)
         out = tmp_path / "out"
-        argv = ["priors", "--n", "5", "--out", str(out), "--graph", str(multi_path),
-                "--symptom-lists", str(tmp_path / name)]
+        argv = [
+            "priors",
+            "--n",
+            "5",
+            "--out",
+            str(out),
+            "--graph",
+            str(multi_path),
+            "--symptom-lists",
+            str(tmp_path / name),
+        ]
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("medsyn: error: ") and err.count("\n") == 1 and not out.exists()
@@ -417,11 +528,20 @@ def test_symptom_lists_override(multi, multi_path, tmp_path, capsys):
         sample_priors(multi, 10, symptom_lists=tmp_path / "missing.json")
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"top_k": -1}, {"top_k": 2.5}, {"min_weight": -1}, {"min_weight": float("inf")}, {"inherit": -0.5},
-    {"source_weights": {"hsdn": -1}}, {"source_weights": ["hsdn"]}, {"temperature": "hot"},
-    {"source_weights": {"hsdnn": 0.5}},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"top_k": -1},
+        {"top_k": 2.5},
+        {"min_weight": -1},
+        {"min_weight": float("inf")},
+        {"inherit": -0.5},
+        {"source_weights": {"hsdn": -1}},
+        {"source_weights": ["hsdn"]},
+        {"temperature": "hot"},
+        {"source_weights": {"hsdnn": 0.5}},
+    ],
+)
 def test_bad_policy(tiny, kwargs):
     with pytest.raises(MedsynError):
         sample_priors(tiny, 10, **kwargs)
@@ -429,13 +549,40 @@ def test_bad_policy(tiny, kwargs):
 
 def test_cli_policy_options_and_realism_report(graph_path, tmp_path, capsys):
     out = tmp_path / "p.parquet"
-    argv = ["priors", "--n", "300", "--seed", "2", "--out", str(out), "--graph", str(graph_path), "--json",
-            "--temperature", "2", "--top-k", "3", "--min-weight", "1", "--source-weights", "test=0.5",
-            "--inherit", "0"]
+    argv = [
+        "priors",
+        "--n",
+        "300",
+        "--seed",
+        "2",
+        "--out",
+        str(out),
+        "--graph",
+        str(graph_path),
+        "--json",
+        "--temperature",
+        "2",
+        "--top-k",
+        "3",
+        "--min-weight",
+        "1",
+        "--source-weights",
+        "test=0.5",
+        "--inherit",
+        "0",
+    ]
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
-    expected = sample_priors(load_graph(graph_path), 300, seed=2, temperature=2, top_k=3, min_weight=1,
-                             source_weights={"test": 0.5}, inherit=0)
+    expected = sample_priors(
+        load_graph(graph_path),
+        300,
+        seed=2,
+        temperature=2,
+        top_k=3,
+        min_weight=1,
+        source_weights={"test": 0.5},
+        inherit=0,
+    )
     assert pq.read_table(out).equals(expected.data.table)
     assert report["realism_train"] == realism(expected)
     assert report["realism_train"]["attestation"]["priors"] == sum(c != "B99" for c in expected["category"])
@@ -443,7 +590,8 @@ def test_cli_policy_options_and_realism_report(graph_path, tmp_path, capsys):
     argv = ["priors", "--n", "50", "--out", str(compatible), "--graph", str(graph_path), "--medsyn-compatible"]
     assert main(argv) == 0
     assert pq.read_table(compatible).equals(
-        sample_priors(load_graph(graph_path), 50, medsyn_compatible=True).data.table)
+        sample_priors(load_graph(graph_path), 50, medsyn_compatible=True).data.table
+    )
     lists = tmp_path / "lists.parquet"  # an input is never an output
     lists.write_text('{"J06": ["кашель", "насморк"]}', encoding="utf-8")
     argv = ["priors", "--n", "5", "--out", str(lists), "--graph", str(graph_path), "--symptom-lists", str(lists)]
@@ -455,20 +603,24 @@ def test_cli_policy_options_and_realism_report(graph_path, tmp_path, capsys):
     assert not (tmp_path / "bad").exists()
 
 
-# -- realism measure (medsyn_hf.priors_realism) ---------------------------------------------------------------------
+# -- realism measure (medsyn_hf.priors.realism) ---------------------------------------------------------------------
 def test_attestation_on_constructed_notes():
-    notes = NoteIndex([
-        ("J06", "Жалуюсь на боли в горле и насморк."),  # inflected: "боль в горле" is attested
-        ("J06", "Сильный кашель по ночам, температура."),
-        ("K29", "Изжога после еды."),
-    ])
+    notes = NoteIndex(
+        [
+            ("J06", "Жалуюсь на боли в горле и насморк."),  # inflected: "боль в горле" is attested
+            ("J06", "Сильный кашель по ночам, температура."),
+            ("K29", "Изжога после еды."),
+        ]
+    )
     assert all(notes.attested("J06", s) for s in ("боль в горле", "Кашель", "насморк"))
     assert not notes.attested("J06", "кашель с болью в горле")  # its lemmas are spread over two notes
     assert not notes.attested("K29", "боль в горле")  # attested in another category only
     assert not notes.attested("J06", "и в")  # no content lemma: nothing to attest
-    result = attestation(["J06", "J06", "K29", "B99"],
-                         [["боль в горле", "одышка"], ["кашель", "кашель с болью в горле"], ["изжога"], ["лихорадка"]],
-                         notes)
+    result = attestation(
+        ["J06", "J06", "K29", "B99"],
+        [["боль в горле", "одышка"], ["кашель", "кашель с болью в горле"], ["изжога"], ["лихорадка"]],
+        notes,
+    )
     assert result == {"priors": 3, "symptoms": 5, "attested": 3, "share": 0.6}  # B99 has no notes: not counted
     assert attestation(["B99"], [["лихорадка"]], notes)["share"] is None
 
@@ -504,19 +656,21 @@ def test_realism_of_the_packaged_defaults_beats_medsyn_on_train():
     assert min(len(s) for s in new["symptoms"]) >= 2
 
 
-@pytest.mark.parametrize("recipe", ["tiny/generate/config.yaml", "llama-2-7b/generate/config.yaml",
-                                    "llama-2-7b/generate/config_vllm.yaml"])
+@pytest.mark.parametrize(
+    "recipe", ["tiny/generate/config.yaml", "llama-2-7b/generate/config.yaml", "llama-2-7b/generate/config_vllm.yaml"]
+)
 def test_recipes_use_the_default_symptom_policy(recipe):
     config = yaml.safe_load((REPO / "recipes" / recipe).read_text(encoding="utf-8"))
     assert {k: config[f"priors_{k}"] for k in ("temperature", "top_k", "source_weights", "inherit")} == {
-        k: DEFAULTS[k] for k in ("temperature", "top_k", "source_weights", "inherit")}
+        k: DEFAULTS[k] for k in ("temperature", "top_k", "source_weights", "inherit")
+    }
     assert DEFAULTS["min_weight"] == 0 and not config.get("priors_medsyn_compatible")
 
 
 def test_generate_config_passes_the_symptom_policy(tmp_path):
     from medsyn_hf.generation.cli import make_parser
     from medsyn_hf.generation.run import load_priors
-    from medsyn_hf.training.sft import parse_args
+    from medsyn_hf.recipe_args import parse_args
 
     def priors(lines: str):
         config = tmp_path / "config.yaml"
@@ -527,7 +681,8 @@ def test_generate_config_passes_the_symptom_policy(tmp_path):
     kg = load_graph()
     options = {"temperature": 1.5, "top_k": 3, "min_weight": 1.0, "source_weights": {"hsdn": 0.0}, "inherit": 0.0}
     assert priors("".join(f"priors_{k}: {json.dumps(v)}\n" for k, v in options.items())).equals(
-        sample_priors(kg, 40, seed=0, **options).data.table)
+        sample_priors(kg, 40, seed=0, **options).data.table
+    )
     assert priors("priors_medsyn_compatible: true\n").equals(sample_priors(kg, 40, medsyn_compatible=True).data.table)
     assert priors("").equals(sample_priors(kg, 40).data.table)
     lists = tmp_path / "lists.json"

@@ -37,8 +37,11 @@ def layouts(sample, tmp_path_factory):
     sample.save_to_disk(str(root / "saved"))
     (root / "hub" / "data").mkdir(parents=True)
     sample.to_parquet(str(root / "hub" / "data" / "train-00000-of-00001.parquet"))
-    (root / "hub" / "README.md").write_text("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n"
-                                            "    path: data/train-*.parquet\n---\n", encoding="utf-8")
+    (root / "hub" / "README.md").write_text(
+        "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n"
+        "    path: data/train-*.parquet\n---\n",
+        encoding="utf-8",
+    )
     return root
 
 
@@ -49,7 +52,7 @@ def test_json_summary_per_model_matches_the_filter_functions(sample, layouts, ca
     assert result["n"] == len(sample) and result["group_by"] == ["generation_model"]
     assert result["overall"]["copy_ratio"] is None  # the GPT notes had no example note
     for model in ("gpt-4", "gpt-3.5-turbo"):
-        rows = sample.filter(lambda r: r["generation_model"] == model)
+        rows = sample.select([i for i, g in enumerate(sample["generation_model"]) if g == model])
         recall = sorted(symptom_recall(r["response"], r["symptoms"]) for r in rows)
         stats = result["groups"][model]["symptom_recall"]
         assert stats["n"] == len(rows)
@@ -70,7 +73,11 @@ def test_markdown_table_groups_and_out_files(layouts, tmp_path, capsys):
     assert code == 0
     rows = [line for line in table.splitlines() if line.startswith("| gpt")]
     assert sorted(r.split(" | ")[0] for r in rows) == [
-        "| gpt-3.5-turbo / female", "| gpt-3.5-turbo / male", "| gpt-4 / female", "| gpt-4 / male"]
+        "| gpt-3.5-turbo / female",
+        "| gpt-3.5-turbo / male",
+        "| gpt-4 / female",
+        "| gpt-4 / male",
+    ]
     assert table.splitlines()[-1].startswith("| **all** | 115 |")
     assert (tmp_path / "prompt_following.md").read_text(encoding="utf-8") == table
     assert json.loads((tmp_path / "prompt_following.json").read_text(encoding="utf-8"))["n"] == 115

@@ -7,15 +7,29 @@ from itertools import islice
 import pyarrow as pa
 import pytest
 import yaml
-
 from conftest import SOURCES
+
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.prompts import (EXAMPLE_TEMPLATES, TEMPLATE_NAMES, TEMPLATES, TEMPLATES_PATH, age_ru,
-                               patient_description, render_messages, render_users)
+from medsyn_hf.prompts import (
+    EXAMPLE_TEMPLATES,
+    TEMPLATE_NAMES,
+    TEMPLATES,
+    TEMPLATES_PATH,
+    age_ru,
+    patient_description,
+    render_messages,
+    render_users,
+)
 
 PRIOR = {
-    "code": "K29", "code_name_ru": "Гастрит и дуоденит", "symptoms": ["боль в эпигастрии", "тошнота", "изжога"],
-    "age": 34, "sex": "female", "location": "city", "marital": "married", "smoking": False,
+    "code": "K29",
+    "code_name_ru": "Гастрит и дуоденит",
+    "symptoms": ["боль в эпигастрии", "тошнота", "изжога"],
+    "age": 34,
+    "sex": "female",
+    "location": "city",
+    "marital": "married",
+    "smoking": False,
     "example": "Жалобы на боль в эпигастрии после еды, тошноту по утрам.",
 }
 
@@ -53,31 +67,50 @@ def test_missing_optional_fields():
         assert "кашель" in render_messages({"symptoms": ["кашель"]}, name)[1]["content"]
 
 
-@pytest.mark.parametrize("prior,template", [
-    ({**PRIOR, "example": None}, "example"),
-    ({k: v for k, v in PRIOR.items() if k != "code_name_ru"}, "hidden_diagnosis"),
-    ({**PRIOR, "symptoms": []}, "short"),
-    ({k: v for k, v in PRIOR.items() if k != "symptoms"}, "short"),
-    (PRIOR, "no_such_template"),
-    ({**PRIOR, "sex": "m"}, "anamnesis_patient"),
-    ({**PRIOR, "marital": "divorced"}, "anamnesis_patient"),
-    ({**PRIOR, "location": "village"}, "anamnesis_patient"),
-])
+@pytest.mark.parametrize(
+    "prior,template",
+    [
+        ({**PRIOR, "example": None}, "example"),
+        ({k: v for k, v in PRIOR.items() if k != "code_name_ru"}, "hidden_diagnosis"),
+        ({**PRIOR, "symptoms": []}, "short"),
+        ({k: v for k, v in PRIOR.items() if k != "symptoms"}, "short"),
+        (PRIOR, "no_such_template"),
+        ({**PRIOR, "sex": "m"}, "anamnesis_patient"),
+        ({**PRIOR, "marital": "divorced"}, "anamnesis_patient"),
+        ({**PRIOR, "location": "village"}, "anamnesis_patient"),
+    ],
+)
 def test_bad_priors(prior, template):
     with pytest.raises(MedsynError):
         render_messages(prior, template)
 
 
-@pytest.mark.parametrize("age,text", [(1, "1 год"), (2, "2 года"), (4, "4 года"), (5, "5 лет"), (11, "11 лет"),
-                                      (12, "12 лет"), (14, "14 лет"), (21, "21 год"), (22, "22 года"), (25, "25 лет"),
-                                      (101, "101 год"), (111, "111 лет"), (112, "112 лет")])
+@pytest.mark.parametrize(
+    "age,text",
+    [
+        (1, "1 год"),
+        (2, "2 года"),
+        (4, "4 года"),
+        (5, "5 лет"),
+        (11, "11 лет"),
+        (12, "12 лет"),
+        (14, "14 лет"),
+        (21, "21 год"),
+        (22, "22 года"),
+        (25, "25 лет"),
+        (101, "101 год"),
+        (111, "111 лет"),
+        (112, "112 лет"),
+    ],
+)
 def test_age_ru(age, text):
     assert age_ru(age) == text
 
 
 def test_patient_description():
     assert patient_description("male", 45, "countryside", "single", False) == (
-        "мужчина, 45 лет, не женат, не курит, живёт в сельской местности")
+        "мужчина, 45 лет, не женат, не курит, живёт в сельской местности"
+    )
     assert patient_description("female", 16, "city", "single", True) == "девушка, 16 лет, курит, живёт в городе"
     assert patient_description("male", 9, None, "single", False) == "мальчик, 9 лет, не курит"
     assert patient_description(None, None, None, True, None) == "в браке"
@@ -97,16 +130,26 @@ def test_vectorised_renderer_matches_render_messages():
         expected = [render_messages(p, template)[1]["content"] for p in priors]
         idx = [TEMPLATE_NAMES.index(template)] * len(priors)
         got = render_users(
-            idx, pa.array([p["symptoms"] for p in priors]), pa.array([p["code"] for p in priors]),
-            pa.array([p["code_name_ru"] for p in priors]), pa.array([p["example"] for p in priors]),
-            pa.array([patient_description(p["sex"], p["age"], p["location"], p["marital"], p["smoking"])
-                      for p in priors]),
+            idx,
+            pa.array([p["symptoms"] for p in priors]),
+            pa.array([p["code"] for p in priors]),
+            pa.array([p["code_name_ru"] for p in priors]),
+            pa.array([p["example"] for p in priors]),
+            pa.array(
+                [patient_description(p["sex"], p["age"], p["location"], p["marital"], p["smoking"]) for p in priors]
+            ),
         )
         assert got.to_pylist() == expected, template
     missing = pa.array([None], pa.string())
     with pytest.raises(MedsynError):
-        render_users([TEMPLATE_NAMES.index("example")], pa.array([["кашель"]]), pa.array(["J06"]),
-                     pa.array(["ОРВИ"]), missing, pa.array(["мужчина"]))
+        render_users(
+            [TEMPLATE_NAMES.index("example")],
+            pa.array([["кашель"]]),
+            pa.array(["J06"]),
+            pa.array(["ОРВИ"]),
+            missing,
+            pa.array(["мужчина"]),
+        )
 
 
 def test_rerender_medsyn_gpt_notes():
@@ -114,8 +157,13 @@ def test_rerender_medsyn_gpt_notes():
     with gzip.open(SOURCES / "medsyn_gpt_notes" / "notes.jsonl.gz", "rt", encoding="utf-8") as f:
         notes = [json.loads(line) for line in islice(f, 50)]
     for note in notes:
-        prior = {"code": note["icd10"], "code_name_ru": note["disease_name_ru"], "symptoms": note["symptoms"],
-                 "sex": note["gender"], "marital": note["marital_state"]}
+        prior = {
+            "code": note["icd10"],
+            "code_name_ru": note["disease_name_ru"],
+            "symptoms": note["symptoms"],
+            "sex": note["gender"],
+            "marital": note["marital_state"],
+        }
         for name in TEMPLATE_NAMES:
             if name not in EXAMPLE_TEMPLATES:
                 assert ", ".join(note["symptoms"]) in render_messages(prior, name)[1]["content"]

@@ -15,9 +15,21 @@ LENIENT = {"min_symptom_recall": 0.0, "min_words": 1, "min_cyrillic_share": 0.0,
 def generate(tmp_path, model, **filters):
     """Run (or re-run: the shards are reused, only the filters are re-applied) the tiny generation."""
     config = tmp_path / "generate.yaml"
-    config.write_text(json.dumps({
-        "model_name_or_path": str(model), "num_priors": 12, "shard_size": 6, "example_p": 0.5, "max_new_tokens": 12,
-        "output_dir": str(tmp_path / "runs"), "seed": 5, "filters": {**LENIENT, **filters}}), encoding="utf-8")
+    config.write_text(
+        json.dumps(
+            {
+                "model_name_or_path": str(model),
+                "num_priors": 12,
+                "shard_size": 6,
+                "example_p": 0.5,
+                "max_new_tokens": 12,
+                "output_dir": str(tmp_path / "runs"),
+                "seed": 5,
+                "filters": {**LENIENT, **filters},
+            }
+        ),
+        encoding="utf-8",
+    )
     assert medsyn(["generate", "--config", str(config)]) == 0
     return tmp_path / "runs" / "latest"
 
@@ -58,8 +70,10 @@ def test_publish_writes_a_hub_folder_that_load_dataset_reads(finished_run, tmp_p
     meta = card.data.to_dict()
     assert meta["license"] == "cc-by-sa-4.0" and meta["language"] == ["ru"] and meta["size_categories"] == ["n<1K"]
     assert "text-generation" in meta["task_categories"]
-    assert meta["configs"][0]["data_files"] == [{"split": "train", "path": "data/default/train-*"},
-                                                {"split": "rejected", "path": "data/default/rejected-*"}]
+    assert meta["configs"][0]["data_files"] == [
+        {"split": "train", "path": "data/default/train-*"},
+        {"split": "rejected", "path": "data/default/rejected-*"},
+    ]
     text = card.text
     assert "![Notes per ICD-10 code](code_distribution.png)" in text
     assert (out / "code_distribution.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -7,7 +7,7 @@ substitutions), expected to fail cleanly offline, served and stopped, expanded i
 all — every rule with its reason. A command no rule knows is run as written, so a new README command is covered as
 soon as it is written. Everything runs in one session sandbox: a copy of the repository (never the repository itself:
 commands write into ``runs/`` and ``outputs/`` there) in which the "What `make demo` does" chain runs first, scaled
-down, so later commands find ``runs/demo/{tiny-model,ift,sft,generate/latest,ru-notes}``. Commands run in README
+down, so later commands find ``runs/demo/{ift,sft,generate/latest,ru-notes}``. Commands run in README
 order; the same command twice (``--json`` aside) runs once.
 """
 
@@ -28,10 +28,11 @@ from pathlib import Path
 import pytest
 from conftest import REPO, free_port
 
+from medsyn_hf.ift.tasks import TASKS
+
 READMES = (REPO / "README.md", REPO / "spaces" / "medsyn-demo" / "README.md")
 DEMO_HEADING = "What `make demo` does"
-DEMO_OUTPUTS = ("runs/demo/tiny-model", "runs/demo/ift", "runs/demo/sft", "runs/demo/generate/latest",
-                "runs/demo/ru-notes")
+DEMO_OUTPUTS = ("runs/demo/ift", "runs/demo/sft", "runs/demo/generate/latest", "runs/demo/ru-notes")
 NOT_COPIED = {".git", ".venv", "runs", "outputs", "__pycache__", ".pytest_cache", ".ruff_cache", "medsyn_hf.egg-info"}
 TIMEOUT = 600  # seconds for one command
 
@@ -54,48 +55,98 @@ class Rule:
 LIMITS = "--max_steps 2 --gradient_accumulation_steps 1 --eval_strategy no --save_strategy no"
 RULES = (
     Rule(r"^make (test|test-all)\b", run="skip", why="runs the test suite, this test included: recursion"),
-    Rule(r"^make ", run="make", why="a Makefile target: its recipe's steps (`make -n`, the venv's bin/ prefix and "
-         "`echo`s dropped) run through these same rules; `make demo`'s are README's demo block with --json"),
-    Rule(r"^(python3? -m venv|\. |source |pip3? install)", run="skip",
-         why="sets up the venv: the test runs inside the installed one"),
-    Rule(r"^medsyn tiny-model\b", add="--sources tests/fixtures/sources --vocab-size 1000",
-         why="BPE over the whole corpus is slow; the fixture corpus trains the same tokenizer code"),
-    Rule(r"^medsyn ift build\b", add="--limit 30",
-         why="the full build takes ~1 min; 30 examples per task still build every task"),
+    Rule(
+        r"^make ",
+        run="make",
+        why="a Makefile target: its recipe's steps (`make -n`, the venv's bin/ prefix and "
+        "`echo`s dropped) run through these same rules; `make demo`'s are README's demo block with --json",
+    ),
+    Rule(
+        r"^(python3? -m venv|\. |source |pip3? install)",
+        run="skip",
+        why="sets up the venv: the test runs inside the installed one",
+    ),
+    Rule(
+        r"^medsyn tiny-model --pretrain\b",
+        add="--limit 40 --vocab-size 600 --steps 2 --stop-after 2 --batch-size 2 "
+        "--seq-len 1024 --val-rows 4 --log-every 1 --threads 1",
+        why="the writer's pretraining takes ~1 h on 2 cores: 40 rows per source and 2 steps run the same code and "
+        "write the same files (tests/test_tiny_writer.py checks them)",
+    ),
+    Rule(
+        r"^python benchmarks/tiny_writer\.py",
+        add="--n 4",
+        why="200 notes take minutes on 2 cores; 4 priors (2 per group) run the same benchmark code",
+    ),
+    Rule(
+        r"^medsyn ift build\b",
+        add="--limit 30",
+        why="the full build takes ~1 min; 30 examples per task still build every task",
+    ),
     Rule(r"recipes/tiny/sft/config\.yaml", add=LIMITS, why="100 steps take ~3 min on 2 cores; 2 steps train and save"),
-    Rule(r"^medsyn sft --config recipes/tiny/sft/config\.yaml\s*$",
-         add="--model_name_or_path runs/demo/tiny-model --dataset_name runs/demo/ift --output_dir runs/sft-tiny",
-         why="the recipe's paths outputs/{tiny-model,ift} are what its header's commands write; here: the demo's"),
-    Rule(r"recipes/llama-2-7b/sft/config_lora\.yaml",
-         add=f"--model_name_or_path runs/demo/tiny-model --dataset_name runs/demo/ift --dtype float32 --bf16 false "
-             f"--use_cpu true --max_length 256 {LIMITS}",
-         why="a 7B model needs a GPU: the same LoRA recipe (all six tasks, packing, merged copy) on the tiny model"),
-    Rule(r"recipes/tiny/generate/config\.yaml", add="--num_priors 8 --shard_size 4 --max_new_tokens 64 --batch_size 4",
-         why="300 notes take ~2 min; 8 notes in 2 shards still give each of 2 processes a shard, and 64 tokens let "
-             "some pass the 20-word floor (publish needs kept notes)"),
-    Rule(r"recipes/llama-2-7b/generate/config\.yaml",
-         add="--model_name_or_path runs/demo/tiny-model --dtype float32 --num_priors 8 --shard_size 8 "
-             "--max_new_tokens 64 --batch_size 8",
-         yaml=(("filters", {"min_symptom_recall": 0.0, "min_words": 5}),),
-         why="a 7B model needs a GPU: the tiny model with the LoRA adapter the scaled-down LoRA recipe above wrote; "
-             "the 7B filter thresholds would reject all its notes, which publish refuses"),
-    Rule(r"^medsyn kg build\b", sub=((r"--sources data/sources", "--sources tests/fixtures/sources"),
-                                     (r"--out medsyn_hf/resources/mkg\.json\.gz", "--out runs/mkg.json.gz")),
-         why="the full build is slow (test_kg checks it rebuilds the shipped graph byte for byte); the sandbox's "
-             "package keeps the shipped graph"),
-    Rule(r"^medsyn assess prepare\b", add="--n 2",
-         why="the scaled-down demo publishes a handful of notes: one real/synthetic pair runs the same code"),
-    Rule(r"^medsyn eval icd\b", sub=((r"data/sources/rumedtop3/train_v1\.jsonl",
-                                     "tests/fixtures/sources/rumedtop3/train_v1.jsonl"),),
-         add="--drop-unseen --seeds 0 --bootstrap 50",
-         why="~30 s per classifier on the full data: the fixture's 50 real notes (4 codes; dev notes of other codes "
-             "dropped, synthetic ones of other codes too), one seed"),
-    Rule(r"--model outputs/sft\b", sub=((r"--model outputs/sft\b", "--model runs/demo/sft"),),
-         why="README's placeholder for a GPU-trained model: the demo's"),
-    Rule(r"--repo-id", run="offline",
-         why="pushes to the Hub: offline it must fail with one line and exit 2, its local output left as it was"),
-    Rule(r"spaces/medsyn-demo/app\.py", run="server", add="--host 127.0.0.1 --port {port}",
-         why="a server: started on a free port, polled until it answers, checked (/config, datasets), stopped"),
+    Rule(
+        r"^medsyn sft --config recipes/tiny/sft/config\.yaml\s*$",
+        add="--dataset_name runs/demo/ift --output_dir runs/sft-tiny",
+        why="the recipe's path outputs/ift is what its header's command writes; here: the demo's",
+    ),
+    Rule(
+        r"recipes/llama-2-7b/sft/config_lora\.yaml",
+        add=f"--model_name_or_path medsyn-tiny --dtype float32 --bf16 false --use_cpu true --max_length 256 {LIMITS}",
+        yaml=(("datasets", [{"path": "runs/demo/ift", "name": task} for task in TASKS]),),
+        why="a 7B model needs a GPU: the same LoRA recipe (all six tasks, packing, merged copy) on the tiny model; "
+        "its TRL `datasets` mixture names outputs/ift, here the demo's folder",
+    ),
+    Rule(
+        r"recipes/tiny/generate/config\.yaml",
+        add="--num_priors 8 --shard_size 4 --batch_size 4",
+        why="300 notes take ~3 min; 8 notes in 2 shards still give each of 2 processes a shard; the recipe's length "
+        "and default filters stay: the pretrained writer's notes pass them (publish needs kept notes)",
+    ),
+    Rule(
+        r"recipes/llama-2-7b/generate/config\.yaml",
+        add="--model_name_or_path medsyn-tiny --dtype float32 --num_priors 8 --shard_size 8 "
+        "--max_new_tokens 64 --batch_size 8",
+        yaml=(("filters", {"min_symptom_recall": 0.0, "min_words": 5}),),
+        why="a 7B model needs a GPU: the tiny model with the LoRA adapter the scaled-down LoRA recipe above wrote; "
+        "the 7B filter thresholds would reject all its notes, which publish refuses",
+    ),
+    Rule(
+        r"^medsyn kg build\b",
+        sub=(
+            (r"--sources data/sources", "--sources tests/fixtures/sources"),
+            (r"--out medsyn_hf/resources/mkg\.json\.gz", "--out runs/mkg.json.gz"),
+        ),
+        why="the full build is slow (test_kg checks it rebuilds the shipped graph byte for byte); the sandbox's "
+        "package keeps the shipped graph",
+    ),
+    Rule(
+        r"^medsyn assess prepare\b",
+        add="--n 2",
+        why="the scaled-down demo publishes a handful of notes: one real/synthetic pair runs the same code",
+    ),
+    Rule(
+        r"^medsyn eval icd\b",
+        sub=((r"data/sources/rumedtop3/train_v1\.jsonl", "tests/fixtures/sources/rumedtop3/train_v1.jsonl"),),
+        add="--drop-unseen --seeds 0 --bootstrap 50",
+        why="~30 s per classifier on the full data: the fixture's 50 real notes (4 codes; dev notes of other codes "
+        "dropped, synthetic ones of other codes too), one seed",
+    ),
+    Rule(
+        r"--model outputs/sft\b",
+        sub=((r"--model outputs/sft\b", "--model runs/demo/sft"),),
+        why="README's placeholder for a GPU-trained model: the demo's",
+    ),
+    Rule(
+        r"--repo-id",
+        run="offline",
+        why="pushes to the Hub: offline it must fail with one line and exit 2, its local output left as it was",
+    ),
+    Rule(
+        r"spaces/medsyn-demo/app\.py",
+        run="server",
+        add="--host 127.0.0.1 --port {port}",
+        why="a server: started on a free port, polled until it answers, checked (/config, datasets), stopped",
+    ),
 )
 
 
@@ -159,7 +210,7 @@ def variants(command: str) -> list[str]:
     def fill(chosen: dict[int, str]) -> str:
         out, last = "", 0
         for i, group in enumerate(groups):
-            out += command[last:group.start()] + chosen.get(i, "")
+            out += command[last : group.start()] + chosen.get(i, "")
             last = group.end()
         return " ".join((out + command[last:]).split())
 
@@ -207,8 +258,13 @@ def make_steps(command: str, cwd: Path) -> list[str]:
     prefix dropped, ``echo`` lines left out."""
     venv = Path(sys.executable).parent.parent
     args = shlex.split(command)[1:]
-    out = subprocess.run(["make", "-n", "--no-print-directory", f"VENV={venv}", "-o", f"{venv}/bin/medsyn", *args],
-                         cwd=cwd, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["make", "-n", "--no-print-directory", f"VENV={venv}", "-o", f"{venv}/bin/medsyn", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     steps = [c for _, c in shell_commands(out)]
     return [c.replace(f"{venv}/bin/", "") for c in steps if not re.match(r"^(echo|true|:)\b", c)]
 
@@ -249,12 +305,20 @@ class Sandbox:
     def __init__(self, root: Path):
         self.root, self.done, self.count = root, {}, 0
         venv_bin = Path(sys.executable).parent
-        self.env = {**{k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")},
-                    "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}", "VIRTUAL_ENV": str(venv_bin.parent),
-                    "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                    "HF_HUB_DISABLE_TELEMETRY": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-                    "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1", "HF_HOME": str(root / ".hf"),
-                    "MEDSYN_CACHE": str(root / ".cache")}
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")},
+            "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+            "VIRTUAL_ENV": str(venv_bin.parent),
+            "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "TOKENIZERS_PARALLELISM": "false",
+            "OMP_NUM_THREADS": "1",
+            "HF_HOME": str(root / ".hf"),
+            "MEDSYN_CACHE": str(root / ".cache"),
+        }
 
     def failures(self, command: Command) -> list[str]:
         """What went wrong running a README command (empty: it ran as its rule expects)."""
@@ -268,8 +332,11 @@ class Sandbox:
             return []
         final = self.with_yaml(final, [kv for rule in rules_for(command.text) for kv in rule.yaml])
         if how == "make":
-            return [f"{command.text} -> {line}" for step in make_steps(command.text, self.root)
-                    for line in self.failures(Command(step, command.where))]
+            return [
+                f"{command.text} -> {line}"
+                for step in make_steps(command.text, self.root)
+                for line in self.failures(Command(step, command.where))
+            ]
         key = without_json(final)
         if key not in self.done:
             self.done[key] = self.run_shell(final, how, command.where)
@@ -297,13 +364,23 @@ class Sandbox:
         before = tree_hash(self.root / out) if how == "offline" and out and (self.root / out).exists() else None
         started, cpu = time.monotonic(), children_cpu()
         try:
-            result = subprocess.run(["bash", "-o", "pipefail", "-c", final], cwd=self.root, env=self.env,
-                                    capture_output=True, text=True, timeout=TIMEOUT, check=False)
+            result = subprocess.run(
+                ["bash", "-o", "pipefail", "-c", final],
+                cwd=self.root,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             return [f"{where}: `{final}` ran past {TIMEOUT} s"]
-        log.write_text(f"$ {final}\n# {time.monotonic() - started:.1f} s ({children_cpu() - cpu:.1f} CPU s), "
-                       f"exit {result.returncode}\n"
-                       f"{result.stdout}\n--- stderr\n{result.stderr}", encoding="utf-8")
+        log.write_text(
+            f"$ {final}\n# {time.monotonic() - started:.1f} s ({children_cpu() - cpu:.1f} CPU s), "
+            f"exit {result.returncode}\n"
+            f"{result.stdout}\n--- stderr\n{result.stderr}",
+            encoding="utf-8",
+        )
         said = f"{where}: `{final}` exited {result.returncode}:\n{result.stderr[-3000:]}"
         if "Traceback (most recent call last)" in result.stderr + result.stdout:
             return [f"{said}\n(a traceback, not a one-line error)"]
@@ -362,8 +439,11 @@ def sandbox(tmp_path_factory):
     for entry in REPO.iterdir():
         if entry.name not in NOT_COPIED:
             copy = shutil.copytree if entry.is_dir() else shutil.copy2
-            copy(entry, root / entry.name, **({"symlinks": True, "ignore": shutil.ignore_patterns(*NOT_COPIED)}
-                                              if entry.is_dir() else {}))
+            copy(
+                entry,
+                root / entry.name,
+                **({"symlinks": True, "ignore": shutil.ignore_patterns(*NOT_COPIED)} if entry.is_dir() else {}),
+            )
     box = Sandbox(root)
     for command in demo_block():
         box.failures(Command(command, f"README.md ({DEMO_HEADING})"))
@@ -403,13 +483,23 @@ def test_every_rule_is_used():
 
 
 def test_reading_commands():
-    body = ("medsyn a --x 1 \\\n    --y 'p # q'   # a comment\n    # only a comment\n"
-            "python -m venv .venv && . .venv/bin/activate\nmedsyn b [--c d | --e f] [--g]\n")
-    assert list(shell_commands(body)) == [(1, "medsyn a --x 1 --y 'p # q'"), (4, "python -m venv .venv"),
-                                          (4, ". .venv/bin/activate"), (5, "medsyn b [--c d | --e f] [--g]")]
-    assert variants("medsyn b [--c d | --e f] [--g]") == ["medsyn b", "medsyn b --c d", "medsyn b --e f",
-                                                          "medsyn b --g"]
-    assert variants("python -c \"print([1])\"") == ["python -c \"print([1])\""]
+    body = (
+        "medsyn a --x 1 \\\n    --y 'p # q'   # a comment\n    # only a comment\n"
+        "python -m venv .venv && . .venv/bin/activate\nmedsyn b [--c d | --e f] [--g]\n"
+    )
+    assert list(shell_commands(body)) == [
+        (1, "medsyn a --x 1 --y 'p # q'"),
+        (4, "python -m venv .venv"),
+        (4, ". .venv/bin/activate"),
+        (5, "medsyn b [--c d | --e f] [--g]"),
+    ]
+    assert variants("medsyn b [--c d | --e f] [--g]") == [
+        "medsyn b",
+        "medsyn b --c d",
+        "medsyn b --e f",
+        "medsyn b --g",
+    ]
+    assert variants('python -c "print([1])"') == ['python -c "print([1])"']
     assert scaled("medsyn ift build --out x")[0] == "medsyn ift build --out x --limit 30"
     assert scaled("medsyn publish a --out b --repo-id c")[1] == "offline"
     assert scaled("make test")[1] == "skip" and scaled("make demo")[1] == "make"

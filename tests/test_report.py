@@ -43,8 +43,12 @@ def run_report(tmp_path, synthetic_rows, real_rows, *extra):
     real = write_jsonl(tmp_path / "real.jsonl", real_rows)
     synthetic = write_jsonl(tmp_path / "synthetic.jsonl", synthetic_rows)
     out = tmp_path / "report"
-    assert medsyn(["eval", "report", str(synthetic), "--real", str(real), "--out", str(out), "--bootstrap", "200",
-                   *extra]) == 0
+    assert (
+        medsyn(
+            ["eval", "report", str(synthetic), "--real", str(real), "--out", str(out), "--bootstrap", "200", *extra]
+        )
+        == 0
+    )
     return json.loads((out / "report.json").read_text(encoding="utf-8")), out
 
 
@@ -54,7 +58,8 @@ def test_identical_sets_are_indistinguishable_and_at_distance_zero(tmp_path, rea
     assert 0.4 < fidelity["auc"] < 0.6 and fidelity["auc_ci"][0] <= 0.5 <= fidelity["auc_ci"][1]
     assert privacy["dcr"]["zero"]["synthetic"] == 1.0 and privacy["dcr"]["synthetic"]["median"] == 0.0
     assert privacy["longest_run"]["synthetic"]["share_above"] == pytest.approx(
-        sum(len(r["symptoms"].split()) >= 10 for r in real_rows) / len(real_rows), abs=0.05)
+        sum(len(r["symptoms"].split()) >= 10 for r in real_rows) / len(real_rows), abs=0.05
+    )
     assert report["diversity"]["code_distribution"]["synthetic"] == report["diversity"]["code_distribution"]["real"]
     assert report["diversity"]["plan"] is None  # a plain file carries no plan
     for name in ("report.md", "fidelity.png", "diversity.png", "privacy.png"):
@@ -93,21 +98,24 @@ def test_utility_compares_real_only_with_a_topup(tmp_path, top_rows):
     real = [r for r in top_rows[:300] if r["code"] not in rare] + [r for r in top_rows[:300] if r["code"] in rare][:10]
     synthetic = as_synthetic([r for r in top_rows[300:] if r["code"] in rare][:70])
     evaluation = write_jsonl(tmp_path / "eval.jsonl", top_rows[-120:])
-    report, out = run_report(tmp_path, synthetic, real, "--eval", str(evaluation), "--topup", "40", "--seeds", "0",
-                             "--view", "head")
+    report, out = run_report(
+        tmp_path, synthetic, real, "--eval", str(evaluation), "--topup", "40", "--seeds", "0", "--view", "head"
+    )
     use = report["utility"]
     assert use["topup"] == 40 and use["seeds"] == [0] and use["n"] == 120
     assert use["upsampled"]["train_synthetic"] > 0 and use["real_only"]["train_synthetic"] == 0
     assert use["paired_diff"]["rare_hit3"]["diff"] > 0  # the added notes are real notes of the rare codes
     for key in ("acc1", "hit3", "rare_hit3"):
-        assert use["paired_diff"][key]["diff"] == pytest.approx(use["upsampled"][key] - use["real_only"][key], abs=0.01)
+        assert use["paired_diff"][key]["diff"] == pytest.approx(
+            use["upsampled"][key] - use["real_only"][key], abs=0.01
+        )
     text = (out / "report.md").read_text(encoding="utf-8")
     assert "## Utility" in text and "| ICD classifier rare-code hit@3, real + top-up to 40 (eval notes) |" in text
 
 
 def test_longest_common_runs_match_a_pairwise_search():
     from medsyn_hf.evaluation.ngrams import longest_common_runs, tokenize
-    from medsyn_hf.kg.normalize import words
+    from medsyn_hf.normalize import words
 
     rng = random.Random(0)
     vocabulary = ["боль", "жалобы", "на", "в", "животе", "голова", "кашель", "три", "дня", "ночью"]
@@ -115,11 +123,16 @@ def test_longest_common_runs_match_a_pairwise_search():
     queries = [" ".join(rng.choices(vocabulary, k=rng.randint(0, 25))) for _ in range(40)]
 
     def pairwise(query):
-        return max(SequenceMatcher(None, words(query), words(c), autojunk=False)
-                   .find_longest_match(0, len(words(query)), 0, len(words(c))).size for c in corpus)
+        return max(
+            SequenceMatcher(None, words(query), words(c), autojunk=False)
+            .find_longest_match(0, len(words(query)), 0, len(words(c)))
+            .size
+            for c in corpus
+        )
 
-    assert longest_common_runs(tokenize(queries), tokenize(corpus), len(queries)).tolist() == \
-        [pairwise(q) for q in queries]
+    assert longest_common_runs(tokenize(queries), tokenize(corpus), len(queries)).tolist() == [
+        pairwise(q) for q in queries
+    ]
 
 
 def test_diversity_figures():
@@ -133,20 +146,24 @@ def test_diversity_figures():
     assert distinct_n(["а б в", "а б г"]) == {"distinct_1": round(4 / 6, 4), "distinct_2": 0.75, "distinct_3": 1.0}
     assert code_entropy(["J06", "K29", "J06", "K29"]) == {"codes": 2, "entropy_bits": 1.0, "evenness": 1.0}
     note = "пациент жалуется на сильную головную боль в течение трёх дней и тошноту по утрам"
-    assert near_duplicate_share([note, note + " сегодня", "кашель сухой ночью уже неделю без температуры"]) == \
-        pytest.approx(1 / 3, abs=1e-4)
+    assert near_duplicate_share(
+        [note, note + " сегодня", "кашель сухой ночью уже неделю без температуры"]
+    ) == pytest.approx(1 / 3, abs=1e-4)
     plan = plan_coverage({"J06": 3, "K29": 2}, ["J06", "J06"])
     assert (plan["planned"], plan["kept"], plan["codes_without_kept_note"]) == (5, 2, ["K29"])
 
 
-@pytest.mark.parametrize("case, message", [
-    ("no-common-codes", "no ICD-10 category in common"),
-    ("empty", "no rows"),
-    ("no-text-column", "no text column"),
-    ("bad-holdout", "--holdout"),
-    ("bad-topup", "--topup 0"),
-    ("not-ours", "did not write"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("no-common-codes", "no ICD-10 category in common"),
+        ("empty", "no rows"),
+        ("no-text-column", "no text column"),
+        ("bad-holdout", "--holdout"),
+        ("bad-topup", "--topup 0"),
+        ("not-ours", "did not write"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, real_rows, capsys, case, message):
     real = write_jsonl(tmp_path / "real.jsonl", real_rows)
     synthetic_rows = as_synthetic(real_rows[:20])
@@ -178,15 +195,28 @@ def test_publish_report_puts_the_table_and_plots_into_the_card(tmp_path, tiny_mo
     from medsyn_hf.card import validate_card
 
     config = tmp_path / "generate.yaml"
-    config.write_text(json.dumps({
-        "model_name_or_path": str(tiny_model_dir), "num_priors": 12, "shard_size": 12, "max_new_tokens": 24,
-        "output_dir": str(tmp_path / "runs"), "seed": 3, "example_p": 1.0,
-        "filters": {"min_symptom_recall": 0.0, "min_words": 8, "min_cyrillic_share": 0.0}}), encoding="utf-8")
+    config.write_text(
+        json.dumps(
+            {
+                "model_name_or_path": str(tiny_model_dir),
+                "num_priors": 12,
+                "shard_size": 12,
+                "max_new_tokens": 24,
+                "output_dir": str(tmp_path / "runs"),
+                "seed": 3,
+                "example_p": 1.0,
+                "filters": {"min_symptom_recall": 0.0, "min_words": 8, "min_cyrillic_share": 0.0},
+            }
+        ),
+        encoding="utf-8",
+    )
     assert medsyn(["generate", "--config", str(config)]) == 0
     run = tmp_path / "runs" / "latest"
     notes = datasets.Dataset.from_parquet(str(run / "notes.parquet"))
     # real notes with the run's codes: RuMedTop3 complaints relabelled (the report needs codes in common)
-    relabelled = [{"symptoms": r["symptoms"], "code": code[:3]} for r, code in zip(real_rows, list(notes["ICD-10"]) * 20)]
+    relabelled = [
+        {"symptoms": r["symptoms"], "code": code[:3]} for r, code in zip(real_rows, list(notes["ICD-10"]) * 20)
+    ]
     real = write_jsonl(tmp_path / "real.jsonl", relabelled)
     report_dir = tmp_path / "report"
     assert medsyn(["eval", "report", str(run), "--real", str(real), "--out", str(report_dir), "--json"]) == 0

@@ -19,9 +19,13 @@ def recipe(tmp_path, tiny_model_dir, ift_dir, name="config.yaml", **changes):
     """The tiny recipe pointed at the fixtures, made fast (short rows, small batches), with `changes` applied."""
     config = yaml.safe_load(TINY_RECIPE.read_text(encoding="utf-8"))
     config.update(
-        model_name_or_path=str(tiny_model_dir), dataset_name=str(ift_dir), output_dir=str(tmp_path / "out"),
-        max_length=128, per_device_train_batch_size=4, logging_steps=1, disable_tqdm=True,
-        dataset_mixture={"datasets": [{"config": "note_writing"}]},
+        model_name_or_path=str(tiny_model_dir),
+        dataset_name=str(ift_dir),
+        output_dir=str(tmp_path / "out"),
+        max_length=128,
+        per_device_train_batch_size=4,
+        logging_steps=1,
+        disable_tqdm=True,
     )
     config.update(changes)
     path = tmp_path / name
@@ -46,9 +50,10 @@ def losses(state):
 def test_prompt_is_masked_and_eos_is_a_label(tmp_path, tiny_model_dir, ift_dir):
     from medsyn_hf.training.sft import build_trainer, parse_args
 
-    mixture = {"datasets": [{"config": "complaint_to_icd"}]}  # short answers: nothing is truncated away
-    trainer, _ = build_trainer(*parse_args(["--config", str(recipe(tmp_path, tiny_model_dir, ift_dir,
-                                                                   dataset_mixture=mixture, max_length=512))]))
+    task = "complaint_to_icd"  # short answers: nothing is truncated away
+    trainer, _ = build_trainer(
+        *parse_args(["--config", str(recipe(tmp_path, tiny_model_dir, ift_dir, dataset_config=task, max_length=512))])
+    )
     tok = trainer.processing_class
     assert tok.pad_token_id != tok.eos_token_id
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
@@ -75,7 +80,14 @@ def test_loss_decreases_and_the_run_is_saved_with_a_card(tmp_path, tiny_model_di
     assert model.config.use_cache and tok.eos_token == "<|im_end|>"
     assert model.generation_config.eos_token_id == tok.eos_token_id  # generation stops where training taught
     card = (out / "README.md").read_text(encoding="utf-8")
-    for fact in (str(tiny_model_dir), "note_writing", "learning_rate", "| `0.003` |", "Intended use", "full fine-tuning"):
+    for fact in (
+        str(tiny_model_dir),
+        "note_writing",
+        "learning_rate",
+        "| `0.003` |",
+        "Intended use",
+        "full fine-tuning",
+    ):
         assert fact in card, fact
 
 
@@ -101,9 +113,23 @@ def test_lora_on_packed_rows_saves_adapter_and_merged_model(tmp_path, tiny_model
     """The 7B recipes' shape in miniature: LoRA on q,k,v,o over padding-free packed rows (sdpa_varlen, here on CPU)."""
     from transformers import AutoModelForCausalLM
 
-    run(recipe(tmp_path, tiny_model_dir, ift_dir, max_steps=2, use_peft=True, lora_r=8, lora_alpha=16,
-               lora_target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], save_merged_model=True,
-               packing=True, packing_strategy="bfd", attn_implementation="sdpa_varlen", max_length=256))
+    run(
+        recipe(
+            tmp_path,
+            tiny_model_dir,
+            ift_dir,
+            max_steps=2,
+            use_peft=True,
+            lora_r=8,
+            lora_alpha=16,
+            lora_target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+            save_merged_model=True,
+            packing=True,
+            packing_strategy="bfd",
+            attn_implementation="sdpa_varlen",
+            max_length=256,
+        )
+    )
     out = tmp_path / "out"
     adapter = json.loads((out / "adapter_config.json").read_text(encoding="utf-8"))
     assert adapter["r"] == 8 and set(adapter["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj"}
@@ -119,20 +145,26 @@ def test_mixture_weights_subsample_and_upsample(tiny_model_dir, ift_dir):
     from medsyn_hf.training.configs import ScriptArguments
     from medsyn_hf.training.data import get_dataset
 
-    mixture = {"datasets": [{"config": "note_writing", "weight": 0.5}, {"config": "complaint_to_icd", "weight": 2.0}],
-               "test_split_size": 0.1}
-    data, sources = get_dataset(ScriptArguments(dataset_name=str(ift_dir), dataset_mixture=mixture))
-    assert sources == {(str(ift_dir), "note_writing", 0.5): 30, (str(ift_dir), "complaint_to_icd", 2.0): 100}
+    # TRL's mixture keys: a weight is a split in datasets' syntax (half of the notes, the complaints twice)
+    mixture = [
+        {"path": str(ift_dir), "name": "note_writing", "split": "train[:50%]"},
+        {"path": str(ift_dir), "name": "complaint_to_icd", "split": "train+train"},
+    ]
+    data, sources = get_dataset(ScriptArguments(datasets=mixture, test_split_size=0.1))
+    assert [len(get_dataset(ScriptArguments(datasets=[d]))[0]["train"]) for d in mixture] == [30, 100]
     assert (len(data["train"]), len(data["test"])) == (117, 13)
     assert data["train"].column_names == ["prompt", "completion"]
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"lerning_rate": 1e-3}, "unknown key(s) in"),
-    ({"dataset_name": "/nonexistent/ift"}, "is neither a local folder nor a reachable Hub dataset"),
-    ({"dataset_mixture": {"datasets": [{"config": "note_writing", "wieght": 1}]}}, "unknown key(s) ['wieght']"),
-    ({"dataset_mixture": {"datasets": [{"config": "no_such_task"}]}}, "cannot load dataset"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"lerning_rate": 1e-3}, "unknown key(s) in"),
+        ({"dataset_name": "/nonexistent/ift"}, "is neither a local folder nor a reachable Hub dataset"),
+        ({"datasets": [{"path": "outputs/ift", "name": "note_writing", "wieght": 1}]}, "unknown key(s) ['wieght']"),
+        ({"dataset_config": "no_such_task"}, "cannot load dataset"),
+    ],
+)
 def test_bad_config_is_one_line_error(tmp_path, tiny_model_dir, ift_dir, capsys, changes, message):
     assert medsyn(["sft", "--config", str(recipe(tmp_path, tiny_model_dir, ift_dir, **changes))]) == 2
     err = capsys.readouterr().err
@@ -157,7 +189,7 @@ def test_recipes_parse(config):
 
     script_args, training_args, model_args = parse_args(["--config", str(config), "--use_cpu", "true"])
     assert training_args.completion_only_loss and training_args.max_length
-    assert script_args.dataset_mixture.datasets[0].config == "note_writing"
+    assert (script_args.datasets[0].name if script_args.datasets else script_args.dataset_config) == "note_writing"
     if "lora" in config.name:
         assert (model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout) == (16, 16, 0.05)
         assert sorted(model_args.lora_target_modules) == ["k_proj", "o_proj", "q_proj", "v_proj"]
@@ -166,17 +198,26 @@ def test_recipes_parse(config):
 def test_recipes_read_the_real_instruction_dataset(tmp_path, tiny_model_dir):
     """Every recipe's mixture names configs that `medsyn ift build` writes, and its rows tokenise for SFT."""
     from medsyn_hf.ift.build import build_ift
+    from medsyn_hf.training.configs import ScriptArguments
     from medsyn_hf.training.data import get_dataset
     from medsyn_hf.training.sft import build_trainer, parse_args
 
     ift = build_ift(tmp_path / "ift", limit=20)["out"]
     for config in sorted((REPO / "recipes").glob("*/sft/config*.yaml")):
-        script_args, _, _ = parse_args(["--config", str(config), "--dataset_name", ift, "--use_cpu", "true"])
-        data, sources = get_dataset(script_args)
-        assert len(data["train"]) > 0 and all(rows > 0 for rows in sources.values()), config
+        values = yaml.safe_load(config.read_text(encoding="utf-8"))  # the mixture's paths pointed at the build
+        copy = tmp_path / f"{config.parts[-3]}.yaml"
+        copy.write_text(
+            yaml.safe_dump(values | {"datasets": [d | {"path": ift} for d in values.get("datasets", [])]}),
+            encoding="utf-8",
+        )
+        script_args, _, _ = parse_args(["--config", str(copy), "--dataset_name", ift, "--use_cpu", "true"])
+        for source in [[d] for d in script_args.datasets] or [[]]:  # each source alone has rows
+            data, _ = get_dataset(
+                ScriptArguments(dataset_name=ift, dataset_config=script_args.dataset_config, datasets=source)
+            )
+            assert len(data["train"]) > 0, (config, source)
     tiny = yaml.safe_load(TINY_RECIPE.read_text(encoding="utf-8"))
-    config = recipe(tmp_path, tiny_model_dir, ift, max_length=tiny["max_length"], dataset_mixture=tiny["dataset_mixture"]
-                    | {"datasets": [d | {"weight": 1.0} for d in tiny["dataset_mixture"]["datasets"]]})
+    config = recipe(tmp_path, tiny_model_dir, ift, max_length=tiny["max_length"])
     trainer, _ = build_trainer(*parse_args(["--config", str(config)]))
     assert len(trainer.train_dataset) > 0 and -100 in trainer.train_dataset[0]["labels"]
 
@@ -193,17 +234,27 @@ def test_llama2_chat_template_masks_like_chatml(tiny_model_dir):
     assert prompt_text == "<s>[INST] <<SYS>>\nТы врач.\n<</SYS>>\n\nНапиши анамнез. [/INST]"
 
 
-@pytest.mark.parametrize("launch", [
-    pytest.param(["--multi_gpu", "--num_processes", "2"], id="multi_gpu-flags"),
-    pytest.param(["--config_file", str(REPO / "recipes" / "accelerate_configs" / "cpu.yaml")], id="cpu.yaml",
-                 marks=pytest.mark.slow),  # the same launch, spelled as a config file
-])
+@pytest.mark.parametrize(
+    "launch",
+    [
+        pytest.param(["--multi_gpu", "--num_processes", "2"], id="multi_gpu-flags"),
+    ],
+)
 def test_two_process_cpu_run(tmp_path, tiny_model_dir, ift_dir, launch):
     """DDP over gloo: the same script under `accelerate launch`, 2 CPU processes (~20 s)."""
     config = recipe(tmp_path, tiny_model_dir, ift_dir, max_steps=4, save_steps=2, per_device_train_batch_size=2)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", *launch, "--main_process_port", "0",
-           str(REPO / "recipes" / "sft.py"), "--config", str(config)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        *launch,
+        "--main_process_port",
+        "0",
+        str(REPO / "recipes" / "sft.py"),
+        "--config",
+        str(config),
+    ]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     state = trainer_state(tmp_path / "out")
@@ -221,11 +272,20 @@ def test_sdpa_varlen_keeps_packed_documents_apart(tiny_model_dir):
 
     register_sdpa_varlen()
     device, dtype = ("cuda", torch.bfloat16) if torch.cuda.is_available() else ("cpu", torch.float32)
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=SDPA_VARLEN, dtype=dtype).to(device)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=SDPA_VARLEN, dtype=dtype).to(
+        device
+    )
     docs = [torch.randint(5, 900, (n,), device=device) for n in (12, 8)]
     positions = torch.cat([torch.arange(12), torch.arange(8)])[None].to(device)
     cu = torch.tensor([0, 12, 20], dtype=torch.int32, device=device)
-    packed = model(input_ids=torch.cat(docs)[None], position_ids=positions, cu_seq_lens_q=cu, cu_seq_lens_k=cu,
-                   max_length_q=12, max_length_k=12, use_cache=False).logits[0]
+    packed = model(
+        input_ids=torch.cat(docs)[None],
+        position_ids=positions,
+        cu_seq_lens_q=cu,
+        cu_seq_lens_k=cu,
+        max_length_q=12,
+        max_length_k=12,
+        use_cache=False,
+    ).logits[0]
     alone = torch.cat([model(input_ids=d[None], use_cache=False).logits[0] for d in docs])
     torch.testing.assert_close(packed, alone, atol=2e-2 if device == "cuda" else 1e-5, rtol=0)

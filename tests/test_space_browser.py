@@ -13,23 +13,40 @@ import time
 import pytest
 
 CHROMIUM = shutil.which("chromium")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-         "--window-size=1280,1500", "--remote-debugging-pipe")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1500",
+    "--remote-debugging-pipe",
+)
 
 QUERY = "остррый бронхит"  # a typo; the best hit (J20) has symptoms, so the picture shows a neighbourhood
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
 
 
 class Chromium:
-    """A headless browser with one page; ``js`` evaluates an expression there, ``wait`` polls one until it is truthy."""
+    """A headless browser with one page; ``js`` evaluates an expression there, ``wait`` polls one until truthy."""
 
     def __init__(self, profile, log, failure_png):
         to_browser, self._in = os.pipe()
         self._out, from_browser = os.pipe()
         # The browser reads commands on fd 3 and writes replies on fd 4.
-        cmd = ["bash", "-c", f'exec "$0" "$@" 3<&{to_browser} 4>&{from_browser}', CHROMIUM, *FLAGS,
-               f"--user-data-dir={profile}", "about:blank"]
+        cmd = [
+            "bash",
+            "-c",
+            f'exec "$0" "$@" 3<&{to_browser} 4>&{from_browser}',
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            "about:blank",
+        ]
         self.proc = subprocess.Popen(cmd, pass_fds=(to_browser, from_browser), stdout=log, stderr=log)
         os.close(to_browser)
         os.close(from_browser)

@@ -22,8 +22,13 @@ SPACE = REPO / "spaces" / "medsyn-demo"
 
 
 def deploy(*args, **env):
-    return subprocess.run([sys.executable, str(SPACE / "deploy.py"), *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(SPACE / "deploy.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
 
 
 def error_line(result) -> str:
@@ -35,14 +40,21 @@ def error_line(result) -> str:
 
 def tree(folder, prefix: str = "") -> dict[str, bytes]:
     """{relative path: bytes} of every file under ``folder``, byte code aside."""
-    return {prefix + p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+    return {
+        prefix + p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
 
 
 def expected_tree(model=None) -> dict[str, bytes]:
     """What a bundle holds besides requirements.txt: the app and its card, the library's source, the model."""
-    return {"app.py": (SPACE / "app.py").read_bytes(), "README.md": (SPACE / "README.md").read_bytes(),
-            **tree(REPO / "medsyn_hf", "medsyn_hf/"), **(tree(model, "model/") if model else {})}
+    return {
+        "app.py": (SPACE / "app.py").read_bytes(),
+        "README.md": (SPACE / "README.md").read_bytes(),
+        **tree(REPO / "medsyn_hf", "medsyn_hf/"),
+        **(tree(model, "model/") if model else {}),
+    }
 
 
 def setup_cfg() -> configparser.ConfigParser:
@@ -92,6 +104,8 @@ def test_requirements_come_from_setup_cfg(bundle):
 
 
 def test_bundled_model_is_the_default_and_an_explicit_one_wins(bundle, tiny_model_dir, tmp_path, monkeypatch):
+    from medsyn_hf.space.models import DEFAULT_MODEL, resolve_model
+
     spec = importlib.util.spec_from_file_location("medsyn_bundled_app", bundle / "app.py")
     app = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, app)  # dataclasses look their module up there
@@ -100,8 +114,8 @@ def test_bundled_model_is_the_default_and_an_explicit_one_wins(bundle, tiny_mode
     (tmp_path / "runs" / "demo").mkdir(parents=True)
     (tmp_path / "runs" / "demo" / "sft").symlink_to(tiny_model_dir, target_is_directory=True)
     config = app.Config.make([], None, tmp_path / "cache")
-    assert app.resolve_model(config, app.DEFAULT_MODEL) == (bundle / "model").resolve()
-    assert app.resolve_model(app.Config.make([], tiny_model_dir), app.DEFAULT_MODEL) == tiny_model_dir.resolve()
+    assert resolve_model(config, DEFAULT_MODEL) == (bundle / "model").resolve()
+    assert resolve_model(app.Config.make([], tiny_model_dir), DEFAULT_MODEL) == tiny_model_dir.resolve()
     assert not (tmp_path / "cache").exists()
 
 
@@ -156,8 +170,18 @@ def test_the_bundle_runs_on_its_own(bundle, tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MEDSYN_MODEL", "MEDSYN_DATA_DIRS")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    cmd = [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), "--data-dirs", str(tmp_path / "data"),
-           "--cache", str(tmp_path / "cache")]
+    cmd = [
+        sys.executable,
+        "app.py",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dirs",
+        str(tmp_path / "data"),
+        "--cache",
+        str(tmp_path / "cache"),
+    ]
     url = f"http://127.0.0.1:{port}/"
     with served(cmd, url, tmp_path / "server.log", cwd=bundle, env=env):
         client = Client(url, verbose=False)

@@ -39,7 +39,7 @@ def test_chat_template_ends_the_assistant_turn_with_eos(tiny_model_dir):
     prompt_ids = tok.apply_chat_template(prompt, add_generation_prompt=True)["input_ids"]
     full_ids = tok.apply_chat_template(prompt + [{"role": "assistant", "content": NOTE}])["input_ids"]
     assert full_ids[: len(prompt_ids)] == prompt_ids  # prompt-completion masking relies on it
-    assert tok.eos_token_id in full_ids[len(prompt_ids):]
+    assert tok.eos_token_id in full_ids[len(prompt_ids) :]
     assert full_ids[0] == tok.bos_token_id
 
 
@@ -55,8 +55,21 @@ def test_build_is_deterministic(tmp_path):
 
 
 def test_cli_writes_model_and_prints_json(tmp_path, capsys):
-    assert medsyn(["tiny-model", "--out", str(tmp_path / "m"), "--sources", str(FIXTURE_SOURCES),
-                   "--vocab-size", "500", "--json"]) == 0
+    assert (
+        medsyn(
+            [
+                "tiny-model",
+                "--out",
+                str(tmp_path / "m"),
+                "--sources",
+                str(FIXTURE_SOURCES),
+                "--vocab-size",
+                "500",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == {"out": str(tmp_path / "m")}
     assert (tmp_path / "m" / "model.safetensors").is_file()
 

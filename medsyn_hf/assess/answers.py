@@ -30,8 +30,10 @@ def annotator_name(value) -> str:
     """The annotator's name as typed (or their Hub username), checked: it names their answers file."""
     name = (value or "").strip() if isinstance(value, (str, type(None))) else value
     if not isinstance(name, str) or not _NAME.match(name):
-        raise MedsynError("annotator name must be 1-64 letters, digits, '.', '@', '-' or '_', starting with a letter "
-                          "or digit (no spaces)")
+        raise MedsynError(
+            "annotator name must be 1-64 letters, digits, '.', '@', '-' or '_', starting with a letter "
+            "or digit (no spaces)"
+        )
     return name
 
 
@@ -75,8 +77,11 @@ class AnswerStore:
     def append(self, annotator: str, answer: dict) -> bool:
         """Store ``answer`` (from :func:`check_answer`) durably; False when the item was already answered."""
         path = self.path(annotator)
-        values = {**answer, "annotator": annotator,
-                  "answered_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        values = {
+            **answer,
+            "annotator": annotator,
+            "answered_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
         row = {column: values[column] for column in ASSESS_ANSWER_FEATURES}
         line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
         try:  # made by the first answer, not by readers (`assess score`, `eval judge` only read the folder)

@@ -44,28 +44,20 @@ class Note(NamedTuple):
     source_id: str  # "<dataset>:<row id>"
 
 
-def _column(data, wanted: str | None, candidates: tuple[str, ...], what: str, source) -> str:
-    """The named column, else the first candidate the dataset has (a text column must hold strings)."""
-    from datasets import Value
-
-    if wanted:
-        if wanted not in data.column_names:
-            raise MedsynError(f"{source}: no column {wanted!r} (columns: {', '.join(data.column_names)})")
-        return wanted
-    for name in candidates:
-        feature = data.features.get(name)
-        if feature is not None and (what != "text" or (isinstance(feature, Value) and feature.dtype == "string")):
-            return name
-    raise MedsynError(f"{source}: no {what} column ({' or '.join(candidates)}); name it with --real-{what}-column "
-                      f"or --synthetic-{what}-column (columns: {', '.join(data.column_names)})")
-
-
-def load_notes(source: str, *, split: str | None = None, text_column: str | None = None,
-               code_column: str | None = None, view: str = DEFAULT_VIEW, max_chars: int = MAX_CHARS) -> list[Note]:
+def load_notes(
+    source: str,
+    *,
+    split: str | None = None,
+    text_column: str | None = None,
+    code_column: str | None = None,
+    view: str = DEFAULT_VIEW,
+    max_chars: int = MAX_CHARS,
+) -> list[Note]:
     """Notes of a dataset (file, folder, Hub id or a `medsyn generate` run folder: its kept notes) in ``view``.
 
     Notes whose view is empty are skipped; a row without a code is an error."""
-    from medsyn_hf.evaluation.icd_data import category, load_dataset
+    from medsyn_hf.data import load_dataset, pick_column
+    from medsyn_hf.evaluation.icd_data import category
     from medsyn_hf.text_views import view as text_view
 
     path = Path(source)
@@ -78,8 +70,18 @@ def load_notes(source: str, *, split: str | None = None, text_column: str | None
             raise MedsynError(f"{source}: no note of the run passed the filters")
     else:
         data = load_dataset(str(source), split)
-    text_name = _column(data, text_column, TEXT_COLUMNS, "text", source)
-    code_name = _column(data, code_column, CODE_COLUMNS, "code", source)
+    text_name = pick_column(
+        data,
+        text_column,
+        TEXT_COLUMNS,
+        "text",
+        source,
+        strings=True,
+        flag="--real-text-column or --synthetic-text-column",
+    )
+    code_name = pick_column(
+        data, code_column, CODE_COLUMNS, "code", source, flag="--real-code-column or --synthetic-code-column"
+    )
     ids = next((data[c] for c in ID_COLUMNS if c in data.column_names), range(len(data)))
     name = path.name if path.exists() else str(source)
     notes = []
@@ -117,8 +119,9 @@ def _match(real: list[int], synthetic: list[int], rl: np.ndarray, sl: np.ndarray
     return pairs, unused, free
 
 
-def pair_notes(real: list[Note], synthetic: list[Note], n_pairs: int, *, seed: int = 0,
-               tolerance: float = LENGTH_TOLERANCE) -> list[tuple[int, int, bool]]:
+def pair_notes(
+    real: list[Note], synthetic: list[Note], n_pairs: int, *, seed: int = 0, tolerance: float = LENGTH_TOLERANCE
+) -> list[tuple[int, int, bool]]:
     """``n_pairs`` (real index, synthetic index, same category) pairs, same-category pairs first (see the module)."""
     rng = np.random.default_rng(seed)
     rl = np.array([len(n.text) for n in real])
@@ -152,8 +155,10 @@ def pair_notes(real: list[Note], synthetic: list[Note], n_pairs: int, *, seed: i
         cross, _, _ = _match(left_real, left_synthetic, rl, sl, tolerance)
         pairs += [(r, s, False) for r, s in cross[: n_pairs - len(pairs)]]
     if len(pairs) < n_pairs:
-        raise MedsynError(f"only {len(pairs)} real/synthetic pairs have lengths within {tolerance:g} of each other "
-                          f"(asked for {n_pairs}); ask for --n {2 * len(pairs)} or less, or raise --length-tolerance")
+        raise MedsynError(
+            f"only {len(pairs)} real/synthetic pairs have lengths within {tolerance:g} of each other "
+            f"(asked for {n_pairs}); ask for --n {2 * len(pairs)} or less, or raise --length-tolerance"
+        )
     return pairs
 
 
@@ -162,11 +167,24 @@ def _has_answers(folder: Path) -> bool:
     return answers.is_dir() and any(f.stat().st_size for f in answers.glob("*.jsonl"))
 
 
-def prepare(real: str, synthetic: str, n: int, out: str, *, seed: int = 0, view: str = DEFAULT_VIEW,
-            max_chars: int = MAX_CHARS, tolerance: float = LENGTH_TOLERANCE, real_split: str | None = None,
-            synthetic_split: str | None = None, real_text_column: str | None = None,
-            real_code_column: str | None = None, synthetic_text_column: str | None = None,
-            synthetic_code_column: str | None = None, overwrite: bool = False) -> dict:
+def prepare(
+    real: str,
+    synthetic: str,
+    n: int,
+    out: str,
+    *,
+    seed: int = 0,
+    view: str = DEFAULT_VIEW,
+    max_chars: int = MAX_CHARS,
+    tolerance: float = LENGTH_TOLERANCE,
+    real_split: str | None = None,
+    synthetic_split: str | None = None,
+    real_text_column: str | None = None,
+    real_code_column: str | None = None,
+    synthetic_text_column: str | None = None,
+    synthetic_code_column: str | None = None,
+    overwrite: bool = False,
+) -> dict:
     """Write the assessment folder ``out`` (items, key, an empty answers folder); returns a summary without the key."""
     from medsyn_hf.kg import load_graph
 
@@ -179,40 +197,79 @@ def prepare(real: str, synthetic: str, n: int, out: str, *, seed: int = 0, view:
     if max_chars < 0:
         raise MedsynError(f"--max-chars must be 0 (no cap) or more, got {max_chars}")
     if Path(out).is_dir() and _has_answers(Path(out)) and not overwrite:
-        raise MedsynError(f"{out}: holds annotators' answers ({ANSWERS_DIR}/); choose a new folder or pass "
-                          "--overwrite to discard them")
+        raise MedsynError(
+            f"{out}: holds annotators' answers ({ANSWERS_DIR}/); choose a new folder or pass "
+            "--overwrite to discard them"
+        )
     check_output(out, command=COMMAND, inputs=[real, synthetic], overwrite=overwrite)  # fail before the work
-    real_notes = load_notes(real, split=real_split, text_column=real_text_column, code_column=real_code_column,
-                            view=view, max_chars=max_chars)
-    synthetic_notes = load_notes(synthetic, split=synthetic_split, text_column=synthetic_text_column,
-                                 code_column=synthetic_code_column, view=view, max_chars=max_chars)
+    real_notes = load_notes(
+        real,
+        split=real_split,
+        text_column=real_text_column,
+        code_column=real_code_column,
+        view=view,
+        max_chars=max_chars,
+    )
+    synthetic_notes = load_notes(
+        synthetic,
+        split=synthetic_split,
+        text_column=synthetic_text_column,
+        code_column=synthetic_code_column,
+        view=view,
+        max_chars=max_chars,
+    )
     pairs = pair_notes(real_notes, synthetic_notes, n // 2, seed=seed, tolerance=tolerance)
     rng = np.random.default_rng([seed, 1])
     kg = load_graph()
     items, key = [], []
     for number, (r, s, same) in enumerate(pairs):
         for origin, note in (("real", real_notes[r]), ("synthetic", synthetic_notes[s])):
-            items.append({"text": note.text, "code": note.code,
-                          "code_name": kg.code(note.code)["name_ru"] if kg.has_code(note.code) else ""})
-            key.append({"origin": origin, "source_id": note.source_id, "pair": number, "same_code": same,
-                        "n_chars": len(note.text)})
+            items.append(
+                {
+                    "text": note.text,
+                    "code": note.code,
+                    "code_name": kg.code(note.code)["name_ru"] if kg.has_code(note.code) else "",
+                }
+            )
+            key.append(
+                {
+                    "origin": origin,
+                    "source_id": note.source_id,
+                    "pair": number,
+                    "same_code": same,
+                    "n_chars": len(note.text),
+                }
+            )
     order = rng.permutation(len(items))
     ids = [f"item-{int(token):08x}" for token in rng.choice(16**8, size=len(items), replace=False)]
     items = [{"item_id": ids[k], **items[i]} for k, i in enumerate(order)]
     key = [{"item_id": ids[k], **key[i]} for k, i in enumerate(order)]
-    summary = {"items": len(items), "pairs": len(pairs), "same_code_pairs": sum(same for _, _, same in pairs),
-               "codes": len({item["code"] for item in items}), "view": view, "max_chars": max_chars,
-               "length_tolerance": tolerance}
-    settings = {**summary, "real": str(real), "synthetic": str(synthetic), "seed": seed,
-                "real_notes": len(real_notes), "synthetic_notes": len(synthetic_notes)}
+    summary = {
+        "items": len(items),
+        "pairs": len(pairs),
+        "same_code_pairs": sum(same for _, _, same in pairs),
+        "codes": len({item["code"] for item in items}),
+        "view": view,
+        "max_chars": max_chars,
+        "length_tolerance": tolerance,
+    }
+    settings = {
+        **summary,
+        "real": str(real),
+        "synthetic": str(synthetic),
+        "seed": seed,
+        "real_notes": len(real_notes),
+        "synthetic_notes": len(synthetic_notes),
+    }
     with safe_output(out, command=COMMAND, inputs=[real, synthetic], overwrite=overwrite) as tmp:
         tmp.mkdir(parents=True)
         (tmp / KEY_DIR).mkdir()
         (tmp / ANSWERS_DIR).mkdir()
         _write_jsonl(tmp / ITEMS, items)
         _write_jsonl(tmp / KEY, key)
-        (tmp / KEY_DIR / "settings.json").write_text(json.dumps(settings, ensure_ascii=False, indent=1) + "\n",
-                                                     encoding="utf-8")
+        (tmp / KEY_DIR / "settings.json").write_text(
+            json.dumps(settings, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
     return {"out": str(out), **summary}
 
 

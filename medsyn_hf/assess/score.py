@@ -30,7 +30,7 @@ COMMAND = "medsyn assess score"
 Z95 = 1.959963984540054  # standard normal 97.5 % quantile
 
 
-# -- statistics --------------------------------------------------------------------------------------------------------
+# -- statistics -------------------------------------------------------------------------------------------------------
 def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval of a proportion k / n (good coverage for small n and proportions near 0 or 1)."""
     if n == 0:
@@ -133,22 +133,29 @@ def krippendorff_alpha(data, level: str = "ordinal") -> float:
     return float(1 - observed / expected) if expected > 0 else math.nan
 
 
-# -- the report --------------------------------------------------------------------------------------------------------
+# -- the report -------------------------------------------------------------------------------------------------------
 def _guess_block(rows: list[dict]) -> dict:
     n = len(rows)
     correct = sum(r["origin"] == r["truth"] for r in rows)
     judged_real = {origin: [r["origin"] == "real" for r in rows if r["truth"] == origin] for origin in ORIGINS}
-    return {"answers": n, "correct": correct, "accuracy": correct / n if n else None,
-            "accuracy_ci": list(wilson_interval(correct, n)) if n else None, "p_vs_chance": binomial_p(correct, n),
-            **{f"{origin}_judged_real": (sum(v) / len(v) if v else None) for origin, v in judged_real.items()}}
+    return {
+        "answers": n,
+        "correct": correct,
+        "accuracy": correct / n if n else None,
+        "accuracy_ci": list(wilson_interval(correct, n)) if n else None,
+        "p_vs_chance": binomial_p(correct, n),
+        **{f"{origin}_judged_real": (sum(v) / len(v) if v else None) for origin, v in judged_real.items()},
+    }
 
 
 def _scores_block(rows: list[dict]) -> dict:
     out = {}
     for criterion in ASSESSMENT_CRITERIA:
         by_origin = {origin: [r[criterion] for r in rows if r["truth"] == origin] for origin in ORIGINS}
-        out[criterion] = {**{origin: mean_interval(v) for origin, v in by_origin.items()},
-                          "p_mann_whitney": mann_whitney_p(by_origin["real"], by_origin["synthetic"])}
+        out[criterion] = {
+            **{origin: mean_interval(v) for origin, v in by_origin.items()},
+            "p_mann_whitney": mann_whitney_p(by_origin["real"], by_origin["synthetic"]),
+        }
     return out
 
 
@@ -206,9 +213,13 @@ def score(folder: str | Path) -> dict:
     scopes = {name: [r for r in rows if r["annotator"] == name] for name in annotators}
     if rows:  # none yet: the report says so (a study's progress can be checked at any time)
         scopes["pooled"] = rows
-    report = {"items": len(items), "annotators": annotators, "answers": len(rows),
-              "scopes": {name: {"guess": _guess_block(r), "scores": _scores_block(r)} for name, r in scopes.items()},
-              "agreement": _agreement(rows, annotators, item_ids)}
+    report = {
+        "items": len(items),
+        "annotators": annotators,
+        "answers": len(rows),
+        "scopes": {name: {"guess": _guess_block(r), "scores": _scores_block(r)} for name, r in scopes.items()},
+        "agreement": _agreement(rows, annotators, item_ids),
+    }
     return report
 
 
@@ -224,26 +235,42 @@ def _interval(block: dict) -> str:
 
 
 def render_markdown(report: dict) -> str:
-    lines = ["# Blind assessment: real vs synthetic notes", "",
-             f"{report['items']} items (half real, half synthetic), {len(report['annotators'])} annotator(s), "
-             f"{report['answers']} answers.", ""]
+    lines = [
+        "# Blind assessment: real vs synthetic notes",
+        "",
+        f"{report['items']} items (half real, half synthetic), {len(report['annotators'])} annotator(s), "
+        f"{report['answers']} answers.",
+        "",
+    ]
     if not report["answers"]:
         return "\n".join([*lines, "No answers yet.", ""])
-    lines += ["## Telling real from synthetic", "",
-             "| annotator | answers | accuracy [Wilson 95 % CI] | p (binomial vs 50 %) | real judged real | "
-             "synthetic judged real |", "|---|---:|---|---:|---:|---:|"]
+    lines += [
+        "## Telling real from synthetic",
+        "",
+        "| annotator | answers | accuracy [Wilson 95 % CI] | p (binomial vs 50 %) | real judged real | "
+        "synthetic judged real |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
     for name, scope in report["scopes"].items():
         g = scope["guess"]
-        lines.append(f"| {name} | {g['answers']} | {_fmt(g['accuracy'])} [{_fmt(g['accuracy_ci'][0])}, "
-                     f"{_fmt(g['accuracy_ci'][1])}] | {_fmt(g['p_vs_chance'], 3)} | {_fmt(g['real_judged_real'])} | "
-                     f"{_fmt(g['synthetic_judged_real'])} |")
-    lines += ["", "## Scores (1-5): real vs synthetic", "",
-              "| annotator | criterion | real: mean [t 95 % CI] | synthetic: mean [t 95 % CI] | p (Mann–Whitney) |",
-              "|---|---|---|---|---:|"]
+        lines.append(
+            f"| {name} | {g['answers']} | {_fmt(g['accuracy'])} [{_fmt(g['accuracy_ci'][0])}, "
+            f"{_fmt(g['accuracy_ci'][1])}] | {_fmt(g['p_vs_chance'], 3)} | {_fmt(g['real_judged_real'])} | "
+            f"{_fmt(g['synthetic_judged_real'])} |"
+        )
+    lines += [
+        "",
+        "## Scores (1-5): real vs synthetic",
+        "",
+        "| annotator | criterion | real: mean [t 95 % CI] | synthetic: mean [t 95 % CI] | p (Mann–Whitney) |",
+        "|---|---|---|---|---:|",
+    ]
     for name, scope in report["scopes"].items():
         for criterion, block in scope["scores"].items():
-            lines.append(f"| {name} | {criterion} | {_interval(block['real'])} | {_interval(block['synthetic'])} | "
-                         f"{_fmt(block['p_mann_whitney'], 3)} |")
+            lines.append(
+                f"| {name} | {criterion} | {_interval(block['real'])} | {_interval(block['synthetic'])} | "
+                f"{_fmt(block['p_mann_whitney'], 3)} |"
+            )
     lines += ["", "## Agreement between annotators", ""]
     lines += [f"- {k}: {_fmt(v, 3) if isinstance(v, float) else v}" for k, v in report["agreement"].items()]
     lines += ["", "Criteria: " + "; ".join(f"**{c}** — {doc}" for c, doc in ASSESSMENT_CRITERIA.items()), ""]

@@ -21,8 +21,12 @@ from medsyn_hf.errors import MedsynError
 from medsyn_hf.schemas import ASSESSMENT_CRITERIA, SCORE_RANGE
 
 SYNC_MINUTES = 5
-LABELS = {"realism": "Realism", "plausibility": "Clinical plausibility", "consistency": "Consistency with the code",
-          "language": "Language"}
+LABELS = {
+    "realism": "Realism",
+    "plausibility": "Clinical plausibility",
+    "consistency": "Consistency with the code",
+    "language": "Language",
+}
 INTRO = """Blind assessment of clinical notes: half of them are real, half were written by a model, in random order.
 For each note, say whether you think it is **real** or **synthetic**, and score it from 1 (poor) to 5 (excellent):
 """ + "\n".join(f"- **{LABELS[c]}**: {doc}" for c, doc in ASSESSMENT_CRITERIA.items())
@@ -39,8 +43,15 @@ def sync_answers(folder: Path, repo_id: str, every: float = SYNC_MINUTES):
     from medsyn_hf.hub import hub_errors
 
     with hub_errors(f"cannot sync the answers to the Hub dataset {repo_id!r}"):
-        return CommitScheduler(repo_id=repo_id, repo_type="dataset", folder_path=Path(folder) / ANSWERS_DIR,
-                               path_in_repo=ANSWERS_DIR, every=every, private=True, allow_patterns=["*.jsonl"])
+        return CommitScheduler(
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=Path(folder) / ANSWERS_DIR,
+            path_in_repo=ANSWERS_DIR,
+            every=every,
+            private=True,
+            allow_patterns=["*.jsonl"],
+        )
 
 
 class Assessment:
@@ -71,8 +82,13 @@ class Assessment:
         if index is None:
             return (f"**{annotator}**: all {len(self.items)} notes assessed — thank you!", "", "", "", *blank)
         item = self.items[index]
-        return (f"**{annotator}**: note {len(done) + 1} of {len(self.items)}", item["item_id"],
-                f"**{item['code']}** — {item['code_name']}", item["text"], *blank)
+        return (
+            f"**{annotator}**: note {len(done) + 1} of {len(self.items)}",
+            item["item_id"],
+            f"**{item['code']}** — {item['code_name']}",
+            item["text"],
+            *blank,
+        )
 
     def start(self, name, profile=None) -> tuple:
         annotator = self.who(name, profile)
@@ -97,8 +113,9 @@ def add_assess_tab(folder: str | Path, readable, repo_id: str | None = None) -> 
     def start(name, profile: gr.OAuthProfile | None = None):
         return assessment.start(name, profile)
 
-    def submit(name, item_id, origin, realism, plausibility, consistency, language,
-               profile: gr.OAuthProfile | None = None):
+    def submit(
+        name, item_id, origin, realism, plausibility, consistency, language, profile: gr.OAuthProfile | None = None
+    ):
         return assessment.submit(name, item_id, origin, [realism, plausibility, consistency, language], profile)
 
     lo, hi = SCORE_RANGE
@@ -107,8 +124,12 @@ def add_assess_tab(folder: str | Path, readable, repo_id: str | None = None) -> 
         with gr.Row():
             if on_space():
                 gr.LoginButton()
-            name = gr.Textbox(label="Your name (letters, digits, '.', '-', '_'; no spaces)", elem_id="assess-name",
-                              interactive=not on_space(), scale=3)
+            name = gr.Textbox(
+                label="Your name (letters, digits, '.', '-', '_'; no spaces)",
+                elem_id="assess-name",
+                interactive=not on_space(),
+                scale=3,
+            )
             start_btn = gr.Button("Start / continue", variant="primary", elem_id="assess-start", scale=1)
         progress = gr.Markdown(elem_id="assess-progress")
         with gr.Row():
@@ -116,8 +137,10 @@ def add_assess_tab(folder: str | Path, readable, repo_id: str | None = None) -> 
             code = gr.Markdown(elem_id="assess-code")
         note = gr.Textbox(label="Note", lines=6, interactive=False, elem_id="assess-text")
         origin = gr.Radio(list(ORIGINS), label="This note is", elem_id="assess-origin")
-        scores = [gr.Radio(list(range(lo, hi + 1)), label=f"{LABELS[c]} ({lo}-{hi})", elem_id=f"assess-{c}")
-                  for c in ASSESSMENT_CRITERIA]
+        scores = [
+            gr.Radio(list(range(lo, hi + 1)), label=f"{LABELS[c]} ({lo}-{hi})", elem_id=f"assess-{c}")
+            for c in ASSESSMENT_CRITERIA
+        ]
         submit_btn = gr.Button("Submit and next", variant="primary", elem_id="assess-submit")
         outputs = [name, progress, item_id, code, note, origin, *scores]
         start_btn.click(readable(start), [name], outputs, api_name="assess_start")

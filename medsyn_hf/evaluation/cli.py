@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import importlib
 
-EVALUATIONS = ("medsyn_hf.evaluation.icd", "medsyn_hf.evaluation.prompt_following", "medsyn_hf.evaluation.report",
-               "medsyn_hf.evaluation.judge")
+EVALUATIONS = (
+    "medsyn_hf.evaluation.icd",
+    "medsyn_hf.evaluation.prompt_following",
+    "medsyn_hf.evaluation.report",
+    "medsyn_hf.evaluation.judge",
+)
 
 
 def add_cli(subparsers) -> None:

@@ -1,9 +1,10 @@
 """Fidelity of synthetic notes: can a classifier tell them from real ones, and where do they differ?
 
 A classifier two-sample test: TF-IDF character and word n-grams, logistic regression, stratified k-fold
-out-of-fold scores (a text found on both sides kept in one fold), ROC AUC with a bootstrap 95 % interval. 0.5 means the discriminator cannot tell the two sets
-apart, 1.0 that every synthetic note is recognisable. Both sets are sampled code by code to the same counts
-(``matched_sample``), so the discriminator sees style, not a different code mix. Lengths, section presence and the
+out-of-fold scores (a text found on both sides kept in one fold), ROC AUC with a bootstrap 95 % interval. 0.5 means
+the discriminator cannot tell the two sets apart, 1.0 that every synthetic note is recognisable. Both sets are
+sampled code by code to the same counts (``matched_sample``), so the discriminator sees style, not a different code
+mix. Lengths, section presence and the
 word n-grams most over- and under-represented in the synthetic notes say what gives them away.
 """
 
@@ -32,18 +33,21 @@ SECTIONS = {
 _SECTIONS = {name: re.compile(pattern) for name, pattern in SECTIONS.items()}
 
 
-def matched_sample(real_codes: Sequence[str], synthetic_codes: Sequence[str], max_per_side: int,
-                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def matched_sample(
+    real_codes: Sequence[str], synthetic_codes: Sequence[str], max_per_side: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices of real and synthetic notes, the same number of each code on both sides: min(real, synthetic) notes
     of every code the two sets share, scaled down (at least one per code) to at most ``max_per_side`` in all."""
     rng = np.random.default_rng(seed)
     real_codes, synthetic_codes = np.asarray(real_codes, dtype=str), np.asarray(synthetic_codes, dtype=str)
     common = np.intersect1d(real_codes, synthetic_codes)
     if not len(common):
-        raise MedsynError("the synthetic and the real notes have no ICD-10 category in common; compare notes of "
-                          "the same codes")
-    real_by, synthetic_by = ({code: np.flatnonzero(codes == code) for code in common}
-                             for codes in (real_codes, synthetic_codes))
+        raise MedsynError(
+            "the synthetic and the real notes have no ICD-10 category in common; compare notes of the same codes"
+        )
+    real_by, synthetic_by = (
+        {code: np.flatnonzero(codes == code) for code in common} for codes in (real_codes, synthetic_codes)
+    )
     counts = np.array([min(len(real_by[c]), len(synthetic_by[c])) for c in common])
     if counts.sum() > max_per_side:
         counts = np.maximum(1, np.floor(counts * max_per_side / counts.sum())).astype(int)
@@ -80,8 +84,9 @@ def discriminator_features(texts: Sequence[str]):
     return sp.hstack(blocks).tocsr()
 
 
-def two_sample_test(real: Sequence[str], synthetic: Sequence[str], folds: int = 5, n_bootstrap: int = 1000,
-                    seed: int = 0) -> dict:
+def two_sample_test(
+    real: Sequence[str], synthetic: Sequence[str], folds: int = 5, n_bootstrap: int = 1000, seed: int = 0
+) -> dict:
     """Out-of-fold ROC AUC of a real-vs-synthetic logistic regression, with a stratified bootstrap 95 % interval."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedGroupKFold
@@ -92,8 +97,10 @@ def two_sample_test(real: Sequence[str], synthetic: Sequence[str], folds: int = 
     _, groups = np.unique(np.asarray([" ".join(t.lower().split()) for t in [*real, *synthetic]]), return_inverse=True)
     folds = min(folds, len(real), len(synthetic))
     if folds < 2:
-        raise MedsynError(f"{len(real)} real and {len(synthetic)} synthetic notes of shared codes: the discriminator "
-                          "needs at least 2 of each")
+        raise MedsynError(
+            f"{len(real)} real and {len(synthetic)} synthetic notes of shared codes: the discriminator "
+            "needs at least 2 of each"
+        )
     features = discriminator_features([*real, *synthetic])  # no labels involved: fitted once on all notes
     scores = np.zeros(len(labels))
     for train, test in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(features, labels, groups):
@@ -102,21 +109,32 @@ def two_sample_test(real: Sequence[str], synthetic: Sequence[str], folds: int = 
     value = auc(scores, labels)
     rng = np.random.default_rng(seed)
     negatives, positives = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
-    resampled = [auc(scores[index], labels[index]) for index in
-                 (np.r_[rng.choice(negatives, len(negatives)), rng.choice(positives, len(positives))]
-                  for _ in range(n_bootstrap))]
+    resampled = [
+        auc(scores[index], labels[index])
+        for index in (
+            np.r_[rng.choice(negatives, len(negatives)), rng.choice(positives, len(positives))]
+            for _ in range(n_bootstrap)
+        )
+    ]
     interval = [round(float(q), 4) for q in np.percentile(resampled, [2.5, 97.5])] if n_bootstrap else None
-    return {"auc": round(value, 4), "auc_ci": interval, "folds": folds, "n_per_side": len(real),
-            "features": int(features.shape[1])}
+    return {
+        "auc": round(value, 4),
+        "auc_ci": interval,
+        "folds": folds,
+        "n_per_side": len(real),
+        "features": int(features.shape[1]),
+    }
 
 
 def length_stats(texts: Sequence[str]) -> dict:
     """Words per note: mean and quantiles."""
-    from medsyn_hf.kg.normalize import words
+    from medsyn_hf.normalize import words
 
     n = np.array([len(words(t)) for t in texts], dtype=float)
-    return {"mean": round(float(n.mean()), 1),
-            **{name: float(np.percentile(n, q)) for name, q in (("p10", 10), ("median", 50), ("p90", 90))}}
+    return {
+        "mean": round(float(n.mean()), 1),
+        **{name: float(np.percentile(n, q)) for name, q in (("p10", 10), ("median", 50), ("p90", 90))},
+    }
 
 
 def section_shares(texts: Sequence[str]) -> dict:
@@ -136,22 +154,35 @@ def distinctive_ngrams(real: Sequence[str], synthetic: Sequence[str], top: int =
     except ValueError:
         return {"over": [], "under": []}
     in_real = np.asarray(counts[: len(real)].sum(0)).ravel()
-    in_synthetic = np.asarray(counts[len(real):].sum(0)).ravel()
+    in_synthetic = np.asarray(counts[len(real) :].sum(0)).ravel()
     share_real, share_synthetic = (in_real + 1) / (len(real) + 2), (in_synthetic + 1) / (len(synthetic) + 2)
     ratio = np.log2(share_synthetic / share_real)
     names = vectorizer.get_feature_names_out()
 
     def rows(order):
-        return [{"ngram": str(names[i]), "synthetic_share": round(float(in_synthetic[i] / len(synthetic)), 4),
-                 "real_share": round(float(in_real[i] / len(real)), 4), "log2_ratio": round(float(ratio[i]), 2)}
-                for i in order[:top]]
+        return [
+            {
+                "ngram": str(names[i]),
+                "synthetic_share": round(float(in_synthetic[i] / len(synthetic)), 4),
+                "real_share": round(float(in_real[i] / len(real)), 4),
+                "log2_ratio": round(float(ratio[i]), 2),
+            }
+            for i in order[:top]
+        ]
 
     over, under = np.lexsort((names, -ratio)), np.lexsort((names, ratio))
     return {"over": rows(over[ratio[over] > 0]), "under": rows(under[ratio[under] < 0])}
 
 
-def fidelity(real_view: Sequence[str], synthetic_view: Sequence[str], real_full: Sequence[str],
-             synthetic_full: Sequence[str], folds: int = 5, n_bootstrap: int = 1000, seed: int = 0) -> dict:
+def fidelity(
+    real_view: Sequence[str],
+    synthetic_view: Sequence[str],
+    real_full: Sequence[str],
+    synthetic_full: Sequence[str],
+    folds: int = 5,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> dict:
     """Everything above on code-matched samples: the discriminator and n-grams on the compared view of the text,
     lengths on the view and on the full notes, sections on the full notes."""
     return {

@@ -1,4 +1,4 @@
-"""`medsyn eval icd`: what synthetic notes add to an ICD-10 code classifier trained on real ones, above all on rare codes.
+"""`medsyn eval icd`: what synthetic notes add to an ICD-10 classifier trained on real ones, above all on rare codes.
 
 The classifier is trained on real notes (RuMedTop3's JSON lines: ``symptoms``, ``code``), optionally plus synthetic
 notes, and scored on ``--eval`` with RuMedBench's acc@1 / hit@3, per code, macro, and on the rare codes (fewer than
@@ -61,11 +61,24 @@ GRID_SYNTHETIC = (0.0, 0.25, 0.5, 1.0)
 GRID_TOPUP = (0, 20, 40, 80)
 SYNTHETIC_CODE_COLUMNS = ("ICD-10", "icd10")  # our notes' schema, then the MedSyn GPT notes'
 PLOTTED = {"acc1": "acc@1", "hit3": "hit@3", "rare_acc1": "rare codes: acc@1", "rare_hit3": "rare codes: hit@3"}
-SUMMARISED = ("acc1", "hit3", "macro_acc1", "macro_hit3", "rare_acc1", "rare_hit3", "rare_macro_acc1",
-              "rare_macro_hit3", "train_real", "train_synthetic", "seconds")
+SUMMARISED = (
+    "acc1",
+    "hit3",
+    "macro_acc1",
+    "macro_hit3",
+    "rare_acc1",
+    "rare_hit3",
+    "rare_macro_acc1",
+    "rare_macro_hit3",
+    "train_real",
+    "train_synthetic",
+    "seconds",
+)
 COMMAND = "medsyn eval icd"
 
-Ranker = Callable[[np.ndarray, int], list[list[str]]]  # (indices of training notes, seed) -> ranked codes per eval note
+Ranker = Callable[
+    [np.ndarray, int], list[list[str]]
+]  # (indices of training notes, seed) -> ranked codes per eval note
 Cell = tuple[float, float, int]  # (real fraction, synthetic fraction, top-up K): a cell adds a fraction or a top-up
 
 
@@ -79,8 +92,15 @@ class Experiment:
     eval_dropped: int = 0
 
 
-def prepare(real: Notes, evaluation: Notes, synthetic: Notes | None = None, rare_k: int = RARE_K,
-            max_chars: int = MAX_CHARS, drop_unseen: bool = False, view: str = "head") -> Experiment:
+def prepare(
+    real: Notes,
+    evaluation: Notes,
+    synthetic: Notes | None = None,
+    rare_k: int = RARE_K,
+    max_chars: int = MAX_CHARS,
+    drop_unseen: bool = False,
+    view: str = "head",
+) -> Experiment:
     """Check the three sets against each other and take ``view`` of each synthetic note; the rare codes are those of
     the full real training set."""
     if view not in text_views.VIEWS:
@@ -89,8 +109,10 @@ def prepare(real: Notes, evaluation: Notes, synthetic: Notes | None = None, rare
     unseen = sorted({code for code in evaluation.codes if code not in known})
     eval_dropped = 0
     if unseen and not drop_unseen:
-        raise MedsynError(f"eval notes have {len(unseen)} codes no training note has ({', '.join(unseen[:5])}); "
-                          "pass --drop-unseen to score only the others")
+        raise MedsynError(
+            f"eval notes have {len(unseen)} codes no training note has ({', '.join(unseen[:5])}); "
+            "pass --drop-unseen to score only the others"
+        )
     if unseen:
         keep = [i for i, code in enumerate(evaluation.codes) if code in known]
         if not keep:
@@ -102,8 +124,9 @@ def prepare(real: Notes, evaluation: Notes, synthetic: Notes | None = None, rare
         keep = [i for i, code in enumerate(synthetic.codes) if code in known]
         if not keep:
             raise MedsynError("no synthetic note has a code of the real training notes")
-        experiment.synthetic = Notes([text_views.view(synthetic.texts[i], view, max_chars) for i in keep],
-                                     [synthetic.codes[i] for i in keep])
+        experiment.synthetic = Notes(
+            [text_views.view(synthetic.texts[i], view, max_chars) for i in keep], [synthetic.codes[i] for i in keep]
+        )
         experiment.synthetic_dropped = len(synthetic.codes) - len(keep)
     return experiment
 
@@ -120,16 +143,29 @@ def make_ranker(experiment: Experiment, classifier: str = "tfidf", **transformer
         return lambda index, seed: icd_classifier.linear_rank(counts[index], codes[index], eval_counts, seed=seed)
     if classifier == "reference":
         return lambda index, seed: icd_classifier.reference_rank(
-            [texts[i] for i in index], codes[index].tolist(), experiment.eval.texts)
+            [texts[i] for i in index], codes[index].tolist(), experiment.eval.texts
+        )
     if not Path(classifier).is_dir():
         raise MedsynError(f"--classifier {classifier}: neither 'tfidf', 'reference' nor a local model folder")
     return lambda index, seed: icd_classifier.transformer_rank(
-        classifier, [texts[i] for i in index], codes[index].tolist(), experiment.eval.texts, seed=seed,
-        **transformer_options)
+        classifier,
+        [texts[i] for i in index],
+        codes[index].tolist(),
+        experiment.eval.texts,
+        seed=seed,
+        **transformer_options,
+    )
 
 
-def run_cell(experiment: Experiment, rank: Ranker, real_fraction: float = 1.0, synthetic_fraction: float = 0.0,
-             topup: int = 0, seed: int = 0, n_bootstrap: int = 1000) -> tuple[dict, list[list[str]]]:
+def run_cell(
+    experiment: Experiment,
+    rank: Ranker,
+    real_fraction: float = 1.0,
+    synthetic_fraction: float = 0.0,
+    topup: int = 0,
+    seed: int = 0,
+    n_bootstrap: int = 1000,
+) -> tuple[dict, list[list[str]]]:
     """Train on a stratified fraction of the real notes plus a stratified fraction of the synthetic ones or the top-up
     of every code to ``topup`` notes; score on the eval notes. Returns the scores and the predictions."""
     if topup and synthetic_fraction:
@@ -145,9 +181,19 @@ def run_cell(experiment: Experiment, rank: Ranker, real_fraction: float = 1.0, s
     predictions = rank(np.concatenate([real, len(experiment.real.codes) + synthetic]), seed)
     seconds = time.perf_counter() - start
     scores = icd_scores(predictions, experiment.eval.codes, experiment.rare, n_bootstrap, seed=seed)
-    return ({"real_fraction": real_fraction, "synthetic_fraction": synthetic_fraction, "topup": topup, "seed": seed,
-             "train_real": len(real), "train_synthetic": len(synthetic), "seconds": round(seconds, 2), **scores},
-            predictions)
+    return (
+        {
+            "real_fraction": real_fraction,
+            "synthetic_fraction": synthetic_fraction,
+            "topup": topup,
+            "seed": seed,
+            "train_real": len(real),
+            "train_synthetic": len(synthetic),
+            "seconds": round(seconds, 2),
+            **scores,
+        },
+        predictions,
+    )
 
 
 def cell_of(run: dict) -> Cell:
@@ -161,8 +207,11 @@ def real_only_of(cell: Cell, cells: Sequence[Cell]) -> Cell | None:
     return reference if reference != cell and reference in cells else None
 
 
-def grid_cells(real_fractions: Sequence[float] = GRID_REAL, synthetic_fractions: Sequence[float] = GRID_SYNTHETIC,
-               topups: Sequence[int] = GRID_TOPUP) -> list[Cell]:
+def grid_cells(
+    real_fractions: Sequence[float] = GRID_REAL,
+    synthetic_fractions: Sequence[float] = GRID_SYNTHETIC,
+    topups: Sequence[int] = GRID_TOPUP,
+) -> list[Cell]:
     """Every (real, synthetic fraction) pair and every (real, top-up) pair, real only at each real fraction, and
     synthetic only; ordered by real fraction, then fractions, then top-ups, synthetic only last."""
     cells = {(r, s, 0) for r in real_fractions for s in synthetic_fractions}
@@ -171,8 +220,14 @@ def grid_cells(real_fractions: Sequence[float] = GRID_REAL, synthetic_fractions:
     return sorted(cells, key=lambda c: (c[0] == 0, c[0], c[2] > 0, c[1], c[2]))
 
 
-def run_cells(experiment: Experiment, rank: Ranker, cells: Sequence[Cell], seeds: Sequence[int],
-              n_bootstrap: int = 1000, log=None) -> tuple[list[dict], dict]:
+def run_cells(
+    experiment: Experiment,
+    rank: Ranker,
+    cells: Sequence[Cell],
+    seeds: Sequence[int],
+    n_bootstrap: int = 1000,
+    log=None,
+) -> tuple[list[dict], dict]:
     """Every cell with every seed: the runs, and the predictions by (cell, seed) for the paired comparisons."""
     runs, predictions = [], {}
     for seed in seeds:
@@ -180,8 +235,10 @@ def run_cells(experiment: Experiment, rank: Ranker, cells: Sequence[Cell], seeds
             run, predictions[cell, seed] = run_cell(experiment, rank, *cell, seed=seed, n_bootstrap=n_bootstrap)
             runs.append(run)
             if log:
-                log(f"seed {seed} {_label(run)} (real {cell[0]:g}): acc@1 {run['acc1']:.2f} hit@3 {run['hit3']:.2f} "
-                    f"({run['seconds']:.0f} s)")
+                log(
+                    f"seed {seed} {_label(run)} (real {cell[0]:g}): acc@1 {run['acc1']:.2f} hit@3 {run['hit3']:.2f} "
+                    f"({run['seconds']:.0f} s)"
+                )
     return runs, predictions
 
 
@@ -204,16 +261,34 @@ def summarise(runs: list[dict], predictions: dict, experiment: Experiment, n_boo
             seeds = [run["seed"] for run in group]
             row["vs_real_fraction"] = reference[0]
             row["paired_diff"] = paired_differences(
-                [predictions[reference, s] for s in seeds], [predictions[cell, s] for s in seeds],
-                experiment.eval.codes, experiment.rare, n_bootstrap, seed=seeds[0])
+                [predictions[reference, s] for s in seeds],
+                [predictions[cell, s] for s in seeds],
+                experiment.eval.codes,
+                experiment.rare,
+                n_bootstrap,
+                seed=seeds[0],
+            )
         summary.append(row)
     return summary
 
 
-def compare(train: Notes, evaluation: Notes, synthetic: Notes | None = None, topup: int | None = None,
-            synthetic_fraction: float | None = None, view: str = "head", seeds: Sequence[int] = (0,),
-            real_fraction: float = 1.0, rare_k: int = RARE_K, max_chars: int = MAX_CHARS, n_bootstrap: int = 1000,
-            classifier: str = "tfidf", drop_unseen: bool = False, log=None, **transformer_options) -> dict:
+def compare(
+    train: Notes,
+    evaluation: Notes,
+    synthetic: Notes | None = None,
+    topup: int | None = None,
+    synthetic_fraction: float | None = None,
+    view: str = "head",
+    seeds: Sequence[int] = (0,),
+    real_fraction: float = 1.0,
+    rare_k: int = RARE_K,
+    max_chars: int = MAX_CHARS,
+    n_bootstrap: int = 1000,
+    classifier: str = "tfidf",
+    drop_unseen: bool = False,
+    log=None,
+    **transformer_options,
+) -> dict:
     """Real only against real plus synthetic notes (a top-up to ``topup`` notes per code, else ``synthetic_fraction``
     of them, default all), on the same eval notes and ``seeds``: the dict that `medsyn eval icd --json` prints (see
     the module), without total_seconds. Without ``synthetic``: real only."""
@@ -232,12 +307,25 @@ def compare(train: Notes, evaluation: Notes, synthetic: Notes | None = None, top
     fraction = 0.0 if synthetic is None or topup else 1.0 if synthetic_fraction is None else synthetic_fraction
     cells = [(real_fraction, 0.0, 0)] + ([(real_fraction, fraction, topup or 0)] if synthetic is not None else [])
     runs, predictions = run_cells(experiment, rank, cells, seeds, n_bootstrap, log)
-    summary = {(row["real_fraction"], row["synthetic_fraction"], row["topup"]): row
-               for row in summarise(runs, predictions, experiment, n_bootstrap)}
-    result = {"classifier": classifier, "view": view, "rare_k": rare_k, "rare_codes": experiment.rare,
-              "eval_dropped": experiment.eval_dropped, "synthetic_dropped": experiment.synthetic_dropped,
-              "seeds": list(seeds), "real_fraction": real_fraction, "synthetic_fraction": fraction, "topup": topup or 0,
-              "n": runs[0]["n"], "n_rare": runs[0]["n_rare"], "real_only": _means(summary[cells[0]])}
+    summary = {
+        (row["real_fraction"], row["synthetic_fraction"], row["topup"]): row
+        for row in summarise(runs, predictions, experiment, n_bootstrap)
+    }
+    result = {
+        "classifier": classifier,
+        "view": view,
+        "rare_k": rare_k,
+        "rare_codes": experiment.rare,
+        "eval_dropped": experiment.eval_dropped,
+        "synthetic_dropped": experiment.synthetic_dropped,
+        "seeds": list(seeds),
+        "real_fraction": real_fraction,
+        "synthetic_fraction": fraction,
+        "topup": topup or 0,
+        "n": runs[0]["n"],
+        "n_rare": runs[0]["n_rare"],
+        "real_only": _means(summary[cells[0]]),
+    }
     if synthetic is not None:
         result["upsampled"] = _means(summary[cells[1]])
         result["paired_diff"] = summary[cells[1]]["paired_diff"]
@@ -246,14 +334,19 @@ def compare(train: Notes, evaluation: Notes, synthetic: Notes | None = None, top
 
 
 def _means(row: dict) -> dict:
-    return {key: value for key, value in row.items() if key not in ("real_fraction", "synthetic_fraction", "topup",
-                                                                    "seeds", "vs_real_fraction", "paired_diff")}
+    return {
+        key: value
+        for key, value in row.items()
+        if key not in ("real_fraction", "synthetic_fraction", "topup", "seeds", "vs_real_fraction", "paired_diff")
+    }
 
 
 def baseline_of(summary: list[dict]) -> dict:
     """The real-only cell with the most real notes."""
-    return max((row for row in summary if row["synthetic_fraction"] == 0 and not row["topup"]),
-               key=lambda row: row["real_fraction"])
+    return max(
+        (row for row in summary if row["synthetic_fraction"] == 0 and not row["topup"]),
+        key=lambda row: row["real_fraction"],
+    )
 
 
 def _label(row: dict) -> str:
@@ -267,8 +360,10 @@ def _label(row: dict) -> str:
 def markdown_table(summary: list[dict]) -> str:
     """One row per cell: mean ± std over seeds, and the paired difference to real only with the same real notes,
     starred where its 95 % interval excludes 0."""
-    lines = ["| real | synthetic | training notes (real + synthetic) | " + " | ".join(PLOTTED.values()) + " |",
-             "|---:|---:|---:|" + "---:|" * len(PLOTTED)]
+    lines = [
+        "| real | synthetic | training notes (real + synthetic) | " + " | ".join(PLOTTED.values()) + " |",
+        "|---:|---:|---:|" + "---:|" * len(PLOTTED),
+    ]
     for row in summary:
         cells = []
         for key in PLOTTED:
@@ -276,13 +371,16 @@ def markdown_table(summary: list[dict]) -> str:
                 cells.append("—")
                 continue
             difference = row.get("paired_diff", {}).get(key)
-            delta = (f" ({difference['diff']:+.2f}{'*' if excludes_zero(difference) else ''})" if difference
-                     else "")
+            delta = f" ({difference['diff']:+.2f}{'*' if excludes_zero(difference) else ''})" if difference else ""
             cells.append(f"{row[key]:.2f} ± {row[f'{key}_std']:.2f}{delta}")
-        lines.append(f"| {row['real_fraction']:g} | {_label(row)} | {row['train_real']:.0f} + "
-                     f"{row['train_synthetic']:.0f} | " + " | ".join(cells) + " |")
-    return ("\n".join(lines) + "\n\nMean ± std over seeds; in brackets the paired difference to real only with the same "
-            "real notes (synthetic only: the most real notes), * where its 95 % bootstrap interval excludes 0.\n")
+        lines.append(
+            f"| {row['real_fraction']:g} | {_label(row)} | {row['train_real']:.0f} + "
+            f"{row['train_synthetic']:.0f} | " + " | ".join(cells) + " |"
+        )
+    return (
+        "\n".join(lines) + "\n\nMean ± std over seeds; in brackets the paired difference to real only with the same "
+        "real notes (synthetic only: the most real notes), * where its 95 % bootstrap interval excludes 0.\n"
+    )
 
 
 def plot_grid(summary: list[dict], path: Path) -> None:
@@ -300,24 +398,48 @@ def plot_grid(summary: list[dict], path: Path) -> None:
         other = "topup" if axis_key == "synthetic_fraction" else "synthetic_fraction"
         for axes, (key, title) in zip(row_axes, PLOTTED.items()):
             for real_fraction in sorted({row["real_fraction"] for row in summary} - {0.0}):
-                rows = sorted((r for r in summary if r["real_fraction"] == real_fraction and not r[other]
-                               and r[key] is not None), key=lambda r: r[axis_key])
-                axes.errorbar([r[axis_key] for r in rows], [r[key] for r in rows], yerr=[r[f"{key}_std"] for r in rows],
-                              marker="o", capsize=3, label=f"real {real_fraction:g}")
+                rows = sorted(
+                    (
+                        r
+                        for r in summary
+                        if r["real_fraction"] == real_fraction and not r[other] and r[key] is not None
+                    ),
+                    key=lambda r: r[axis_key],
+                )
+                axes.errorbar(
+                    [r[axis_key] for r in rows],
+                    [r[key] for r in rows],
+                    yerr=[r[f"{key}_std"] for r in rows],
+                    marker="o",
+                    capsize=3,
+                    label=f"real {real_fraction:g}",
+                )
                 starred = [r for r in rows if excludes_zero(r.get("paired_diff", {}).get(key, {}))]
-                axes.scatter([r[axis_key] for r in starred], [r[key] for r in starred], marker="*", s=220,
-                             color="black", zorder=3)
+                axes.scatter(
+                    [r[axis_key] for r in starred],
+                    [r[key] for r in starred],
+                    marker="*",
+                    s=220,
+                    color="black",
+                    zorder=3,
+                )
             if baseline[key] is not None:
                 axes.axhline(baseline[key], color="grey", linestyle="--", label="real only")
             for row in summary:  # far below the others: as text, so that the axis keeps their differences readable
                 if row["real_fraction"] == 0 and row[key] is not None and axis_key == "synthetic_fraction":
-                    axes.text(0.98, 0.03, f"synthetic only: {row[key]:.2f} ± {row[f'{key}_std']:.2f}", ha="right",
-                              transform=axes.transAxes)
+                    axes.text(
+                        0.98,
+                        0.03,
+                        f"synthetic only: {row[key]:.2f} ± {row[f'{key}_std']:.2f}",
+                        ha="right",
+                        transform=axes.transAxes,
+                    )
             axes.set(title=title, xlabel=axis_label, ylabel="%")
             axes.grid(alpha=0.3)
     grid[0][0].legend(fontsize=8)
-    figure.suptitle("mean ± std over seeds; ★ the 95 % paired bootstrap interval of the difference to real only "
-                    "excludes 0")
+    figure.suptitle(
+        "mean ± std over seeds; ★ the 95 % paired bootstrap interval of the difference to real only excludes 0"
+    )
     figure.savefig(path, dpi=100)
 
 
@@ -326,14 +448,18 @@ def write_grid(tmp: Path, runs: list[dict], summary: list[dict], meta: dict) -> 
     tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "grid.md").write_text(markdown_table(summary), encoding="utf-8")
     plot_grid(summary, tmp / "grid.png")
-    (tmp / "grid.json").write_text(json.dumps({**meta, "summary": summary, "runs": runs}, ensure_ascii=False,
-                                              indent=1), encoding="utf-8")
+    (tmp / "grid.json").write_text(
+        json.dumps({**meta, "summary": summary, "runs": runs}, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
 
 
 def add_cli(eval_subparsers) -> None:
     parser = eval_subparsers.add_parser(
-        "icd", help="ICD-code classifier on real notes ± synthetic ones: acc@1, hit@3, rare codes, top-up, MedSyn grid",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "icd",
+        help="ICD-code classifier on real notes ± synthetic ones: acc@1, hit@3, rare codes, top-up, MedSyn grid",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     data = parser.add_argument_group("data")
     data.add_argument("--train", required=True, help="real training notes (RuMedTop3 train_v1.jsonl or any dataset)")
     data.add_argument("--eval", required=True, help="notes to score on (RuMedTop3 dev_v1.jsonl)")
@@ -342,22 +468,41 @@ def add_cli(eval_subparsers) -> None:
     data.add_argument("--synthetic", help="synthetic notes: a .jsonl(.gz)/.parquet file, a dataset folder or a Hub id")
     data.add_argument("--synthetic-split", help="split of a multi-split synthetic dataset (default: train)")
     data.add_argument("--synthetic-text-column", default="response")
-    data.add_argument("--synthetic-code-column",
-                      help=f"ICD-10 column, subcodes allowed (default: the first of {', '.join(SYNTHETIC_CODE_COLUMNS)})")
-    data.add_argument("--synthetic-view", choices=text_views.VIEWS, default="head",
-                      help="what of each synthetic note the classifier sees (default: head)")
-    data.add_argument("--synthetic-max-chars", type=int, default=MAX_CHARS,
-                      help="cap of the head and complaint views, in characters (0: none)")
+    data.add_argument(
+        "--synthetic-code-column",
+        help=f"ICD-10 column, subcodes allowed (default: the first of {', '.join(SYNTHETIC_CODE_COLUMNS)})",
+    )
+    data.add_argument(
+        "--synthetic-view",
+        choices=text_views.VIEWS,
+        default="head",
+        help="what of each synthetic note the classifier sees (default: head)",
+    )
+    data.add_argument(
+        "--synthetic-max-chars",
+        type=int,
+        default=MAX_CHARS,
+        help="cap of the head and complaint views, in characters (0: none)",
+    )
     data.add_argument("--drop-unseen", action="store_true", help="skip eval notes whose code no training note has")
     run = parser.add_argument_group("experiment")
     run.add_argument("--real-fraction", type=float, default=1.0, help="stratified share of the real notes")
-    run.add_argument("--topup", type=int, metavar="K",
-                     help="bring every code up to K training notes with synthetic notes of that code")
-    run.add_argument("--synthetic-fraction", type=float,
-                     help="stratified share of the synthetic notes instead of a top-up (default with --synthetic: 1)")
+    run.add_argument(
+        "--topup",
+        type=int,
+        metavar="K",
+        help="bring every code up to K training notes with synthetic notes of that code",
+    )
+    run.add_argument(
+        "--synthetic-fraction",
+        type=float,
+        help="stratified share of the synthetic notes instead of a top-up (default with --synthetic: 1)",
+    )
     run.add_argument("--seeds", "--seed", type=_ints, help="comma-separated (default: 0; with --grid: 0,1,2)")
     run.add_argument("--rare-k", type=int, default=RARE_K, help="rare codes have fewer than K real training notes")
-    run.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals (0: none)")
+    run.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals (0: none)"
+    )
     run.add_argument("--grid", action="store_true", help="run the MedSyn grid instead (needs --synthetic and --out)")
     run.add_argument("--real-fractions", type=_floats, default=GRID_REAL, help="grid: comma-separated")
     run.add_argument("--synthetic-fractions", type=_floats, default=GRID_SYNTHETIC, help="grid: comma-separated")
@@ -365,9 +510,12 @@ def add_cli(eval_subparsers) -> None:
     run.add_argument("--out", type=Path, help="grid: folder for grid.md, grid.png and grid.json")
     run.add_argument("--overwrite", action="store_true", help="grid: replace --out even if another command wrote it")
     model = parser.add_argument_group("classifier")
-    model.add_argument("--classifier", default="tfidf",
-                       help="'tfidf' (fast RuMedBench baseline), 'reference' (RuMedBench's code as published, slow) "
-                            "or a local encoder folder to fine-tune")
+    model.add_argument(
+        "--classifier",
+        default="tfidf",
+        help="'tfidf' (fast RuMedBench baseline), 'reference' (RuMedBench's code as published, slow) "
+        "or a local encoder folder to fine-tune",
+    )
     model.add_argument("--epochs", type=float, default=3.0, help="encoder only")
     model.add_argument("--learning-rate", type=float, default=5e-5, help="encoder only")
     model.add_argument("--batch-size", type=int, default=16, help="encoder only")
@@ -395,14 +543,20 @@ def _check(args) -> None:
     if args.grid and not (args.synthetic and args.out):
         raise MedsynError("--grid needs --synthetic and --out")
     if args.grid and (args.topup is not None or args.synthetic_fraction is not None):
-        raise MedsynError("--grid takes its cells from --real-fractions, --synthetic-fractions and --topups, "
-                          "not --topup or --synthetic-fraction")
+        raise MedsynError(
+            "--grid takes its cells from --real-fractions, --synthetic-fractions and --topups, "
+            "not --topup or --synthetic-fraction"
+        )
     if args.topup is not None:
         check_topup(args.topup)
     if any(k < 0 for k in args.topups):
         raise MedsynError("--topups: each K must be at least 0 (0: no top-up)")
-    fractions = (args.real_fraction, *args.real_fractions, *args.synthetic_fractions,
-                 *([args.synthetic_fraction] if args.synthetic_fraction is not None else []))
+    fractions = (
+        args.real_fraction,
+        *args.real_fractions,
+        *args.synthetic_fractions,
+        *([args.synthetic_fraction] if args.synthetic_fraction is not None else []),
+    )
     if not all(0 <= f <= 1 for f in fractions) or args.real_fraction == 0 or 0 in args.real_fractions:
         raise MedsynError("fractions must lie between 0 and 1, real ones above 0")
     if args.rare_k < 1 or args.bootstrap < 0 or args.synthetic_max_chars < 0:
@@ -416,31 +570,66 @@ def _run(args) -> int:
     datasets.disable_progress_bars()
     start = time.perf_counter()
     log = None if args.json else lambda line: print(line, file=sys.stderr, flush=True)
-    transformer_options = {"epochs": args.epochs, "learning_rate": args.learning_rate, "batch_size": args.batch_size,
-                           "max_length": args.max_length}
-    load = (load_labelled(args.train, args.text_column, args.code_column),
-            load_labelled(args.eval, args.text_column, args.code_column),
-            load_labelled(args.synthetic, args.synthetic_text_column, args.synthetic_code_column
-                          or SYNTHETIC_CODE_COLUMNS, args.synthetic_split) if args.synthetic else None)
+    transformer_options = {
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size,
+        "max_length": args.max_length,
+    }
+    load = (
+        load_labelled(args.train, args.text_column, args.code_column),
+        load_labelled(args.eval, args.text_column, args.code_column),
+        load_labelled(
+            args.synthetic,
+            args.synthetic_text_column,
+            args.synthetic_code_column or SYNTHETIC_CODE_COLUMNS,
+            args.synthetic_split,
+        )
+        if args.synthetic
+        else None,
+    )
     if args.grid:
-        with safe_output(args.out, command=COMMAND, inputs=[args.train, args.eval, args.synthetic],
-                         overwrite=args.overwrite) as tmp:
+        with safe_output(
+            args.out, command=COMMAND, inputs=[args.train, args.eval, args.synthetic], overwrite=args.overwrite
+        ) as tmp:
             experiment = prepare(*load, args.rare_k, args.synthetic_max_chars, args.drop_unseen, args.synthetic_view)
             rank = make_ranker(experiment, args.classifier, **transformer_options)
             cells = grid_cells(args.real_fractions, args.synthetic_fractions, args.topups)
-            runs, predictions = run_cells(experiment, rank, cells, args.seeds or (0, 1, 2), args.bootstrap,
-                                          log=lambda line: print(line, file=sys.stderr, flush=True))
+            runs, predictions = run_cells(
+                experiment,
+                rank,
+                cells,
+                args.seeds or (0, 1, 2),
+                args.bootstrap,
+                log=lambda line: print(line, file=sys.stderr, flush=True),
+            )
             summary = summarise(runs, predictions, experiment, args.bootstrap)
-            meta = {"classifier": args.classifier, "view": args.synthetic_view, "eval_dropped": experiment.eval_dropped,
-                    "synthetic_dropped": experiment.synthetic_dropped, "rare_k": args.rare_k,
-                    "rare_codes": experiment.rare}
+            meta = {
+                "classifier": args.classifier,
+                "view": args.synthetic_view,
+                "eval_dropped": experiment.eval_dropped,
+                "synthetic_dropped": experiment.synthetic_dropped,
+                "rare_k": args.rare_k,
+                "rare_codes": experiment.rare,
+            }
             write_grid(tmp, runs, summary, meta)
         result = {"out": str(args.out), **meta, "baseline": baseline_of(summary), "cells": summary}
     else:
-        result = compare(*load, topup=args.topup, synthetic_fraction=args.synthetic_fraction,
-                         view=args.synthetic_view, seeds=args.seeds or (0,), real_fraction=args.real_fraction,
-                         rare_k=args.rare_k, max_chars=args.synthetic_max_chars, n_bootstrap=args.bootstrap,
-                         classifier=args.classifier, drop_unseen=args.drop_unseen, log=log, **transformer_options)
+        result = compare(
+            *load,
+            topup=args.topup,
+            synthetic_fraction=args.synthetic_fraction,
+            view=args.synthetic_view,
+            seeds=args.seeds or (0,),
+            real_fraction=args.real_fraction,
+            rare_k=args.rare_k,
+            max_chars=args.synthetic_max_chars,
+            n_bootstrap=args.bootstrap,
+            classifier=args.classifier,
+            drop_unseen=args.drop_unseen,
+            log=log,
+            **transformer_options,
+        )
     result["total_seconds"] = round(time.perf_counter() - start, 2)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
@@ -454,17 +643,25 @@ def _run(args) -> int:
 def _report(result: dict) -> str:
     """The comparison as a small table: real only, with synthetic notes, their paired difference and its interval."""
     added = result.get("upsampled")
-    how = (f"top-up to {result['topup']} notes per code" if result["topup"]
-           else f"synthetic fraction {result['synthetic_fraction']:g}")
-    lines = [f"train: {result['real_only']['train_real']:.0f} real notes"
-             + (f" + {added['train_synthetic']:.0f} synthetic ({how}, {result['view']} view)" if added else
-                ", 0 synthetic")
-             + (f" ({result['synthetic_dropped']} synthetic notes dropped: codes outside the real ones)"
-                if result["synthetic_dropped"] else "")
-             + f"; eval: {result['n']} notes" + (f" ({result['eval_dropped']} dropped)" if result["eval_dropped"] else "")
-             + f"; rare codes (< {result['rare_k']} real training notes): {len(result['rare_codes'])} codes, "
-             f"{result['n_rare']} eval notes; seeds {','.join(map(str, result['seeds']))}",
-             f"{'':16s} {'real only':>10s}" + (f" {'+ synthetic':>12s}  difference [95% CI]" if added else "")]
+    how = (
+        f"top-up to {result['topup']} notes per code"
+        if result["topup"]
+        else f"synthetic fraction {result['synthetic_fraction']:g}"
+    )
+    lines = [
+        f"train: {result['real_only']['train_real']:.0f} real notes"
+        + (f" + {added['train_synthetic']:.0f} synthetic ({how}, {result['view']} view)" if added else ", 0 synthetic")
+        + (
+            f" ({result['synthetic_dropped']} synthetic notes dropped: codes outside the real ones)"
+            if result["synthetic_dropped"]
+            else ""
+        )
+        + f"; eval: {result['n']} notes"
+        + (f" ({result['eval_dropped']} dropped)" if result["eval_dropped"] else "")
+        + f"; rare codes (< {result['rare_k']} real training notes): {len(result['rare_codes'])} codes, "
+        f"{result['n_rare']} eval notes; seeds {','.join(map(str, result['seeds']))}",
+        f"{'':16s} {'real only':>10s}" + (f" {'+ synthetic':>12s}  difference [95% CI]" if added else ""),
+    ]
     names = {"acc1": "acc@1", "hit3": "hit@3", "macro_acc1": "macro acc@1", "macro_hit3": "macro hit@3"}
     for prefix in ("", "rare_"):
         for key, name in names.items():
@@ -474,9 +671,11 @@ def _report(result: dict) -> str:
             difference = result.get("paired_diff", {}).get(key)
             if added and difference:
                 low_high = difference["ci"]
-                line += (f" {added[key]:12.2f}  {difference['diff']:+.2f}"
-                         + (f" [{low_high[0]:+.2f}, {low_high[1]:+.2f}]" if low_high else "")
-                         + (" *" if excludes_zero(difference) else ""))
+                line += (
+                    f" {added[key]:12.2f}  {difference['diff']:+.2f}"
+                    + (f" [{low_high[0]:+.2f}, {low_high[1]:+.2f}]" if low_high else "")
+                    + (" *" if excludes_zero(difference) else "")
+                )
             lines.append(line)
     lines.append(f"(* the interval excludes 0; {result['real_only']['seconds']:.1f} s per real-only fit)")
     return "\n".join(lines)

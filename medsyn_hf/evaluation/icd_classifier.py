@@ -41,8 +41,9 @@ def char_ngram_counts(texts: Sequence[str]):
     """Lower-cased character 3–8-gram counts, hashed: no vocabulary to fit, so any rows can be selected later."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    vectorizer = HashingVectorizer(analyzer="char", ngram_range=NGRAMS, n_features=HASH_BUCKETS,
-                                   alternate_sign=False, norm=None)
+    vectorizer = HashingVectorizer(
+        analyzer="char", ngram_range=NGRAMS, n_features=HASH_BUCKETS, alternate_sign=False, norm=None
+    )
     return vectorizer.transform(texts)
 
 
@@ -69,8 +70,9 @@ def linear_rank(train_counts, train_codes: Sequence[str], eval_counts, k: int = 
     return top_k(model.decision_function(evaluation), model.classes_, k)
 
 
-def reference_rank(train_texts: Sequence[str], train_codes: Sequence[str], eval_texts: Sequence[str],
-                   k: int = 3) -> list[list[str]]:
+def reference_rank(
+    train_texts: Sequence[str], train_codes: Sequence[str], eval_texts: Sequence[str], k: int = 3
+) -> list[list[str]]:
     """RuMedBench's baseline as published: its ``multi_class='ovr'`` is ``OneVsRestClassifier`` in scikit-learn 1.7+,
     and since 1.2 lbfgs minimises the loss divided by the number of notes, so the published stopping rule (gradient
     below 1e-4 of the undivided loss, scikit-learn 1.0) is ``tol=1e-4 / n``. At the default tol lbfgs stops early:
@@ -86,14 +88,28 @@ def reference_rank(train_texts: Sequence[str], train_codes: Sequence[str], eval_
     return top_k(model.predict_proba(vectorizer.transform(eval_texts)), model.classes_, k)
 
 
-def transformer_rank(model_path: str, train_texts: Sequence[str], train_codes: Sequence[str],
-                     eval_texts: Sequence[str], k: int = 3, seed: int = 0, epochs: float = 3.0,
-                     learning_rate: float = 5e-5, batch_size: int = 16, max_length: int = 256) -> list[list[str]]:
+def transformer_rank(
+    model_path: str,
+    train_texts: Sequence[str],
+    train_codes: Sequence[str],
+    eval_texts: Sequence[str],
+    k: int = 3,
+    seed: int = 0,
+    epochs: float = 3.0,
+    learning_rate: float = 5e-5,
+    batch_size: int = 16,
+    max_length: int = 256,
+) -> list[list[str]]:
     """Fine-tune a local encoder (AutoModelForSequenceClassification, a fresh head over the training codes) with the
     Trainer, then rank codes by its logits."""
     import datasets
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
-                              TrainingArguments)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
 
     _check_classes(train_codes)
     classes = sorted(set(train_codes))
@@ -101,7 +117,8 @@ def transformer_rank(model_path: str, train_texts: Sequence[str], train_codes: S
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         model = AutoModelForSequenceClassification.from_pretrained(
-            model_path, num_labels=len(classes), id2label=dict(enumerate(classes)), label2id=label)
+            model_path, num_labels=len(classes), id2label=dict(enumerate(classes)), label2id=label
+        )
     except OSError as err:
         raise MedsynError(f"{model_path}: not a local model folder ({str(err).splitlines()[0]})") from err
     if tokenizer.pad_token is None:
@@ -112,15 +129,30 @@ def transformer_rank(model_path: str, train_texts: Sequence[str], train_codes: S
         columns = {"text": list(texts)} | ({"label": [label[c] for c in labels]} if labels is not None else {})
         return datasets.Dataset.from_dict(columns).map(
             lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_length),
-            batched=True, remove_columns=["text"])
+            batched=True,
+            remove_columns=["text"],
+        )
 
     with tempfile.TemporaryDirectory(prefix="medsyn-icd-") as out:
-        args = TrainingArguments(output_dir=out, num_train_epochs=epochs, learning_rate=learning_rate,
-                                 per_device_train_batch_size=batch_size, per_device_eval_batch_size=batch_size,
-                                 seed=seed, save_strategy="no", report_to="none", logging_strategy="no",
-                                 disable_tqdm=True)
-        trainer = Trainer(model=model, args=args, train_dataset=encode(train_texts, train_codes),
-                          data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer)
+        args = TrainingArguments(
+            output_dir=out,
+            num_train_epochs=epochs,
+            learning_rate=learning_rate,
+            per_device_train_batch_size=batch_size,
+            per_device_eval_batch_size=batch_size,
+            seed=seed,
+            save_strategy="no",
+            report_to="none",
+            logging_strategy="no",
+            disable_tqdm=True,
+        )
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=encode(train_texts, train_codes),
+            data_collator=DataCollatorWithPadding(tokenizer),
+            processing_class=tokenizer,
+        )
         trainer.train()
         logits = trainer.predict(encode(eval_texts)).predictions
     return top_k(np.asarray(logits), classes, k)

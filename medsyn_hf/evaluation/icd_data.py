@@ -1,7 +1,9 @@
-"""Labelled notes for the ICD-code experiments: RuMedTop3-style real notes and synthetic datasets, as 3-character codes.
+"""Labelled notes for the ICD-code experiments: RuMedTop3-style real notes and synthetic datasets, as 3-character
+codes.
 
 Real notes (``symptoms``, ``code``) come from RuMedTop3's JSON lines; a synthetic set may be a file, a folder or a Hub
-dataset id, with its own column names. Subcodes are mapped to their category (J06.0 -> J06), the level RuMedTop3 scores.
+dataset id, with its own column names. Subcodes are mapped to their category (J06.0 -> J06), the level RuMedTop3
+scores.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -17,8 +18,6 @@ import numpy as np
 from medsyn_hf.errors import MedsynError
 
 _CODE = re.compile(r"[A-Z]\d\d(\.\w+)?")
-_HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
-_FILE_SUFFIXES = (".jsonl", ".json", ".gz", ".parquet")
 
 
 class Notes(NamedTuple):
@@ -34,29 +33,11 @@ def category(code) -> str:
     return text[:3]
 
 
-def load_dataset(source: str, split: str | None = None):
-    """A ``datasets.Dataset`` from a file or folder (as `medsyn eval prompt-following` reads them) or a Hub id."""
-    from medsyn_hf.evaluation.prompt_following import load_notes
-
-    if Path(source).exists() or not _HUB_ID.fullmatch(source) or source.endswith(_FILE_SUFFIXES):
-        try:
-            return load_notes(source, split)
-        except StopIteration:  # datasets' JSON builder on a file without a single line
-            raise MedsynError(f"{source}: the dataset has no rows") from None
-    import datasets
-
-    try:
-        data = datasets.load_dataset(source, split=split or "train")
-    except Exception as err:  # offline, no such repository or split: datasets raises many types
-        raise MedsynError(f"{source}: cannot load from the Hub ({str(err).splitlines()[0]})") from err
-    if len(data) == 0:
-        raise MedsynError(f"{source}: the dataset has no rows")
-    return data
-
-
 def load_labelled(source: str, text_column: str, code_column: str | Sequence[str], split: str | None = None) -> Notes:
     """Texts and 3-character codes of a dataset (the first of several ``code_column`` candidates that it has); a
     missing column, text or code is an error, not a silent drop."""
+    from medsyn_hf.data import load_dataset
+
     data = load_dataset(str(source), split)
     if not isinstance(code_column, str):
         code_column = next((c for c in code_column if c in data.column_names), " or ".join(code_column))
@@ -67,7 +48,9 @@ def load_labelled(source: str, text_column: str, code_column: str | Sequence[str
     for name, values in ((code_column, codes), (text_column, texts)):
         missing = [i for i, value in enumerate(values) if value is None or not str(value).strip()]
         if missing:
-            raise MedsynError(f"{source}: {len(missing)} of {len(values)} rows have no {name!r} (first: row {missing[0]})")
+            raise MedsynError(
+                f"{source}: {len(missing)} of {len(values)} rows have no {name!r} (first: row {missing[0]})"
+            )
     try:
         return Notes([str(t) for t in texts], [category(c) for c in codes])
     except MedsynError as err:
@@ -99,8 +82,8 @@ def within_code_rank(codes: Sequence[str], seed: int) -> np.ndarray:
 
 
 def topup_sample(real_codes: Sequence[str], synthetic_codes: Sequence[str], k: int, seed: int) -> np.ndarray:
-    """Sorted indices of the synthetic notes that bring every code up to ``k`` training notes: ``k - n`` notes of a code
-    with ``n < k`` real ones (all it has if fewer), none of a code that already has ``k``.
+    """Sorted indices of the synthetic notes that bring every code up to ``k`` training notes: ``k - n`` notes of a
+    code with ``n < k`` real ones (all it has if fewer), none of a code that already has ``k``.
 
     The notes of each code are taken in the order of one seeded permutation, so for a given seed a smaller ``k`` adds
     a subset of what a larger one adds."""

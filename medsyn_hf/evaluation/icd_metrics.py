@@ -29,8 +29,9 @@ def _scores(hit1: np.ndarray, hit3: np.ndarray, onehot: np.ndarray) -> np.ndarra
     """acc1, hit3, macro_acc1, macro_hit3 of each row of (resampled) hits, (rows, notes); ``onehot`` (notes, codes)
     marks each note's code, the same in every row."""
     counts = onehot.sum(0)
-    return 100 * np.stack([hit1.mean(1), hit3.mean(1), (hit1 @ onehot / counts).mean(1),
-                           (hit3 @ onehot / counts).mean(1)], axis=1)
+    return 100 * np.stack(
+        [hit1.mean(1), hit3.mean(1), (hit1 @ onehot / counts).mean(1), (hit3 @ onehot / counts).mean(1)], axis=1
+    )
 
 
 class _Layout:
@@ -42,8 +43,9 @@ class _Layout:
             raise MedsynError("nothing to score: no references")
         self.references = np.asarray([str(r) for r in references], dtype=str)
         self.order = np.argsort(self.references, kind="stable")
-        self.names, self.codes, self.counts = np.unique(self.references[self.order], return_inverse=True,
-                                                        return_counts=True)
+        self.names, self.codes, self.counts = np.unique(
+            self.references[self.order], return_inverse=True, return_counts=True
+        )
         self.onehot = np.eye(len(self.names))[self.codes]
         self.rare_names = np.isin(self.names, list(set(rare_codes)))
         self.rare_notes = self.rare_names[self.codes]
@@ -54,16 +56,19 @@ class _Layout:
 
     def scores(self, h1: np.ndarray, h3: np.ndarray) -> np.ndarray:
         """The :data:`KEYS` of each row of (resampled) hits, (rows, notes) -> (rows, keys); NaN without rare notes."""
-        rare = (_scores(h1[:, self.rare_notes], h3[:, self.rare_notes],
-                        self.onehot[self.rare_notes][:, self.rare_names]) if self.rare_notes.any()
-                else np.full((len(h1), len(SCORES)), np.nan))
+        rare = (
+            _scores(h1[:, self.rare_notes], h3[:, self.rare_notes], self.onehot[self.rare_notes][:, self.rare_names])
+            if self.rare_notes.any()
+            else np.full((len(h1), len(SCORES)), np.nan)
+        )
         return np.concatenate([_scores(h1, h3, self.onehot), rare], axis=1)
 
     def draws(self, n_bootstrap: int, seed: int) -> np.ndarray:
         """(n_bootstrap, notes) indices: each code's notes drawn with replacement, so the counts of codes stay."""
         start = np.repeat(np.cumsum(self.counts) - self.counts, self.counts)
-        return start + (np.random.default_rng(seed).random((n_bootstrap, len(self.codes)))
-                        * self.counts[self.codes]).astype(int)
+        return start + (
+            np.random.default_rng(seed).random((n_bootstrap, len(self.codes))) * self.counts[self.codes]
+        ).astype(int)
 
 
 def _interval(values: np.ndarray, confidence: float) -> np.ndarray:
@@ -88,16 +93,25 @@ def icd_scores(
     layout = _Layout(references, rare_codes)
     hit1, hit3 = layout.hits(predictions)
     observed = dict(zip(KEYS, layout.scores(hit1[None], hit3[None])[0].tolist()))
-    result = {"n": len(layout.references), "n_rare": int(layout.rare_notes.sum()),
-              **{key: None if np.isnan(value) else value for key, value in observed.items()}}
+    result = {
+        "n": len(layout.references),
+        "n_rare": int(layout.rare_notes.sum()),
+        **{key: None if np.isnan(value) else value for key, value in observed.items()},
+    }
     if n_bootstrap:
         draw = layout.draws(n_bootstrap, seed)
         bounds = _interval(layout.scores(hit1[draw], hit3[draw]), confidence)
         result["ci"] = {key: bound.tolist() for key, bound in zip(KEYS, bounds) if result[key] is not None}
     result["per_code"] = {
         name: {"n": int(count), "acc1": 100 * a1, "hit3": 100 * a3, "rare": bool(rare)}
-        for name, count, a1, a3, rare in zip(layout.names.tolist(), layout.counts, hit1 @ layout.onehot / layout.counts,
-                                             hit3 @ layout.onehot / layout.counts, layout.rare_names)}
+        for name, count, a1, a3, rare in zip(
+            layout.names.tolist(),
+            layout.counts,
+            hit1 @ layout.onehot / layout.counts,
+            hit3 @ layout.onehot / layout.counts,
+            layout.rare_names,
+        )
+    }
     return result
 
 
@@ -122,17 +136,26 @@ def paired_differences(
         raise MedsynError(f"{len(baseline)} baseline runs for {len(treated)} treated runs; need the same, at least 1")
     layout = _Layout(references, rare_codes)
     pairs = [(layout.hits(b), layout.hits(t)) for b, t in zip(baseline, treated)]
-    per_seed = np.stack([layout.scores(t1[None], t3[None])[0] - layout.scores(b1[None], b3[None])[0]
-                         for (b1, b3), (t1, t3) in pairs])
+    per_seed = np.stack(
+        [layout.scores(t1[None], t3[None])[0] - layout.scores(b1[None], b3[None])[0] for (b1, b3), (t1, t3) in pairs]
+    )
     bounds = None
     if n_bootstrap:
         draw = layout.draws(n_bootstrap, seed)
-        resampled = np.mean([layout.scores(t1[draw], t3[draw]) - layout.scores(b1[draw], b3[draw])
-                             for (b1, b3), (t1, t3) in pairs], axis=0)
+        resampled = np.mean(
+            [layout.scores(t1[draw], t3[draw]) - layout.scores(b1[draw], b3[draw]) for (b1, b3), (t1, t3) in pairs],
+            axis=0,
+        )
         bounds = _interval(resampled, confidence)
-    return {key: {"diff": float(per_seed[:, i].mean()), "ci": None if bounds is None else bounds[i].tolist(),
-                  "per_seed": per_seed[:, i].tolist()}
-            for i, key in enumerate(KEYS) if not np.isnan(per_seed[:, i]).any()}
+    return {
+        key: {
+            "diff": float(per_seed[:, i].mean()),
+            "ci": None if bounds is None else bounds[i].tolist(),
+            "per_seed": per_seed[:, i].tolist(),
+        }
+        for i, key in enumerate(KEYS)
+        if not np.isnan(per_seed[:, i]).any()
+    }
 
 
 def excludes_zero(difference: dict) -> bool:

@@ -25,13 +25,13 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from medsyn_hf.assess import ITEMS as ASSESS_ITEMS
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.request_cache import append_cache, read_cache, request_key
 
 logger = logging.getLogger(__name__)
 
@@ -50,35 +50,67 @@ MAX_REASON_CHARS = 300
 class JudgeArguments:
     """What to judge, how often to retry, where the cache and the output go (the backend: GenerationArguments)."""
 
-    dataset_name: str | None = field(default=None, metadata={
-        "help": "Notes to judge (the command's DATASET): a dataset folder (`medsyn publish`'s, save_to_disk), a "
-                ".parquet/.jsonl(.gz) file, or an assessment folder of `medsyn assess prepare` (its items)."})
+    dataset_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "Notes to judge (the command's DATASET): a dataset folder (`medsyn publish`'s, save_to_disk), a "
+            ".parquet/.jsonl(.gz) file, or an assessment folder of `medsyn assess prepare` (its items)."
+        },
+    )
     out: str | None = field(default=None, metadata={"help": "Dataset folder to write (a new one, or --overwrite)."})
     overwrite: bool = field(default=False, metadata={"help": "Replace an existing --out folder."})
     split: str | None = field(default=None, metadata={"help": "Judge only this split; unset: every split."})
-    max_notes: int | None = field(default=None, metadata={
-        "help": "Judge only the first N notes of each split (the output holds those); unset: all."})
-    template: str | None = field(default=None, metadata={
-        "help": "Template in medsyn_hf/templates/judge.yaml; unset: its first."})
+    max_notes: int | None = field(
+        default=None,
+        metadata={"help": "Judge only the first N notes of each split (the output holds those); unset: all."},
+    )
+    template: str | None = field(
+        default=None, metadata={"help": "Template in medsyn_hf/templates/judge.yaml; unset: its first."}
+    )
     text_column: str | None = field(default=None, metadata={"help": "Unset: 'response', else 'text'."})
     code_column: str | None = field(default=None, metadata={"help": "Unset: 'ICD-10', else 'code', else 'icd10'."})
-    code_name_column: str | None = field(default=None, metadata={
-        "help": "Unset: 'code_name_ru', else 'code_name', else the name in the packaged MKG."})
-    symptoms_column: str | None = field(default=None, metadata={
-        "help": "Prompted symptoms (a list column). Unset: 'symptoms' when it is a list, else none."})
-    max_retries: int = field(default=2, metadata={
-        "help": "Requests again, each with a new seed, after a malformed reply; then the note's scores are missing."})
-    response_format: bool = field(default=True, metadata={
-        "help": "openai: send the reply's JSON schema as response_format (vLLM, OpenAI enforce it; transformers "
-                "serve ignores it)."})
-    cache_dir: str = field(default="outputs/judge-cache", metadata={
-        "help": "Folder of the request cache (requests.jsonl, append-only); shared by runs, never inside --out."})
-    min_score: float | None = field(default=None, metadata={
-        "help": "Mark notes whose judge_score is below this keep: false, filter_reason 'judge' "
-                "(FilterConfig.min_judge_score); unset: scores only."})
-    assessment: str | None = field(default=None, metadata={
-        "help": "An assessment folder (`medsyn assess prepare`) whose answers to compare with; unset: DATASET itself "
-                "when it is one."})
+    code_name_column: str | None = field(
+        default=None, metadata={"help": "Unset: 'code_name_ru', else 'code_name', else the name in the packaged MKG."}
+    )
+    symptoms_column: str | None = field(
+        default=None,
+        metadata={"help": "Prompted symptoms (a list column). Unset: 'symptoms' when it is a list, else none."},
+    )
+    max_retries: int = field(
+        default=2,
+        metadata={
+            "help": "Requests again, each with a new seed, after a malformed reply; then the note's scores are "
+            "missing."
+        },
+    )
+    response_format: bool = field(
+        default=True,
+        metadata={
+            "help": "openai: send the reply's JSON schema as response_format (vLLM, OpenAI enforce it; transformers "
+            "serve ignores it)."
+        },
+    )
+    cache_dir: str = field(
+        default="outputs/judge-cache",
+        metadata={
+            "help": "Folder of the request cache (requests.jsonl, append-only); shared by runs, never inside --out."
+        },
+    )
+    min_score: float | None = field(
+        default=None,
+        metadata={
+            "help": "Mark notes whose judge_score is below this keep: false, filter_reason 'judge' "
+            "(FilterConfig.min_judge_score); unset: scores only."
+        },
+    )
+    assessment: str | None = field(
+        default=None,
+        metadata={
+            "help": "An assessment folder (`medsyn assess prepare`) whose answers to compare with; unset: DATASET "
+            "itself "
+            "when it is one."
+        },
+    )
     json: bool = field(default=False, metadata={"help": "Print one JSON line."})
 
     def __post_init__(self):
@@ -115,9 +147,11 @@ def load_template(name: str | None = None):
     unknown = template.fields - TEMPLATE_FIELDS
     missing = [c for c in _criteria() if f'"{c}"' not in template.user]
     if unknown or missing or "note" not in template.fields:
-        raise MedsynError(f"judge template {name!r}: needs the field {{note}}, only {sorted(TEMPLATE_FIELDS)} and "
-                          f"every criterion as a JSON key (unknown fields {sorted(unknown)}, criteria missing "
-                          f"{missing})")
+        raise MedsynError(
+            f"judge template {name!r}: needs the field {{note}}, only {sorted(TEMPLATE_FIELDS)} and "
+            f"every criterion as a JSON key (unknown fields {sorted(unknown)}, criteria missing "
+            f"{missing})"
+        )
     return template
 
 
@@ -125,8 +159,9 @@ def render(template, note: str, code: str, code_name_ru: str, symptoms) -> list[
     """The chat messages asking the judge about one note."""
     if symptoms is not None and not isinstance(symptoms, str):
         symptoms = ", ".join(symptoms)
-    user = template.user.format(note=note.strip(), code=code, code_name_ru=code_name_ru,
-                                symptoms=symptoms or NO_SYMPTOMS)
+    user = template.user.format(
+        note=note.strip(), code=code, code_name_ru=code_name_ru, symptoms=symptoms or NO_SYMPTOMS
+    )
     return [{"role": "system", "content": template.system}, {"role": "user", "content": user}]
 
 
@@ -134,8 +169,12 @@ def reply_schema() -> dict:
     """The JSON schema of a valid reply (``response_format`` for servers that constrain decoding to it)."""
     low, high = _score_range()
     properties = {c: {"type": "integer", "enum": list(range(low, high + 1))} for c in _criteria()}
-    return {"type": "object", "properties": {**properties, "reason": {"type": "string"}},
-            "required": [*_criteria(), "reason"], "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": {**properties, "reason": {"type": "string"}},
+        "required": [*_criteria(), "reason"],
+        "additionalProperties": False,
+    }
 
 
 def validate_scores(obj) -> dict | None:
@@ -176,54 +215,21 @@ def request_seed(seed: int, messages: list[dict], attempt: int) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little") >> 1
 
 
-def request_key(identity: dict, messages: list[dict], seed: int) -> str:
-    """The cache key of one request: model + sampling settings (``identity``), messages and seed."""
-    text = json.dumps({"backend": identity, "messages": messages, "seed": seed}, ensure_ascii=False, sort_keys=True,
-                      default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def read_cache(path: Path) -> dict[str, dict]:
-    """key -> reply record; lines that do not parse (the torn last line of a killed run) are skipped."""
-    cache = {}
-    if path.is_file():
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    record = json.loads(line)
-                    cache[record["key"]] = record
-                except (ValueError, KeyError, TypeError):
-                    continue
-    return cache
-
-
-def append_cache(path: Path, records: list[dict]) -> None:
-    """Append whole lines with one write (after a newline if a killed run left a torn line), then fsync."""
-    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    except OSError as err:
-        raise MedsynError(f"{path}: cannot write the judge cache ({err.strerror or err}); set cache_dir") from None
-    try:
-        size = os.fstat(fd).st_size
-        if size:
-            with open(path, "rb") as f:
-                f.seek(size - 1)
-                if f.read(1) != b"\n":
-                    data = b"\n" + data
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def judge_messages(messages_list: list[list[dict]], make_generate, identity: dict, seed: int, max_retries: int,
-                   cache_path: Path, chunk_size: int = 64, progress=None) -> tuple[list, list[int], dict]:
+def judge_messages(
+    messages_list: list[list[dict]],
+    make_generate,
+    identity: dict,
+    seed: int,
+    max_retries: int,
+    cache_path: Path,
+    chunk_size: int = 64,
+    progress=None,
+) -> tuple[list, list[int], dict]:
     """Ask every prompt until a valid reply, at most ``1 + max_retries`` times; returns per prompt the parsed scores
     (None: missing) and the attempts made, and the number of requests sent and answered from the cache.
 
-    ``make_generate()`` builds the backend (``(messages_list, seeds) -> [Completion]``) only when a request is due."""
+    ``make_generate()`` builds the backend (its ``generate(messages_list, seeds, on_batch)``) only when a request is
+    due; each reply is appended to the cache as it arrives."""
     cache = read_cache(cache_path)
     results, attempts = [None] * len(messages_list), [0] * len(messages_list)
     pending, generate, sent, asked = list(range(len(messages_list))), None, 0, 0
@@ -234,16 +240,28 @@ def judge_messages(messages_list: list[list[dict]], make_generate, identity: dic
         keys = {i: request_key(identity, messages_list[i], seeds[i]) for i in pending}
         todo = list({keys[i]: i for i in pending if keys[i] not in cache}.values())  # identical requests once
         for start in range(0, len(todo), chunk_size):
-            chunk = todo[start:start + chunk_size]
+            chunk = todo[start : start + chunk_size]
             generate = generate or make_generate()
-            completions = generate([messages_list[i] for i in chunk], [seeds[i] for i in chunk])
-            records = [{"key": keys[i], "seed": seeds[i], "text": c.text, "finish_reason": c.finish_reason,
-                        "completion_tokens": c.completion_tokens} for i, c in zip(chunk, completions)]
-            append_cache(cache_path, records)
-            cache.update((r["key"], r) for r in records)
+
+            def store(done: dict, chunk=chunk, keys=keys, seeds=seeds) -> None:  # as replies arrive
+                records = [
+                    {
+                        "key": keys[i],
+                        "seed": seeds[i],
+                        "text": c.text,
+                        "finish_reason": c.finish_reason,
+                        "completion_tokens": c.completion_tokens,
+                    }
+                    for i, c in ((chunk[j], c) for j, c in done.items())
+                    if keys[i] not in cache
+                ]
+                append_cache(cache_path, records)
+                cache.update((r["key"], r) for r in records)
+                if progress:
+                    progress(len(records))
+
+            store(dict(enumerate(generate([messages_list[i] for i in chunk], [seeds[i] for i in chunk], store))))
             sent += len(chunk)
-            if progress:
-                progress(len(chunk))
         for i in pending:
             attempts[i] += 1
             results[i] = parse_reply(cache[keys[i]]["text"])
@@ -253,18 +271,6 @@ def judge_messages(messages_list: list[list[dict]], make_generate, identity: dic
 
 
 # -- datasets ---------------------------------------------------------------------------------------------------------
-def _column(data, wanted: str | None, candidates: tuple[str, ...], what: str, source, required: bool = True):
-    if wanted:
-        if wanted not in data.column_names:
-            raise MedsynError(f"{source}: no column {wanted!r} (columns: {', '.join(data.column_names)})")
-        return wanted
-    found = next((c for c in candidates if c in data.column_names), None)
-    if found is None and required:
-        raise MedsynError(f"{source}: no {what} column ({' or '.join(candidates)}); name it with --{what}_column "
-                          f"(columns: {', '.join(data.column_names)})")
-    return found
-
-
 def is_assessment(path: Path) -> bool:
     """An assessment folder of `medsyn assess prepare` (judged by its public items)."""
     return path.is_dir() and (path / ASSESS_ITEMS).is_file()
@@ -274,7 +280,7 @@ def load_input(args) -> tuple[dict, Path | None]:
     """``{split: Dataset}`` to judge (first ``max_notes`` rows of each) and the assessment folder to compare with."""
     import datasets
 
-    from medsyn_hf.evaluation.prompt_following import read_dataset
+    from medsyn_hf.data import read_dataset
 
     if not args.dataset_name:
         raise MedsynError(f"name the notes to judge: {COMMAND} DATASET --config ...")
@@ -303,20 +309,26 @@ def prompts_for(data, template, args, source) -> list[list[dict]]:
     """Judge messages for every row of ``data``; codes missing from the data are named from the packaged MKG."""
     from datasets import Sequence
 
-    text = _column(data, args.text_column, TEXT_COLUMNS, "text", source)
-    code = _column(data, args.code_column, CODE_COLUMNS, "code", source)
-    name = _column(data, args.code_name_column, CODE_NAME_COLUMNS, "code_name", source, required=False)
-    symptoms = args.symptoms_column or ("symptoms" if isinstance(data.features.get("symptoms"), (Sequence, list))
-                                        else None)
+    from medsyn_hf.data import pick_column
+
+    text = pick_column(data, args.text_column, TEXT_COLUMNS, "text", source, flag="--text_column")
+    code = pick_column(data, args.code_column, CODE_COLUMNS, "code", source, flag="--code_column")
+    name = pick_column(
+        data, args.code_name_column, CODE_NAME_COLUMNS, "code_name", source, flag="--code_name_column", required=False
+    )
+    symptoms = args.symptoms_column or (
+        "symptoms" if isinstance(data.features.get("symptoms"), (Sequence, list)) else None
+    )
     if symptoms:
-        _column(data, symptoms, (), "symptoms", source)
+        pick_column(data, symptoms, (), "symptoms", source, flag="--symptoms_column")
     codes = [str(c or "").strip() for c in data[code]]
     if not all(codes):
         raise MedsynError(f"{source}: row {codes.index('')} has no code in column {code!r}")
     names = list(data[name]) if name else [_code_name(c) for c in codes]
     symptom_lists = list(data[symptoms]) if symptoms else [None] * len(data)
-    return [render(template, note or "", c, n or c, s) for note, c, n, s in
-            zip(data[text], codes, names, symptom_lists)]
+    return [
+        render(template, note or "", c, n or c, s) for note, c, n, s in zip(data[text], codes, names, symptom_lists)
+    ]
 
 
 def _code_name(code: str) -> str:
@@ -364,8 +376,10 @@ def apply_min_score(splits: dict, min_score: float | None) -> dict:
         out[name] = ds.add_column("filter_reason", reasons, feature=FILTER_FEATURES["filter_reason"])
     if set(out) <= {"train", "rejected"}:
         every = datasets.concatenate_datasets(list(out.values()))
-        out = {"train": every.filter(lambda k: k, input_columns="keep").flatten_indices(),
-               "rejected": every.filter(lambda k: not k, input_columns="keep").flatten_indices()}
+        out = {
+            "train": every.filter(lambda k: k, input_columns="keep").flatten_indices(),
+            "rejected": every.filter(lambda k: not k, input_columns="keep").flatten_indices(),
+        }
         if not len(out["train"]):
             raise MedsynError(f"no note has judge_score >= {min_score} (or the filters dropped it); lower min_score")
         out = {name: ds for name, ds in out.items() if len(ds)}
@@ -391,14 +405,21 @@ def agreement(judged: dict[str, dict], answers: list[dict]) -> dict | None:
     from sklearn.metrics import cohen_kappa_score
 
     criteria = _criteria()
-    pairs = [(judged[a["item_id"]], a) for a in answers if judged.get(a["item_id"]) is not None
-             and all(isinstance(a.get(c), int) for c in criteria)]
+    pairs = [
+        (judged[a["item_id"]], a)
+        for a in answers
+        if judged.get(a["item_id"]) is not None and all(isinstance(a.get(c), int) for c in criteria)
+    ]
     if not pairs:
         return None
-    report = {"items": len({a["item_id"] for _, a in pairs}), "answers": len(pairs),
-              "annotators": len({a.get("annotator") for _, a in pairs})}
+    report = {
+        "items": len({a["item_id"] for _, a in pairs}),
+        "answers": len(pairs),
+        "annotators": len({a.get("annotator") for _, a in pairs}),
+    }
     low, high = _score_range()
     for criterion in (*criteria, "overall"):
+
         def score(s, c=criterion):
             return float(np.mean([s[k] for k in criteria])) if c == "overall" else s[c]
 
@@ -431,7 +452,8 @@ def judge(args: JudgeArguments, gen_args, model_args) -> dict:
 
     from tqdm.auto import tqdm
 
-    from medsyn_hf.generation.run import backend_config, make_backend
+    from medsyn_hf.generation.backends import make_backend
+    from medsyn_hf.generation.run import backend_config
     from medsyn_hf.io import check_output, safe_output
 
     if not args.out:
@@ -445,20 +467,29 @@ def judge(args: JudgeArguments, gen_args, model_args) -> dict:
     messages = {name: prompts_for(ds, template, args, args.dataset_name) for name, ds in splits.items()}
     flat = [m for name in splits for m in messages[name]]
     if args.response_format and gen_args.backend == "openai":
-        schema = {"type": "json_schema", "json_schema": {"name": "note_scores", "schema": reply_schema(),
-                                                         "strict": True}}
+        schema = {
+            "type": "json_schema",
+            "json_schema": {"name": "note_scores", "schema": reply_schema(), "strict": True},
+        }
         gen_args = replace(gen_args, extra_body={**(gen_args.extra_body or {}), "response_format": schema})
 
     def make_generate():
         import torch
 
-        return make_backend(gen_args, model_args, "cuda" if torch.cuda.is_available() else "cpu")
+        return make_backend(gen_args, model_args, "cuda" if torch.cuda.is_available() else "cpu").generate
 
     chunk = gen_args.batch_size if gen_args.backend == "transformers" else 4 * gen_args.concurrency
     with tqdm(unit="request", desc="judging (requests sent)", dynamic_ncols=True) as bar:
-        results, attempts, counts = judge_messages(flat, make_generate, backend_config(gen_args, model_args),
-                                                   gen_args.seed, args.max_retries, Path(args.cache_dir) / CACHE_FILE,
-                                                   chunk, progress=bar.update)
+        results, attempts, counts = judge_messages(
+            flat,
+            make_generate,
+            backend_config(gen_args, model_args),
+            gen_args.seed,
+            args.max_retries,
+            Path(args.cache_dir) / CACHE_FILE,
+            chunk,
+            progress=bar.update,
+        )
     model = model_name(gen_args, model_args)
     columns = judge_columns(results, attempts, model)
     judged, by_item, start = {}, {}, 0
@@ -488,17 +519,26 @@ def _with_columns(ds, columns: dict):
 def _report(args, results, attempts, counts, columns, splits, agree, model) -> dict:
     valid = [r for r in results if r is not None]
     means = {c: round(sum(r[c] for r in valid) / len(valid), 3) if valid else None for c in _criteria()}
-    report = {"dataset": str(args.dataset_name), "out": str(args.out), "model": model, "notes": len(results),
-              "valid": len(valid), "missing": len(results) - len(valid), "max_attempts": args.max_retries + 1,
-              **counts,
-              "mean_attempts": round(sum(attempts) / len(attempts), 3), "mean_scores": means,
-              "splits": {name: len(ds) for name, ds in splits.items()}}
+    report = {
+        "dataset": str(args.dataset_name),
+        "out": str(args.out),
+        "model": model,
+        "notes": len(results),
+        "valid": len(valid),
+        "missing": len(results) - len(valid),
+        "max_attempts": args.max_retries + 1,
+        **counts,
+        "mean_attempts": round(sum(attempts) / len(attempts), 3),
+        "mean_scores": means,
+        "splits": {name: len(ds) for name, ds in splits.items()},
+    }
     if args.min_score is not None:
         report["min_score"] = args.min_score
         from medsyn_hf.filters import FilterConfig, judge_failed
 
-        report["below_min_score"] = sum(judge_failed(columns["judge_score"],
-                                                     FilterConfig(min_judge_score=args.min_score)))
+        report["below_min_score"] = sum(
+            judge_failed(columns["judge_score"], FilterConfig(min_judge_score=args.min_score))
+        )
     if agree is not None:
         report["agreement"] = agree
     return report
@@ -516,12 +556,20 @@ def _write(folder: Path, splits: dict, args, gen_args, model_args, report: dict)
 
     source = Path(args.dataset_name)
     notes_folder = source.is_dir() and not is_assessment(source)  # its card and other files carry over
-    config = {"judge": {k: v for k, v in asdict(args).items() if k not in ("json", "overwrite")},
-              "backend": {k: v for k, v in asdict(gen_args).items() if v is not None},
-              "model": {k: getattr(model_args, k) for k in ("model_name_or_path", "model_revision",
-                                                             "adapter_name_or_path", "dtype")}}
-    facts = dict(report=report, criteria=list(_criteria()), columns=JUDGE_COLUMNS_DOC,
-                 config_yaml=yaml.safe_dump(config, allow_unicode=True, sort_keys=False).strip())
+    config = {
+        "judge": {k: v for k, v in asdict(args).items() if k not in ("json", "overwrite")},
+        "backend": {k: v for k, v in asdict(gen_args).items() if v is not None},
+        "model": {
+            k: getattr(model_args, k)
+            for k in ("model_name_or_path", "model_revision", "adapter_name_or_path", "dtype")
+        },
+    }
+    facts = dict(
+        report=report,
+        criteria=list(_criteria()),
+        columns=JUDGE_COLUMNS_DOC,
+        config_yaml=yaml.safe_dump(config, allow_unicode=True, sort_keys=False).strip(),
+    )
     size = size_category(sum(len(ds) for ds in splits.values()))
     readme = source / "README.md"
     if notes_folder and readme.is_file():
@@ -530,19 +578,30 @@ def _write(folder: Path, splits: dict, args, gen_args, model_args, report: dict)
         card = DatasetCard(full + "\n\n" + section.strip() + "\n")
         card.data.size_categories = [size]
     else:
-        card = render_card("judge", {
-            "license": "unknown", "language": ["ru"], "task_categories": ["text-generation"],
-            "size_categories": [size],
-            "source_datasets": ["original"], "pretty_name": f"{source.name} (LLM-judged)",
-        }, standalone=True, **facts)
+        card = render_card(
+            "judge",
+            {
+                "license": "unknown",
+                "language": ["ru"],
+                "task_categories": ["text-generation"],
+                "size_categories": [size],
+                "source_datasets": ["original"],
+                "pretty_name": f"{source.name} (LLM-judged)",
+            },
+            standalone=True,
+            **facts,
+        )
     files = {}
     if notes_folder:
         from medsyn_hf.io import MARKER
 
         for path in source.rglob("*"):
             relative = path.relative_to(source)
-            if path.is_file() and relative.parts[0] not in ("data", "README.md", MARKER) \
-                    and not relative.parts[0].startswith("."):
+            if (
+                path.is_file()
+                and relative.parts[0] not in ("data", "README.md", MARKER)
+                and not relative.parts[0].startswith(".")
+            ):
                 files[str(relative)] = path.read_bytes()
     write_folder(folder, {"default": splits}, card, files=files)
     (folder / "judge.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -558,7 +617,7 @@ def make_parser():
 
 def parse(argv: list[str]):
     """``DATASET --config ... [--key value ...]`` -> (JudgeArguments, GenerationArguments, GenerationModelConfig)."""
-    from medsyn_hf.training.sft import parse_args
+    from medsyn_hf.recipe_args import parse_args
 
     if argv and not argv[0].startswith("-"):
         argv = ["--dataset_name", argv[0], *argv[1:]]
@@ -573,22 +632,32 @@ def _run(args) -> int:
         print(json.dumps(report, ensure_ascii=False))
         return 0
     means = ", ".join(f"{c} {'–' if v is None else v}" for c, v in report["mean_scores"].items())
-    print(f"{report['notes']} notes judged: {report['valid']} with valid scores, {report['missing']} without a valid "
-          f"reply in {report['max_attempts']} attempts ({report['requests']} requests sent, {report['cached']} "
-          f"answered from the cache)\nmean scores: {means}\n-> {report['out']}")
+    print(
+        f"{report['notes']} notes judged: {report['valid']} with valid scores, {report['missing']} without a valid "
+        f"reply in {report['max_attempts']} attempts ({report['requests']} requests sent, {report['cached']} "
+        f"answered from the cache)\nmean scores: {means}\n-> {report['out']}"
+    )
     if "below_min_score" in report:
-        print(f"{report['below_min_score']} notes below min_score {report['min_score']}: keep false, "
-              f"filter_reason 'judge'")
+        print(
+            f"{report['below_min_score']} notes below min_score {report['min_score']}: keep false, "
+            f"filter_reason 'judge'"
+        )
     if "agreement" in report:
         rows = ", ".join(f"{c} rho={report['agreement'][c]['spearman']}" for c in (*_criteria(), "overall"))
-        print(f"agreement with {report['agreement']['annotators']} annotator(s) on {report['agreement']['items']} "
-              f"items: {rows}")
+        print(
+            f"agreement with {report['agreement']['annotators']} annotator(s) on {report['agreement']['items']} "
+            f"items: {rows}"
+        )
     return 0
 
 
 def add_cli(eval_subparsers) -> None:
-    from medsyn_hf.training.cli import add_trl_parser
+    from medsyn_hf.recipe_args import add_trl_parser
 
-    p = add_trl_parser(eval_subparsers, "judge", "LLM-judge scores 1-5 per note: medsyn eval judge DATASET --config "
-                                                 "recipes/tiny/judge/config.yaml --out DIR [--key value ...]")
+    p = add_trl_parser(
+        eval_subparsers,
+        "judge",
+        "LLM-judge scores 1-5 per note: medsyn eval judge DATASET --config "
+        "recipes/tiny/judge/config.yaml --out DIR [--key value ...]",
+    )
     p.set_defaults(func=_run)

@@ -1,7 +1,7 @@
 """Word n-grams of many notes at once as 64-bit hashes in numpy arrays: distinct-n counts and longest shared word
 runs over tens of thousands of notes without a Python loop per n-gram or per pair of notes.
 
-A note's words (``medsyn_hf.kg.normalize.words``: lower case, ё -> е) become xxhash values; the hash of an n-gram is
+A note's words (``medsyn_hf.normalize.words``: lower case, ё -> е) become xxhash values; the hash of an n-gram is
 the polynomial ``h(w1..wn) = h(w1..wn-1) * B + h(wn)`` (mod 2**64), so the (n+1)-grams are one vectorised step from
 the n-grams. Collisions are about 1 in 2**64 per pair of n-grams.
 """
@@ -24,12 +24,14 @@ class Tokens(NamedTuple):
 
 
 def tokenize(texts: Sequence[str]) -> Tokens:
-    from medsyn_hf.kg.normalize import words
+    from medsyn_hf.normalize import words
 
     cache: dict[str, int] = {}
     notes = [words(t) for t in texts]
     lengths = np.fromiter(map(len, notes), int, len(notes))
-    flat = [cache[w] if w in cache else cache.setdefault(w, xxhash.xxh64_intdigest(w.encode())) for ws in notes for w in ws]
+    flat = [
+        cache[w] if w in cache else cache.setdefault(w, xxhash.xxh64_intdigest(w.encode())) for ws in notes for w in ws
+    ]
     note = np.repeat(np.arange(len(notes)), lengths)
     return Tokens(np.array(flat, dtype=np.uint64), note, np.cumsum(lengths)[note] if len(note) else note)
 

@@ -47,8 +47,10 @@ def score(find: Finder, planted: list[dict], clinical: list[dict]) -> dict:
                 caught[span["type"]] += 1
                 typed += _covered(found, row["text"], span["start"], span["end"], span["type"])
             else:
-                missed.append(f"{span['type']}: {row['text'][span['start']:span['end']]!r} in {row['text']!r}")
-    flagged = [f"{row['text'][s:e]!r} as {k} in {row['text']!r}" for row in clinical for s, e, k in find(row["text"])[:1]]
+                missed.append(f"{span['type']}: {row['text'][span['start'] : span['end']]!r} in {row['text']!r}")
+    flagged = [
+        f"{row['text'][s:e]!r} as {k} in {row['text']!r}" for row in clinical for s, e, k in find(row["text"])[:1]
+    ]
     n = sum(total.values())
     return {
         "planted": n,

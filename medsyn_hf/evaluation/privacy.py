@@ -29,15 +29,17 @@ def closest(queries, reference) -> tuple[np.ndarray, np.ndarray]:
     if not reference.shape[0]:
         return distance, index
     for start in range(0, queries.shape[0], CHUNK):
-        similarity = (queries[start:start + CHUNK] @ reference.T).toarray()
-        index[start:start + CHUNK] = similarity.argmax(1)
-        distance[start:start + CHUNK] = 1 - similarity.max(1)
+        similarity = (queries[start : start + CHUNK] @ reference.T).toarray()
+        index[start : start + CHUNK] = similarity.argmax(1)
+        distance[start : start + CHUNK] = 1 - similarity.max(1)
     return np.clip(distance, 0, 1), index
 
 
 def _stats(values: np.ndarray) -> dict:
-    return {"mean": round(float(values.mean()), 4),
-            **{name: round(float(np.percentile(values, q)), 4) for name, q in (("p5", 5), ("median", 50))}}
+    return {
+        "mean": round(float(values.mean()), 4),
+        **{name: round(float(np.percentile(values, q)), 4) for name, q in (("p5", 5), ("median", 50))},
+    }
 
 
 def holdout_split(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,8 +55,11 @@ def pii_hits(texts: Sequence[str]) -> dict:
     from medsyn_hf.filters.pii import PLACEHOLDERS, find_pii
 
     kinds = [sorted({kind for _, _, kind in find_pii(t)}) for t in texts]
-    return {"notes_with_pii": sum(bool(k) for k in kinds), "by_kind": dict(Counter(k for ks in kinds for k in ks)),
-            "notes_with_placeholders": sum(any(p in t for p in PLACEHOLDERS.values()) for t in texts)}
+    return {
+        "notes_with_pii": sum(bool(k) for k in kinds),
+        "by_kind": dict(Counter(k for ks in kinds for k in ks)),
+        "notes_with_placeholders": sum(any(p in t for p in PLACEHOLDERS.values()) for t in texts),
+    }
 
 
 def example_copying(texts: Sequence[str], examples: Sequence[str | None]) -> dict | None:
@@ -65,14 +70,26 @@ def example_copying(texts: Sequence[str], examples: Sequence[str | None]) -> dic
     ratios = np.array([copy_ratio(t, e) for t, e in zip(texts, examples) if e])
     if not len(ratios):
         return None
-    return {"notes": len(ratios), **_stats(ratios), "max": round(float(ratios.max()), 4),
-            "above": limit, "share_above": round(float((ratios > limit).mean()), 4)}
+    return {
+        "notes": len(ratios),
+        **_stats(ratios),
+        "max": round(float(ratios.max()), 4),
+        "above": limit,
+        "share_above": round(float((ratios > limit).mean()), 4),
+    }
 
 
-def privacy(real_view: Sequence[str], real_full: Sequence[str], synthetic_view: Sequence[str],
-            synthetic_full: Sequence[str], examples: Sequence[str | None] | None = None, holdout: float = 0.2,
-            run_threshold: int = RUN_THRESHOLD, seed: int = 0, tokens: tuple[Tokens, Tokens] | None = None
-            ) -> tuple[dict, dict]:
+def privacy(
+    real_view: Sequence[str],
+    real_full: Sequence[str],
+    synthetic_view: Sequence[str],
+    synthetic_full: Sequence[str],
+    examples: Sequence[str | None] | None = None,
+    holdout: float = 0.2,
+    run_threshold: int = RUN_THRESHOLD,
+    seed: int = 0,
+    tokens: tuple[Tokens, Tokens] | None = None,
+) -> tuple[dict, dict]:
     """(summary, per-note arrays for plots). DCRs use the compared view of the text, word runs the full notes
     (``tokens``: ``tokenize`` of the real and the synthetic full notes, if already done).
 
@@ -81,10 +98,9 @@ def privacy(real_view: Sequence[str], real_full: Sequence[str], synthetic_view: 
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     held, rest = holdout_split(len(real_full), holdout, seed)
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32,
-                                 token_pattern=r"(?u)\b\w+\b")
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32, token_pattern=r"(?u)\b\w+\b")
     vectors = vectorizer.fit_transform([*real_view, *synthetic_view])
-    real, synthetic = vectors[: len(real_view)], vectors[len(real_view):]
+    real, synthetic = vectors[: len(real_view)], vectors[len(real_view) :]
     dcr, nearest = closest(synthetic, real)
     dcr_holdout, _ = closest(real[held], real[rest])
     real_tokens, synthetic_tokens = tokens or (tokenize(real_full), tokenize(synthetic_full))
@@ -93,18 +109,39 @@ def privacy(real_view: Sequence[str], real_full: Sequence[str], synthetic_view: 
     runs_holdout = longest_common_runs(held_tokens, rest_tokens, len(held))
     flagged = np.lexsort((-runs, dcr))[:10]  # closest first, the longer shared run first among equals
     summary = {
-        "dcr": {"synthetic": _stats(dcr), "holdout": _stats(dcr_holdout),
-                "zero": {"synthetic": round(float((dcr < 1e-6).mean()), 4),
-                         "holdout": round(float((dcr_holdout < 1e-6).mean()), 4)},
-                "closer_than_holdout_p5": round(float((dcr < np.percentile(dcr_holdout, 5)).mean()), 4)},
-        "longest_run": {"threshold": run_threshold,
-                        "synthetic": {"median": float(np.median(runs)), "max": int(runs.max()),
-                                      "share_above": round(float((runs >= run_threshold).mean()), 4)},
-                        "holdout": {"median": float(np.median(runs_holdout)), "max": int(runs_holdout.max()),
-                                    "share_above": round(float((runs_holdout >= run_threshold).mean()), 4)}},
+        "dcr": {
+            "synthetic": _stats(dcr),
+            "holdout": _stats(dcr_holdout),
+            "zero": {
+                "synthetic": round(float((dcr < 1e-6).mean()), 4),
+                "holdout": round(float((dcr_holdout < 1e-6).mean()), 4),
+            },
+            "closer_than_holdout_p5": round(float((dcr < np.percentile(dcr_holdout, 5)).mean()), 4),
+        },
+        "longest_run": {
+            "threshold": run_threshold,
+            "synthetic": {
+                "median": float(np.median(runs)),
+                "max": int(runs.max()),
+                "share_above": round(float((runs >= run_threshold).mean()), 4),
+            },
+            "holdout": {
+                "median": float(np.median(runs_holdout)),
+                "max": int(runs_holdout.max()),
+                "share_above": round(float((runs_holdout >= run_threshold).mean()), 4),
+            },
+        },
         "holdout_notes": len(held),
-        "closest": [{"note": int(i), "dcr": round(float(dcr[i]), 4), "longest_run": int(runs[i]),
-                     "synthetic": synthetic_view[i][:200], "real": real_view[nearest[i]][:200]} for i in flagged],
+        "closest": [
+            {
+                "note": int(i),
+                "dcr": round(float(dcr[i]), 4),
+                "longest_run": int(runs[i]),
+                "synthetic": synthetic_view[i][:200],
+                "real": real_view[nearest[i]][:200],
+            }
+            for i in flagged
+        ],
         "example_copy": example_copying(synthetic_full, examples) if examples is not None else None,
         "pii": pii_hits(synthetic_full),
     }

@@ -9,6 +9,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from medsyn_hf.data import load_dataset
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.io import check_output, safe_output
 from medsyn_hf.schemas import column_for
@@ -25,64 +26,31 @@ def add_cli(eval_subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("dataset", type=Path,
-                        help="a save_to_disk folder, a Hub-layout folder, or a .parquet / .jsonl(.gz) file")
+    parser.add_argument(
+        "dataset", type=Path, help="a save_to_disk folder, a Hub-layout folder, or a .parquet / .jsonl(.gz) file"
+    )
     parser.add_argument("--split", help="split of a multi-split dataset (default: train, or the only split)")
     parser.add_argument("--text-column", default="response")
     parser.add_argument("--symptoms-column", default="symptoms")
-    parser.add_argument("--example-column", help="text column of the example note shown in the prompt (default: "
-                        "the schema's: 'anamnesis' in notes, 'example' in priors; none if the dataset has neither)")
-    parser.add_argument("--group-by",
-                        help="comma-separated columns (default: whichever of generation_model,template exist)")
+    parser.add_argument(
+        "--example-column",
+        help="text column of the example note shown in the prompt (default: "
+        "the schema's: 'anamnesis' in notes, 'example' in priors; none if the dataset has neither)",
+    )
+    parser.add_argument(
+        "--group-by", help="comma-separated columns (default: whichever of generation_model,template exist)"
+    )
     parser.add_argument("--symptom-match-share", type=float, help="see FilterConfig (default: the filters' default)")
     parser.add_argument("--copy-ngram", type=int, help="see FilterConfig (default: the filters' default)")
     parser.add_argument("--json", action="store_true", help="print one JSON line instead of the markdown table")
-    parser.add_argument("--out", type=Path, help="also write prompt_following.{md,json,png} into this folder (replaced "
-                        "atomically; an existing one only if this command wrote it, or with --overwrite)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="also write prompt_following.{md,json,png} into this folder (replaced "
+        "atomically; an existing one only if this command wrote it, or with --overwrite)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an --out folder this command did not write")
     parser.set_defaults(func=_run)
-
-
-def load_notes(path: str | Path, split: str | None = None):
-    """A ``datasets.Dataset`` from a save_to_disk folder, a Hub-layout folder or a parquet/JSON-lines file."""
-    import datasets
-
-    data = read_dataset(path)
-    if isinstance(data, datasets.DatasetDict):
-        if split is None and len(data) != 1 and "train" not in data:
-            raise MedsynError(f"{path}: several splits ({', '.join(data)}); choose one with --split")
-        split = split or ("train" if "train" in data else next(iter(data)))
-        if split not in data:
-            raise MedsynError(f"{path}: no split {split!r} (have {', '.join(data)})")
-        data = data[split]
-    if len(data) == 0:
-        raise MedsynError(f"{path}: the dataset has no rows")
-    return data
-
-
-def read_dataset(path: str | Path):
-    """A ``Dataset`` (a file) or ``DatasetDict`` (a folder) from any of the forms ``load_notes`` reads."""
-    import datasets
-
-    path = Path(path)
-    if not path.exists():
-        raise MedsynError(f"{path}: no such file or folder")
-    try:
-        if path.is_dir() and any((path / name).exists() for name in ("state.json", "dataset_dict.json")):
-            data = datasets.load_from_disk(str(path))
-        elif path.is_dir():
-            data = datasets.load_dataset(str(path))
-        elif path.suffix == ".parquet":  # read directly: the builder rejects a file with no rows
-            import pyarrow.parquet as pq
-
-            data = datasets.Dataset(datasets.table.InMemoryTable(pq.read_table(path, memory_map=True)))
-        elif path.name.endswith((".jsonl", ".json", ".jsonl.gz", ".json.gz")):
-            data = datasets.Dataset.from_json(str(path))
-        else:
-            raise MedsynError(f"{path}: not a dataset folder, .parquet or .jsonl(.gz) file")
-    except (ValueError, OSError, datasets.exceptions.DatasetGenerationError) as err:
-        raise MedsynError(f"{path}: cannot read as a dataset ({str(err).splitlines()[0]})") from err
-    return data
 
 
 def _stats(values: list[float]) -> dict:
@@ -117,8 +85,10 @@ def prompt_following(
             raise MedsynError(f"column {column!r} not in the dataset (columns: {', '.join(columns)})")
     kind = getattr(data.features[example_column], "dtype", "nested") if example_column else "string"
     if kind not in ("string", "large_string"):
-        raise MedsynError(f"example column {example_column!r} holds {kind} values, not the example note's text "
-                          "(notes: --example-column anamnesis)")
+        raise MedsynError(
+            f"example column {example_column!r} holds {kind} values, not the example note's text "
+            "(notes: --example-column anamnesis)"
+        )
     notes = [note or "" for note in data[text_column]]
     symptoms = [s or [] for s in data[symptoms_column]]
     examples = list(data[example_column]) if example_column else [None] * len(notes)
@@ -151,13 +121,25 @@ def prompt_following(
 
 def markdown_table(result: dict) -> str:
     """Mean/median/p10/p90 of recall and copy ratio per group, the overall row last."""
-    header = [" / ".join(result["group_by"]) or "group", "n", *(f"recall {s}" for s in _STATS), "all symptoms",
-              "n with example", *(f"copy {s}" for s in _STATS)]
+    header = [
+        " / ".join(result["group_by"]) or "group",
+        "n",
+        *(f"recall {s}" for s in _STATS),
+        "all symptoms",
+        "n with example",
+        *(f"copy {s}" for s in _STATS),
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, summary in [*result["groups"].items(), ("**all**", result["overall"])]:
         recall, copy = summary["symptom_recall"], summary["copy_ratio"]
-        cells = [name, recall["n"], *(f"{recall[s]:.3f}" for s in _STATS), f"{summary['all_symptoms']:.3f}",
-                 copy["n"] if copy else 0, *((f"{copy[s]:.3f}" for s in _STATS) if copy else ["–"] * len(_STATS))]
+        cells = [
+            name,
+            recall["n"],
+            *(f"{recall[s]:.3f}" for s in _STATS),
+            f"{summary['all_symptoms']:.3f}",
+            copy["n"] if copy else 0,
+            *((f"{copy[s]:.3f}" for s in _STATS) if copy else ["–"] * len(_STATS)),
+        ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -180,8 +162,14 @@ def plot_histograms(result: dict, path: Path) -> None:
         for group in result["groups"]:
             values = [v for g, v in zip(scores["group"], scores[measure]) if g == group and v is not None]
             if values:
-                ax.hist(values, bins=bins, weights=np.full(len(values), 1 / len(values)), histtype="step",
-                        linewidth=1.5, label=f"{group} (n={len(values)})")
+                ax.hist(
+                    values,
+                    bins=bins,
+                    weights=np.full(len(values), 1 / len(values)),
+                    histtype="step",
+                    linewidth=1.5,
+                    label=f"{group} (n={len(values)})",
+                )
         ax.set_xlabel(measure.replace("_", " "))
         ax.set_ylabel("share of notes")
         ax.legend(fontsize="small")
@@ -199,7 +187,7 @@ def _run(args) -> int:
     output = dict(command=COMMAND, inputs=[args.dataset], overwrite=args.overwrite)
     if args.out is not None:
         check_output(args.out, **output)
-    data = load_notes(args.dataset, args.split)
+    data = load_dataset(args.dataset, args.split)
     result = prompt_following(data, args.text_column, args.symptoms_column, args.example_column, group_by, config)
     summary = {"dataset": str(args.dataset), **{k: v for k, v in result.items() if k != "scores"}}
     table = markdown_table(result)
@@ -207,8 +195,9 @@ def _run(args) -> int:
         with safe_output(args.out, **output) as tmp:
             tmp.mkdir()
             (tmp / "prompt_following.md").write_text(table, encoding="utf-8")
-            (tmp / "prompt_following.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2),
-                                                       encoding="utf-8")
+            (tmp / "prompt_following.json").write_text(
+                json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
+            )
             plot_histograms(result, tmp / "prompt_following.png")
     print(json.dumps(summary, ensure_ascii=False) if args.json else table, end="\n" if args.json else "")
     return 0

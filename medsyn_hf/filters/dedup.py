@@ -1,8 +1,8 @@
 """Exact and near-duplicate removal over any list of texts (notes here, instruction pairs later).
 
-Near duplicates are found with MinHash over word-shingle sets and LSH banding (candidates only), then confirmed with the
-exact Jaccard similarity of the shingle sets, so the result does not depend on hash luck near the threshold. Hashes are
-xxhash and a seeded permutation family: the same texts always give the same mask.
+Near duplicates are found with MinHash over word-shingle sets and LSH banding (candidates only), then confirmed with
+the exact Jaccard similarity of the shingle sets, so the result does not depend on hash luck near the threshold.
+Hashes are xxhash and a seeded permutation family: the same texts always give the same mask.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import xxhash
 
-from medsyn_hf.kg.normalize import words
+from medsyn_hf.normalize import words
 
 _PRIME = np.uint64((1 << 61) - 1)
 _MIX = np.uint64(0x9E3779B97F4A7C15)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from difflib import SequenceMatcher
 
-from medsyn_hf.kg.normalize import words
+from medsyn_hf.normalize import words
 
 
 def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:

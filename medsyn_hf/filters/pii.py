@@ -1,9 +1,10 @@
-"""Scrub personal data from Russian notes: LLMs invent patient names, phones and addresses, and a published dataset must
-not look like it leaks real ones.
+"""Scrub personal data from Russian notes: LLMs invent patient names, phones and addresses, and a published dataset
+must not look like it leaks real ones.
 
 Detectors yield character spans; overlaps resolve to the longest span and each span becomes a placeholder such as
-``[ФИО]``. Number shapes that also occur in medicine (doses, dates, lab values) are matched only in forms no measurement
-takes (``+7 …``, ``123-456-789 01``, a bare 10/11-digit run) or right after a label such as "паспорт" or "СНИЛС".
+``[ФИО]``. Number shapes that also occur in medicine (doses, dates, lab values) are matched only in forms no
+measurement takes (``+7 …``, ``123-456-789 01``, a bare 10/11-digit run) or right after a label such as "паспорт" or
+"СНИЛС".
 
 What counts as personal here (the fixture in ``tests/fixtures/pii/`` follows the same line):
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from medsyn_hf.kg.normalize import morph
+from medsyn_hf.normalize import morph
 
 PLACEHOLDERS = {
     "name": "[ФИО]",
@@ -69,19 +70,47 @@ _EMAIL = re.compile(r"[^\W_](?<![\w.+-][^\W_])[\w.%+-]*@[^\W_][\w-]*(?:\.[\w-]+)
 # --- birth dates ---------------------------------------------------------------------------------------------------
 _MONTH = r"(?:января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря)"
 _YEAR = r"(?:19|20)\d\d"
-_DATE = (r"(?:\d{1,2}[./\-]\d{1,2}[./\-](?:" + _YEAR + r"|\d\d)(?!\d)|" + _YEAR + r"-\d\d-\d\d"
-         r"|\d{1,2}[^\S\n]+" + _MONTH + r"[^\S\n]+" + _YEAR + ")")
+_DATE = (
+    r"(?:\d{1,2}[./\-]\d{1,2}[./\-](?:" + _YEAR + r"|\d\d)(?!\d)|" + _YEAR + r"-\d\d-\d\d"
+    r"|\d{1,2}[^\S\n]+" + _MONTH + r"[^\S\n]+" + _YEAR + ")"
+)
 _H = r"[^\S\n]*"
 _BIRTH_GATE = re.compile(r"[РрДдг](?:ожд|одил|[./]" + _H + r"р|Р)")  # starts with a class: re scans for it fast
 _BIRTH_DATE = [
     # "Дата рождения: 12.03.1985", "Д.р. 01.01.1950", "Д/р 1984", "ДР: 1978-03-12", "Год рождения — 1971"
-    re.compile(r"(?:[Дд]ата" + _H + r"рожд(?:ения|\.)|[Дд]\." + _H + r"р\.|[Дд]/р\b\.?|ДР\b|[Гг]од" + _H + r"рождения)"
-               + _H + r"[:\-–—]?" + _H + "((?:" + _DATE + "|" + _YEAR + r")(?!\d)(?:[^\S\n]?г\.(?![^\S\n]?р))?)"),
+    re.compile(
+        r"(?:[Дд]ата"
+        + _H
+        + r"рожд(?:ения|\.)|[Дд]\."
+        + _H
+        + r"р\.|[Дд]/р\b\.?|ДР\b|[Гг]од"
+        + _H
+        + r"рождения)"
+        + _H
+        + r"[:\-–—]?"
+        + _H
+        + "((?:"
+        + _DATE
+        + "|"
+        + _YEAR
+        + r")(?!\d)(?:[^\S\n]?г\.(?![^\S\n]?р))?)"
+    ),
     # "Родился 5 мая 1960 года", "родилась в 1979 году", "рожденная 15 июня 1990 года", "Рождён 23.10.1935"
-    re.compile(r"[Рр](?:одил(?:ся|ась)|ожд[её]нн?(?:ый|ая|ого|ой|а)?)" + _H + r"(?:в" + _H + ")?(" + _DATE + "|"
-               + _YEAR + r")(?!\d)"),
+    re.compile(
+        r"[Рр](?:одил(?:ся|ась)|ожд[её]нн?(?:ый|ая|ого|ой|а)?)"
+        + _H
+        + r"(?:в"
+        + _H
+        + ")?("
+        + _DATE
+        + "|"
+        + _YEAR
+        + r")(?!\d)"
+    ),
     # "1985 г.р.", "1958 г. р.", "1955 года рождения", "1967 г. рождения", "12.12.1967 г.р."
-    re.compile(r"(" + _DATE + "|" + _YEAR + r")" + _H + r"(?:г\.?" + _H + r"р(?:\.|(?![\w-]))|(?:г\.|года)" + _H + r"рожд)"),
+    re.compile(
+        r"(" + _DATE + "|" + _YEAR + r")" + _H + r"(?:г\.?" + _H + r"р(?:\.|(?![\w-]))|(?:г\.|года)" + _H + r"рожд)"
+    ),
 ]
 
 # --- addresses -----------------------------------------------------------------------------------------------------
@@ -100,38 +129,101 @@ _ADDRESS_PARTS = [
     # type first: "ул. Ленина, 5", "проспект Мира", "пр. Победы, д. 3"
     (True, re.compile(r"(?<![а-яёА-ЯЁ])(?i:" + _STREET_TYPE + r")[^\S\n]*" + _NUMBERED + _PLACE + _STREET_TAIL)),
     # name first: "Невский проспект", "Ленинский пр-т, 45", "Садовая улица", "Кутузовском проспекте, 26"
-    (True, re.compile(_CAP + r"[^\S\n]+(?:проспект(?:а|е|у|ом)?|пр-к?т\.?|пр\.|улиц[аеиуы]|ул\.|шоссе|ш\.|бульвар[аеу]?"
-                      r"|б-р|переул(?:ок|ке|ка|ком)|пер\.|набережн(?:ая|ой|ую)|наб\.|проезд[аеу]?|тупик[аеу]?)(?![а-яё])"
-                      + _STREET_TAIL)),
+    (
+        True,
+        re.compile(
+            _CAP + r"[^\S\n]+(?:проспект(?:а|е|у|ом)?|пр-к?т\.?|пр\.|улиц[аеиуы]|ул\.|шоссе|ш\."
+            r"|бульвар[аеу]?|б-р|переул(?:ок|ке|ка|ком)|пер\.|набережн(?:ая|ой|ую)|наб\.|проезд[аеу]?|тупик[аеу]?)(?![а-яё])"
+            + _STREET_TAIL
+        ),
+    ),
     # a square is also an area ("Общая площадь ожога"): a house number, or a capital that starts no sentence
-    (True, re.compile(_CAP + r"[^\S\n]+(?:площад[ьи]|пл\.),?[^\S\n]*(?:(?:д\.|дом)[^\S\n]*)?" + _HOUSE_NUMBER
-                      + r"|[А-ЯЁ](?<=[а-яё,:;][^\S\n][А-ЯЁ])[а-яё]+[^\S\n]+(?:площад[ьи]|пл\.)" + _STREET_TAIL)),
+    (
+        True,
+        re.compile(
+            _CAP
+            + r"[^\S\n]+(?:площад[ьи]|пл\.),?[^\S\n]*(?:(?:д\.|дом)[^\S\n]*)?"
+            + _HOUSE_NUMBER
+            + r"|[А-ЯЁ](?<=[а-яё,:;][^\S\n][А-ЯЁ])[а-яё]+[^\S\n]+(?:площад[ьи]|пл\.)"
+            + _STREET_TAIL
+        ),
+    ),
     # settlements: "пос. Солнечный", "деревня Малиновка", "пгт Берёзовка", "станица Каневская"
-    (True, re.compile(r"[пПдДсСхХ](?<![а-яёА-ЯЁ][пПдДсСхХ])(?:ос\.|ос[её]л(?:ок|ке|ка)|гт\.?|ер\.|ерев(?:ня|не|ни)"
-                      r"|ел[оеау]|т-ц[аеы]|таниц[аеы]|утор[аеу]?)[^\S\n]*" + _PLACE)),
+    (
+        True,
+        re.compile(
+            r"[пПдДсСхХ](?<![а-яёА-ЯЁ][пПдДсСхХ])(?:ос\.|ос[её]л(?:ок|ке|ка)|гт\.?|ер\.|ерев(?:ня|не|ни)"
+            r"|ел[оеау]|т-ц[аеы]|таниц[аеы]|утор[аеу]?)[^\S\n]*" + _PLACE
+        ),
+    ),
     # "п.", "д.", "с.", "х." (not "т.д.", "т. п.")
     (None, re.compile(r"[пдсх](?<![а-яёА-ЯЁ\d./][пдсх])(?<!т\.[^\S\n][пдсх])\.[^\S\n]*(" + _CAP + ")")),
     (True, re.compile(r"(?:кв\.|квартир[аеы])[^\S\n]*\d+\b")),
     # parts that only extend an address
     (False, re.compile(r"(?:г\.|город[аеу]?)(?<!\d[^\S\n]г\.)(?<![а-яёА-ЯЁ\d]г\.)[^\S\n]*" + _PLACE)),  # not "2019 г."
-    (False, re.compile(r"[А-ЯЁ][а-яё]+(?:ск|цк)(?:ая|ой|ую)[^\S\n]+(?:обл\.|област[иь])|[А-ЯЁ][а-яё]+(?:ск|цк)(?:ий|ого|ом)"
-                       r"[^\S\n]+(?:кра[йяе]|р-н|район[аеу]?)")),
-    (False, re.compile(r"(?:д\.|дом)[^\S\n]*" + _HOUSE_NUMBER + r"|(?:корп\.|корпус|стр\.|строение|к\.)[^\S\n]*\d+\b")),
+    (
+        False,
+        re.compile(
+            r"[А-ЯЁ][а-яё]+(?:ск|цк)(?:ая|ой|ую)[^\S\n]+(?:обл\.|област[иь])"
+            r"|[А-ЯЁ][а-яё]+(?:ск|цк)(?:ий|ого|ом)[^\S\n]+(?:кра[йяе]|р-н|район[аеу]?)"
+        ),
+    ),
+    (
+        False,
+        re.compile(r"(?:д\.|дом)[^\S\n]*" + _HOUSE_NUMBER + r"|(?:корп\.|корпус|стр\.|строение|к\.)[^\S\n]*\d+\b"),
+    ),
     (False, re.compile(r"\d(?<![\d.,]\d)\d{5}(?=,)")),  # postal code
 ]
 # Every address has a strong part, and each strong part contains one of these words: notes without any skip the rest.
 # One leading class (then look-behinds per first letter) lets re scan for candidates fast.
-_GATE_WORDS = {"Уу": r"л\.|лиц[аеиуы]", "Пп": r"росп|р-|р\.|ер\.|ереул|л\.|лощад|ос\.|ос[её]л|гт|роезд", "Бб": r"-р|ульвар",
-               "Нн": r"аб\.|абережн", "Шш": r"\.|оссе", "Мм": r"кр|икрорайон", "Тт": r"уп\.|упик", "Дд": r"ер\.|еревн",
-               "Сс": r"ел[оеау]\b|т-ц|таниц", "Хх": r"утор", "Кк": r"в\.|вартир"}
+_GATE_WORDS = {
+    "Уу": r"л\.|лиц[аеиуы]",
+    "Пп": r"росп|р-|р\.|ер\.|ереул|л\.|лощад|ос\.|ос[её]л|гт|роезд",
+    "Бб": r"-р|ульвар",
+    "Нн": r"аб\.|абережн",
+    "Шш": r"\.|оссе",
+    "Мм": r"кр|икрорайон",
+    "Тт": r"уп\.|упик",
+    "Дд": r"ер\.|еревн",
+    "Сс": r"ел[оеау]\b|т-ц|таниц",
+    "Хх": r"утор",
+    "Кк": r"в\.|вартир",
+}
 _ADDRESS_GATE = re.compile(
-    "[" + "".join(_GATE_WORDS) + "](?<![а-яёА-ЯЁ].)(?:" + "|".join(f"(?<=[{k}])(?:{v})" for k, v in _GATE_WORDS.items())
+    "["
+    + "".join(_GATE_WORDS)
+    + "](?<![а-яёА-ЯЁ].)(?:"
+    + "|".join(f"(?<=[{k}])(?:{v})" for k, v in _GATE_WORDS.items())
     + r"|(?<=[пдсх])(?<!т\.[^\S\n][пдсх])\.[^\S\n]*[А-ЯЁ])"
 )
 _ADDRESS_JOIN = re.compile(r"[,\s]{0,3}")
-# "Адрес: ..." runs to the end of the line or of the sentence; a period after an abbreviation ("ул.", "д.") is not one.
-_ADDRESS_ABBREVIATIONS = frozenset({"г", "ул", "д", "кв", "пр", "просп", "пер", "корп", "к", "стр", "обл", "р-н", "пос", "п",
-                                    "с", "дер", "мкр", "наб", "пл", "б-р", "ш"})
+# "Адрес: ..." runs to the end of the line or of the sentence; a period after an abbreviation ("ул.", "д.") does not
+# end it.
+_ADDRESS_ABBREVIATIONS = frozenset(
+    {
+        "г",
+        "ул",
+        "д",
+        "кв",
+        "пр",
+        "просп",
+        "пер",
+        "корп",
+        "к",
+        "стр",
+        "обл",
+        "р-н",
+        "пос",
+        "п",
+        "с",
+        "дер",
+        "мкр",
+        "наб",
+        "пл",
+        "б-р",
+        "ш",
+    }
+)
 _SENTENCE_END = re.compile(r"([А-Яа-яЁё-]*)\.\s+(?=[А-ЯЁ])")
 _ADDRESS_LABEL = re.compile(
     r"[Аа]дрес\w*(?:[^\S\n]+(?:проживания|регистрации|пациента|пациентки))?[^\S\n]*[:\-–—][^\S\n]*([^\s\[][^\n\[]*)"
@@ -148,8 +240,10 @@ _LAT_CAP = r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 _CAP_RUN = re.compile(_CAP + r"(?: " + _CAP + r")*|" + _LAT_CAP + r"(?: " + _LAT_CAP + r")*")
 # One or two initials, not part of a longer abbreviation ("Ф.И.О.", "ЭКГ."); the surname beside them is on the same
 # line.
-_INITIALS = re.compile(r"[А-ЯЁA-Z](?<![А-ЯЁа-яёA-Za-z.][А-ЯЁA-Z])\.(?:[^\S\n]?[А-ЯЁA-Z]\.)?"
-                       r"(?![^\S\n]?[А-ЯЁA-Z](?:\.|\b))")
+_INITIALS = re.compile(
+    r"[А-ЯЁA-Z](?<![А-ЯЁа-яёA-Za-z.][А-ЯЁA-Z])\.(?:[^\S\n]?[А-ЯЁA-Z]\.)?"
+    r"(?![^\S\n]?[А-ЯЁA-Z](?:\.|\b))"
+)
 _CAP_BEFORE = re.compile(r"(?:" + _CAP + "|" + _LAT_CAP + r")[^\S\n]$")
 _CAP_AFTER = re.compile(r"[^\S\n]?(?:" + _CAP + "|" + _LAT_CAP + ")")
 _FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "INTJ", "NPRO"})
@@ -160,21 +254,46 @@ _NAME_LABEL = re.compile(
     r"[:,.]?)[^\S\n]*"
 )
 # A name word as a subject: followed by a verb ("Захарова жалуется", "Иванову назначено") or by its age.
-_SUBJECT = re.compile(r"(" + _CAP + r")(?:[^\S\n]+(?:не[^\S\n]+)?([а-яё]+)|[^\S\n]*[,(][^\S\n]*\d{1,3}[^\S\n]*(?:лет|год))")
+_SUBJECT = re.compile(
+    r"(" + _CAP + r")(?:[^\S\n]+(?:не[^\S\n]+)?([а-яё]+)"
+    r"|[^\S\n]*[,(][^\S\n]*\d{1,3}[^\S\n]*(?:лет|год))"
+)
 _SUBJECT_POS = frozenset({"VERB", "PRTS"})
 # A capital after these words names a sign, test or disease ("Тест Штемслера не дал", "по Нечипоренко"), not a person.
 _EPONYM_HEAD = re.compile(
     r"(?<![а-яё])(?:(?:болезн|синдром|симптом|тест|проб|рефлекс|метод|шкал|признак|феномен|триад|тетрад|операци|реакци"
-    r"|опухол|лимфом|саркома|индекс|критери|классификаци|формул|точк)[а-яё]*|по)[^\S\n]+$", re.IGNORECASE)
+    r"|опухол|лимфом|саркома|индекс|критери|классификаци|формул|точк)[а-яё]*|по)[^\S\n]+$",
+    re.IGNORECASE,
+)
 _INSTITUTION = re.compile(r"(?:(?<![а-яё])им\.|(?<!по )имени)[^\S\n]*$")  # "им. Склифосовского", not "по имени"
 # Eponyms of signs and tests that name no disease in the MKG; the disease eponyms come from the MKG itself.
 _SIGN_EPONYMS = (
     "Бехтерев Боткин Манту Нечипоренко Зимницкий Ромберг Бабинский Керниг Брудзинский Пастернацкий Щеткин Блюмберг "
     "Ортнер Мюсси Кер Мерфи Ровзинг Ситковский Квинке Холтер Глазго Бильрот Кушинг Иценко Ласег Вассерман Грефе Кохер"
 )
-_LATIN_DIGRAPHS = [("shch", "щ"), ("sch", "щ"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("tz", "ц"), ("ch", "ч"),
-                   ("sh", "ш"), ("iy", "ий"), ("yy", "ый"), ("ey", "ей"), ("ay", "ай"), ("oy", "ой"), ("uy", "уй"),
-                   ("yo", "ё"), ("yu", "ю"), ("ya", "я"), ("ye", "е"), ("ju", "ю"), ("ja", "я"), ("x", "кс")]
+_LATIN_DIGRAPHS = [
+    ("shch", "щ"),
+    ("sch", "щ"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("ts", "ц"),
+    ("tz", "ц"),
+    ("ch", "ч"),
+    ("sh", "ш"),
+    ("iy", "ий"),
+    ("yy", "ый"),
+    ("ey", "ей"),
+    ("ay", "ай"),
+    ("oy", "ой"),
+    ("uy", "уй"),
+    ("yo", "ё"),
+    ("yu", "ю"),
+    ("ya", "я"),
+    ("ye", "е"),
+    ("ju", "ю"),
+    ("ja", "я"),
+    ("x", "кс"),
+]
 _LATIN_LETTERS = str.maketrans("abvgdezijklmnoprstufhcwyq", "абвгдезийклмнопрстуфхцвык")
 _CONSONANT_IOTA = re.compile(r"(?<=[bcdfgklmnprstvz])(?:y([aeu])|i(a))")
 _LATIN_L = re.compile(r"l(?=[bcdfghjkmnpqrstvwxz])")
@@ -258,8 +377,10 @@ def _subject_name(word: str) -> bool:
     if parses[0].tag.POS == "NOUN" and "inan" in parses[0].tag.grammemes:
         return False
     # A guessed surname must have the commonest shapes: a guessed "-ин" is too often a typo ("Аппетин снижен").
-    if not _first_name(word) and not any("Surn" in p.tag.grammemes and p.tag.case in ("nomn", "datv")
-                                  and (p.is_known or _COMMON_SURNAME.search(word)) for p in parses):
+    if not _first_name(word) and not any(
+        "Surn" in p.tag.grammemes and p.tag.case in ("nomn", "datv") and (p.is_known or _COMMON_SURNAME.search(word))
+        for p in parses
+    ):
         return False
     return not any(_normal(part) in _eponyms() for part in word.split("-"))
 
@@ -311,8 +432,11 @@ def _name_spans(text: str):
             yield first[0], first[1]
     for subject in _SUBJECT.finditer(text):
         verb = subject.group(2)
-        if (_subject_name(subject.group(1)) and (verb is None or _is_verb(verb))
-                and not _EPONYM_HEAD.search(text, max(0, subject.start() - 20), subject.start())):
+        if (
+            _subject_name(subject.group(1))
+            and (verb is None or _is_verb(verb))
+            and not _EPONYM_HEAD.search(text, max(0, subject.start() - 20), subject.start())
+        ):
             yield subject.span(1)
 
 
@@ -331,8 +455,12 @@ def _settlement_name(word: str) -> bool:
     top = morph().parse(word)[0]
     if "Geox" in top.tag.grammemes:
         return True
-    return ("nomn" in top.tag.grammemes and not _NAME_KINDS & top.tag.grammemes and _normal(word) not in _eponyms()
-            and (top.tag.POS == "ADJF" or not top.is_known))
+    return (
+        "nomn" in top.tag.grammemes
+        and not _NAME_KINDS & top.tag.grammemes
+        and _normal(word) not in _eponyms()
+        and (top.tag.POS == "ADJF" or not top.is_known)
+    )
 
 
 def _address_spans(text: str):

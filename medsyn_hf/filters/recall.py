@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from medsyn_hf.kg.normalize import morph, lemma, lemmas, words
+from medsyn_hf.normalize import lemma, lemmas, morph, words
 
 # Parts of speech that carry no symptom meaning (prepositions, conjunctions, particles, interjections).
 _FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "INTJ"})

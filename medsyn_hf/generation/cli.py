@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 
@@ -16,50 +15,69 @@ def make_parser():
 
 def _generate(args) -> None:
     from medsyn_hf.generation.run import main
-    from medsyn_hf.training.sft import parse_args
+    from medsyn_hf.recipe_args import parse_args
 
     argv = [a for a in args.args if a != "--json"]
     report = main(*parse_args(argv, make_parser()))
     if "run_dir" in report and "notes" in report:  # the main process
-        print(json.dumps(report) if "--json" in args.args else
-              f"{report['notes']} notes ({report['kept']} kept by the filters) in {report['run_dir']}\n"
-              f"publish them: medsyn publish {report['run_dir']} --out REPO_DIR")
+        print(
+            json.dumps(report)
+            if "--json" in args.args
+            else f"{report['notes']} notes ({report['kept']} kept by the filters) in {report['run_dir']}\n"
+            f"publish them: medsyn publish {report['run_dir']} --out REPO_DIR"
+        )
 
 
 def _publish(args) -> None:
     from medsyn_hf.generation.publish import publish
 
-    report = publish(args.run_dir, args.out, repo_id=args.repo_id, private=args.private or None, license=args.license,
-                     overwrite=args.overwrite, report=args.report)
+    report = publish(
+        args.run_dir,
+        args.out,
+        repo_id=args.repo_id,
+        private=args.private or None,
+        license=args.license,
+        overwrite=args.overwrite,
+        report=args.report,
+    )
     if args.json:
         print(json.dumps(report))
         return
-    print(f"{report['notes']} notes ({report['splits'].get('train', 0)} kept) over {report['codes']} codes -> "
-          f"{report['out']}\nload it: datasets.load_dataset({report['out']!r}, split='train')")
+    print(
+        f"{report['notes']} notes ({report['splits'].get('train', 0)} kept) over {report['codes']} codes -> "
+        f"{report['out']}\nload it: datasets.load_dataset({report['out']!r}, split='train')"
+    )
     if "url" in report:
         print(f"pushed: {report['url']}")
 
 
 def add_cli(subparsers) -> None:
+    from medsyn_hf.recipe_args import add_trl_parser
     from medsyn_hf.validate import repo_id_arg
 
-    # prefix_chars="+" lets `--config`, `--max_new_tokens 64`, `--help` ... through to TrlParser untouched.
-    g = subparsers.add_parser(
+    g = add_trl_parser(
+        subparsers,
         "generate",
-        help="generate notes: medsyn generate --config recipes/tiny/generate/config.yaml [--key value ...] [--json]",
-        add_help=False,
-        prefix_chars="+",
+        "generate notes: medsyn generate --config recipes/tiny/generate/config.yaml [--key value ...] [--json]",
     )
-    g.add_argument("args", nargs=argparse.REMAINDER, help="TRL arguments: --config YAML, overrides, --help; --json")
     g.set_defaults(func=_generate)
 
     p = subparsers.add_parser("publish", help="a finished generation run -> Hub dataset folder (and the Hub)")
     p.add_argument("run_dir", help="run folder of `medsyn generate` (e.g. runs/generate/latest)")
-    p.add_argument("--out", required=True, help="dataset folder to write (replaced atomically; an existing one only "
-                   "if `medsyn publish` wrote it, or with --overwrite)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing folder `medsyn publish` did not write")
-    p.add_argument("--repo-id", type=repo_id_arg,
-                   help="also upload to this Hub dataset repo (token from HF_TOKEN or `hf auth login`)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="dataset folder to write (replaced atomically; an existing one only "
+        "if `medsyn publish` wrote it, or with --overwrite)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing folder `medsyn publish` did not write"
+    )
+    p.add_argument(
+        "--repo-id",
+        type=repo_id_arg,
+        help="also upload to this Hub dataset repo (token from HF_TOKEN or `hf auth login`)",
+    )
     p.add_argument("--report", help="a `medsyn eval report` folder: its summary table and plots go into the card")
     p.add_argument("--private", action="store_true", help="create the Hub repo private")
     p.add_argument("--license", default="cc-by-sa-4.0", help="Hub license id of the dataset (default: %(default)s)")

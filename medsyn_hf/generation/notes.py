@@ -16,7 +16,12 @@ from medsyn_hf.errors import MedsynError
 from medsyn_hf.io import atomic_path
 
 # Template field -> the kind of prior it puts into the prompt (MedSyn's `prior` column: "type of prior data").
-_PRIOR_KINDS = (("symptoms", "symptoms"), ("patient", "patient"), ("code_name_ru", "diagnosis"), ("example", "example"))
+_PRIOR_KINDS = (
+    ("symptoms", "symptoms"),
+    ("patient", "patient"),
+    ("code_name_ru", "diagnosis"),
+    ("example", "example"),
+)
 
 
 def anamnesis_precision(note: str, example: str | None) -> float | None:
@@ -56,7 +61,9 @@ def read_shards(run_dir: Path, n: int):
     table = pa.concat_tables(tables)
     table = table.sort_by("idx")
     if table["idx"].to_pylist() != list(range(n)):
-        raise MedsynError(f"{run_dir}: shards hold {table.num_rows} notes for {n} priors; rerun generation to finish it")
+        raise MedsynError(
+            f"{run_dir}: shards hold {table.num_rows} notes for {n} priors; rerun generation to finish it"
+        )
     return table
 
 
@@ -70,8 +77,9 @@ def build_notes(run_dir: str | Path, priors, generation_model: str, thresholds: 
     joined = priors.rename_column("seed", "prior_seed")
     for name in shards.column_names:  # idx, seed, prompt_tokens, completion_tokens, finish_reason, response
         joined = joined.add_column(name, shards[name].to_pylist())
-    scored = apply_filters(joined, filter_config(thresholds), text_column="response", symptoms_column="symptoms",
-                           example_column="example")
+    scored = apply_filters(
+        joined, filter_config(thresholds), text_column="response", symptoms_column="symptoms", example_column="example"
+    )
     kinds = {t: prior_kind(t) for t in set(scored["template"])}
 
     def to_notes(batch):
@@ -86,8 +94,7 @@ def build_notes(run_dir: str | Path, priors, generation_model: str, thresholds: 
             "anamnesis_precision": [anamnesis_precision(r, e) for r, e in zip(batch["response"], batch["example"])],
         }
 
-    notes = scored.map(to_notes, batched=True, remove_columns=["code", "example", "symptom_recall"],
-                       desc="Notes")
+    notes = scored.map(to_notes, batched=True, remove_columns=["code", "example", "symptom_recall"], desc="Notes")
     notes = notes.select_columns(list(NOTES_FEATURES)).cast(NOTES_FEATURES)
     with atomic_path(run_dir / "notes.parquet") as tmp:
         notes.to_parquet(str(tmp))
@@ -108,12 +115,15 @@ def load_notes(run_dir: str | Path):
 
         meta = pq.read_metadata(path)
     except Exception as err:  # pyarrow raises OSError or ArrowInvalid, depending on the damage
-        raise MedsynError(f"{path}: not a readable parquet file ({type(err).__name__}); rerun `medsyn generate` to "
-                          "rebuild it") from None
+        raise MedsynError(
+            f"{path}: not a readable parquet file ({type(err).__name__}); rerun `medsyn generate` to rebuild it"
+        ) from None
     missing = sorted(set(NOTES_FEATURES) - set(meta.schema.to_arrow_schema().names))
     if missing:
-        raise MedsynError(f"{path}: not the notes schema (missing {', '.join(missing[:5])}"
-                          f"{', ...' if len(missing) > 5 else ''}); rerun `medsyn generate` to rebuild it")
+        raise MedsynError(
+            f"{path}: not the notes schema (missing {', '.join(missing[:5])}"
+            f"{', ...' if len(missing) > 5 else ''}); rerun `medsyn generate` to rebuild it"
+        )
     if not meta.num_rows:
         raise MedsynError(f"{path}: no notes; rerun `medsyn generate`")
     return datasets.Dataset.from_parquet(str(path), features=NOTES_FEATURES)

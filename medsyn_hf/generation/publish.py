@@ -28,8 +28,10 @@ def code_counts(notes) -> list[dict]:
     total = Counter(notes["ICD-10"])
     kept = Counter(c for c, k in zip(notes["ICD-10"], notes["keep"]) if k)
     names = dict(zip(notes["ICD-10"], notes["code_name_ru"]))
-    return [{"code": c, "name": names[c], "total": total[c], "kept": kept[c]}
-            for c in sorted(total, key=lambda c: (-kept[c], -total[c], c))]
+    return [
+        {"code": c, "name": names[c], "total": total[c], "kept": kept[c]}
+        for c in sorted(total, key=lambda c: (-kept[c], -total[c], c))
+    ]
 
 
 def plot_codes(counts: list[dict], top: int = 40) -> bytes:
@@ -43,8 +45,13 @@ def plot_codes(counts: list[dict], top: int = 40) -> bytes:
     fig, ax = plt.subplots(figsize=(10, 0.22 * len(shown) + 1.2), dpi=100)
     y = range(len(shown))[::-1]
     ax.barh(y, [c["kept"] for c in shown], color="#3b7dd8", label="kept")
-    ax.barh(y, [c["total"] - c["kept"] for c in shown], left=[c["kept"] for c in shown], color="#c9d3e0",
-            label="dropped by filters")
+    ax.barh(
+        y,
+        [c["total"] - c["kept"] for c in shown],
+        left=[c["kept"] for c in shown],
+        color="#c9d3e0",
+        label="dropped by filters",
+    )
     ax.set_yticks(list(y), [c["code"] for c in shown], fontsize=7)
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("notes")
@@ -64,14 +71,19 @@ def _summary(notes) -> dict:
     recall = [r for r in notes["symptoms_recall"] if r is not None]
     precision = [p for p in notes["anamnesis_precision"] if p is not None]
     return {
-        "notes": n, "kept": sum(notes["keep"]), "codes": len(set(notes["ICD-10"])),
-        "with_example": sum(notes["example"]), "stopped": sum(r == "stop" for r in notes["finish_reason"]),
-        "prompt_tokens": sum(notes["prompt_tokens"]), "completion_tokens": sum(notes["completion_tokens"]),
+        "notes": n,
+        "kept": sum(notes["keep"]),
+        "codes": len(set(notes["ICD-10"])),
+        "with_example": sum(notes["example"]),
+        "stopped": sum(r == "stop" for r in notes["finish_reason"]),
+        "prompt_tokens": sum(notes["prompt_tokens"]),
+        "completion_tokens": sum(notes["completion_tokens"]),
         "mean_completion_tokens": round(sum(notes["completion_tokens"]) / n, 1),
         "mean_words": round(sum(notes["n_words"]) / n, 1),
         "symptoms_recall": round(sum(recall) / len(recall), 3) if recall else None,
         "anamnesis_precision": round(sum(precision) / len(precision), 3) if precision else None,
-        "reasons": dict(reasons.most_common()), "pii": dict(Counter(k for ks in notes["pii_found"] for k in ks)),
+        "reasons": dict(reasons.most_common()),
+        "pii": dict(Counter(k for ks in notes["pii_found"] for k in ks)),
     }
 
 
@@ -83,12 +95,14 @@ def read_run_config(run_dir: Path) -> dict:
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise MedsynError(f"{config_path}: unreadable ({type(err).__name__}); rerun `medsyn generate` to rewrite "
-                          "it") from None
+        raise MedsynError(
+            f"{config_path}: unreadable ({type(err).__name__}); rerun `medsyn generate` to rewrite it"
+        ) from None
     missing = [k for k in RUN_CONFIG_KEYS if not isinstance(config, dict) or k not in config]
     if missing or not all(isinstance(config[k], dict) for k in RUN_CONFIG_KEYS[1:]):
-        raise MedsynError(f"{config_path}: not a `medsyn generate` config (needs mappings "
-                          f"{', '.join(RUN_CONFIG_KEYS)})")
+        raise MedsynError(
+            f"{config_path}: not a `medsyn generate` config (needs mappings {', '.join(RUN_CONFIG_KEYS)})"
+        )
     return config
 
 
@@ -102,17 +116,34 @@ def _report_section(folder: str | Path | None, kept: int) -> tuple[dict | None, 
     report, files = load_report(folder)
     described = report["synthetic"]["notes"] + report["synthetic"]["empty_dropped"]
     if described != kept:
-        raise MedsynError(f"--report {folder}: made on {described} notes, but this run keeps {kept}; make the report "
-                          "on this run (`medsyn eval report RUN --real REAL --out DIR`)")
-    return ({"table": summary_table(report), "notes": report["synthetic"]["notes"], "real": report["real"]["source"],
-             "view": report["view"], "page": f"{REPORT_DIR}/report.md",
-             "plots": {f"{REPORT_DIR}/{name}": caption for name, caption in PLOTS.items()}},
-            {f"{REPORT_DIR}/{name}": data for name, data in files.items()})
+        raise MedsynError(
+            f"--report {folder}: made on {described} notes, but this run keeps {kept}; make the report "
+            "on this run (`medsyn eval report RUN --real REAL --out DIR`)"
+        )
+    return (
+        {
+            "table": summary_table(report),
+            "notes": report["synthetic"]["notes"],
+            "real": report["real"]["source"],
+            "view": report["view"],
+            "page": f"{REPORT_DIR}/report.md",
+            "plots": {f"{REPORT_DIR}/{name}": caption for name, caption in PLOTS.items()},
+        },
+        {f"{REPORT_DIR}/{name}": data for name, data in files.items()},
+    )
 
 
-def publish(run_dir: str | Path, out: str | Path, *, repo_id: str | None = None, token: str | None = None,
-            private: bool | None = None, license: str = LICENSE, overwrite: bool = False,
-            report: str | Path | None = None) -> dict:
+def publish(
+    run_dir: str | Path,
+    out: str | Path,
+    *,
+    repo_id: str | None = None,
+    token: str | None = None,
+    private: bool | None = None,
+    license: str = LICENSE,
+    overwrite: bool = False,
+    report: str | Path | None = None,
+) -> dict:
     """Write the dataset folder ``out`` (replaced atomically) and, with ``repo_id``, upload it; returns a report.
 
     ``out`` may not be, contain or lie in the run folder, nor replace a folder `medsyn publish` did not write
@@ -121,7 +152,7 @@ def publish(run_dir: str | Path, out: str | Path, *, repo_id: str | None = None,
     plots into the card (the plots and report.md under ``report/`` in the dataset folder)."""
     import yaml
 
-    from medsyn_hf.card import render_card, size_category
+    from medsyn_hf.card import filter_facts, render_card, size_category
     from medsyn_hf.generation.notes import filter_config, load_notes
     from medsyn_hf.hub import push_folder, write_folder
     from medsyn_hf.io import check_output
@@ -135,8 +166,10 @@ def publish(run_dir: str | Path, out: str | Path, *, repo_id: str | None = None,
     notes = load_notes(run_dir)
     splits = {"train": notes.filter(lambda keep: keep, input_columns="keep").flatten_indices()}
     if not len(splits["train"]):
-        raise MedsynError(f"{run_dir}: none of its {len(notes)} notes passed the filters (see `filter_reason` in "
-                          "notes.parquet); loosen the `filters` thresholds and rerun generation")
+        raise MedsynError(
+            f"{run_dir}: none of its {len(notes)} notes passed the filters (see `filter_reason` in "
+            "notes.parquet); loosen the `filters` thresholds and rerun generation"
+        )
     rejected = notes.filter(lambda keep: not keep, input_columns="keep").flatten_indices()
     if len(rejected):
         splits["rejected"] = rejected
@@ -145,25 +178,55 @@ def publish(run_dir: str | Path, out: str | Path, *, repo_id: str | None = None,
     summary = _summary(notes)
     script, model = config["script_args"], config["model_args"]
     generation = {  # what determined the notes (the run id's inputs), readably
-        "model": model["model_name_or_path"], "adapter": model.get("adapter_name_or_path"),
+        "model": model["model_name_or_path"],
+        "adapter": model.get("adapter_name_or_path"),
         **({"dtype": model.get("dtype")} if "dtype" in config["run_config"] else {}),
         **config["run_config"]["sampling"],
-        "priors": script["dataset_name"] or {k: script.get(k) for k in (
-            "num_priors", "priors_mode", "priors_level", "codes", "example_p", "priors_temperature", "priors_top_k",
-            "priors_min_weight", "priors_source_weights", "priors_inherit", "priors_symptom_lists",
-            "priors_medsyn_compatible")},
+        "priors": script["dataset_name"]
+        or {
+            k: script.get(k)
+            for k in (
+                "num_priors",
+                "priors_mode",
+                "priors_level",
+                "codes",
+                "example_p",
+                "priors_temperature",
+                "priors_top_k",
+                "priors_min_weight",
+                "priors_source_weights",
+                "priors_inherit",
+                "priors_symptom_lists",
+                "priors_medsyn_compatible",
+            )
+        },
     }
-    card = render_card(CARD_TEMPLATE, {
-        "license": license, "language": ["ru"], "multilinguality": "monolingual",
-        "task_categories": ["text-generation", "text-classification"],
-        "size_categories": [size_category(len(notes))], "pretty_name": "MedSyn-HF synthetic Russian clinical notes",
-        "annotations_creators": ["machine-generated"], "language_creators": ["machine-generated"],
-        "source_datasets": ["original"],
-        "tags": ["medical", "clinical-notes", "icd-10", "synthetic", "russian", "medsyn"],
-    }, repo_id=repo_id or str(out), run_id=config["run_id"], summary=summary, counts=counts, plot=PLOT,
+    card = render_card(
+        CARD_TEMPLATE,
+        {
+            "license": license,
+            "language": ["ru"],
+            "multilinguality": "monolingual",
+            "task_categories": ["text-generation", "text-classification"],
+            "size_categories": [size_category(len(notes))],
+            "pretty_name": "MedSyn-HF synthetic Russian clinical notes",
+            "annotations_creators": ["machine-generated"],
+            "language_creators": ["machine-generated"],
+            "source_datasets": ["original"],
+            "tags": ["medical", "clinical-notes", "icd-10", "synthetic", "russian", "medsyn"],
+        },
+        repo_id=repo_id or str(out),
+        run_id=config["run_id"],
+        summary=summary,
+        counts=counts,
+        plot=PLOT,
         generation_yaml=yaml.safe_dump(generation, allow_unicode=True, sort_keys=False).strip(),
         filters_yaml=yaml.safe_dump(asdict(filter_config(script.get("filters"))), sort_keys=False).strip(),
-        columns=NOTES_COLUMNS_DOC, splits={name: len(ds) for name, ds in splits.items()}, report=card_report)
+        filters=filter_facts(filter_config(script.get("filters"))),
+        columns=NOTES_COLUMNS_DOC,
+        splits={name: len(ds) for name, ds in splits.items()},
+        report=card_report,
+    )
     pushed = {}
 
     def push(tmp: Path) -> None:
@@ -172,8 +235,21 @@ def publish(run_dir: str | Path, out: str | Path, *, repo_id: str | None = None,
         except MedsynError as err:  # name the folder the user asked for, not its temporary
             raise MedsynError(str(err).replace(str(tmp), str(out))) from None
 
-    folder = write_folder(out, {"default": splits}, card, files={PLOT: plot_codes(counts), **report_files},
-                          command=COMMAND, inputs=[run_dir, report], overwrite=overwrite,
-                          before_swap=push if repo_id else None)
-    return {"out": str(folder), "notes": summary["notes"], "kept": summary["kept"], "codes": summary["codes"],
-            "splits": {name: len(ds) for name, ds in splits.items()}, **pushed}
+    folder = write_folder(
+        out,
+        {"default": splits},
+        card,
+        files={PLOT: plot_codes(counts), **report_files},
+        command=COMMAND,
+        inputs=[run_dir, report],
+        overwrite=overwrite,
+        before_swap=push if repo_id else None,
+    )
+    return {
+        "out": str(folder),
+        "notes": summary["notes"],
+        "kept": summary["kept"],
+        "codes": summary["codes"],
+        "splits": {name: len(ds) for name, ds in splits.items()},
+        **pushed,
+    }

@@ -2,17 +2,21 @@
 
     output_dir/<run id>/config.json            the full config; its note-determining part (`run_config`) gives the id
     output_dir/<run id>/priors.parquet         one prior (PRIORS_FEATURES) per note to write
+    output_dir/<run id>/requests/shard-00007.jsonl   its finished requests, appended one by one (`request_cache`)
     output_dir/<run id>/shards/shard-00007.parquet   notes of priors [7*S, 8*S), written atomically: complete or absent
-    output_dir/<run id>/notes.parquet          shards + priors + filter columns (NOTES_FEATURES): what `medsyn publish` reads
+    output_dir/<run id>/notes.parquet          shards + priors + filter columns (NOTES_FEATURES), for `medsyn publish`
     output_dir/latest -> <run id>
 
-Re-running the same config skips finished shards (a crash or `kill -9` loses at most the shards in flight and never
-leaves a partial one). Under `accelerate launch` process r of N does the pending shards r, r+N, ...; sampling is per
-row (`backends`), so any N and any resume give the same notes.
+Re-running the same config skips finished shards and, within a shard, sends only the requests its cache lacks: a
+crash, `kill -9` or a request that fails after its retries loses no finished completion, and no shard is ever partial.
+A run with failed requests writes every other shard, then stops with one error line (exit code 2) naming how many
+failed; re-running it resumes. Under `accelerate launch` process r of N does the pending shards r, r+N, ...;
+sampling is per row (`backends`), so any N and any resume give the same notes.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -22,14 +26,16 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from medsyn_hf.errors import MedsynError, first_line
-from medsyn_hf.generation.backends import row_key
+from medsyn_hf.errors import MedsynError
+from medsyn_hf.generation.backends import RequestsFailed, get_backend, make_backend, row_key
 from medsyn_hf.io import atomic_path, check_output, claim_output
+from medsyn_hf.request_cache import append_cache, read_cache, request_key
 
 logger = logging.getLogger(__name__)
 COMMAND = "medsyn generate"
 
 SMALL_FILE = 64 << 20  # model files up to this size are hashed by content, larger ones by size and mtime
+SAMPLING = ("backend", "seed", "max_new_tokens", "temperature", "top_p")  # every backend's part of the run id
 
 
 # -- identity -------------------------------------------------------------------------------------------------------
@@ -57,23 +63,26 @@ def priors_fingerprint(priors) -> str:
 
 def run_config(script_args, gen_args, model_args, priors_sha256: str) -> dict:
     """Everything that changes the notes, and nothing that only changes the speed."""
-    return {"priors_sha256": priors_sha256, "shard_size": script_args.shard_size,
-            **backend_config(gen_args, model_args)}
+    return {
+        "priors_sha256": priors_sha256,
+        "shard_size": script_args.shard_size,
+        **backend_config(gen_args, model_args),
+    }
 
 
 def backend_config(gen_args, model_args) -> dict:
-    """What decides a backend's reply to a prompt: the model (weights, adapter, dtype or served name) and sampling.
-    Also the identity of `medsyn eval judge`'s cached requests."""
-    sampling = {k: getattr(gen_args, k) for k in ("backend", "seed", "max_new_tokens", "temperature", "top_p")}
-    model = {"model": model_fingerprint(model_args.model_name_or_path, model_args.model_revision),
-             "adapter": model_fingerprint(model_args.adapter_name_or_path)}
-    if gen_args.backend == "transformers":
-        sampling.update(top_k=gen_args.top_k, repetition_penalty=gen_args.repetition_penalty)
-        model["dtype"] = model_args.dtype
-    else:
-        sampling["extra_body"] = gen_args.extra_body
-        model["served_model_name"] = gen_args.served_model_name or model_args.model_name_or_path
-    return {"sampling": sampling, **model}
+    """What decides a backend's reply to a prompt: the model (weights, adapter, and what the backend adds: dtype or
+    served name) and sampling (the common settings and the backend's `run_id_fields`). Also the identity of every
+    cached request (`medsyn_hf.request_cache`), of generation and of `medsyn eval judge`."""
+    from medsyn_hf.generation.backends import get_backend
+
+    sampling, model = get_backend(gen_args.backend).identity(gen_args, model_args)
+    return {
+        "sampling": {**{k: getattr(gen_args, k) for k in SAMPLING}, **sampling},
+        "model": model_fingerprint(model_args.model_name_or_path, model_args.model_revision),
+        "adapter": model_fingerprint(model_args.adapter_name_or_path),
+        **model,
+    }
 
 
 def run_id(config: dict) -> str:
@@ -81,8 +90,11 @@ def run_id(config: dict) -> str:
 
 
 def generation_model_name(model_args) -> str:
-    name = Path(model_args.model_name_or_path).name if Path(model_args.model_name_or_path).is_dir() \
+    name = (
+        Path(model_args.model_name_or_path).name
+        if Path(model_args.model_name_or_path).is_dir()
         else model_args.model_name_or_path
+    )
     if model_args.adapter_name_or_path:
         name += f"+{Path(model_args.adapter_name_or_path).name}"
     return name
@@ -93,68 +105,23 @@ def is_generate_output(folder: Path) -> bool:
     return (folder / "latest").is_symlink() and (folder / "latest" / "config.json").is_file()
 
 
-def check_model(model_args, gen_args) -> None:
-    """The model (and adapter) can be found, and ``max_new_tokens`` fits its context: checked before any writing."""
-    from transformers import AutoConfig
-
-    from medsyn_hf.generation.backends import adapter_base
-    from medsyn_hf.training.configs import check_model_path
-
-    check_model_path("model_name_or_path", model_args.model_name_or_path)
-    check_model_path("adapter_name_or_path", model_args.adapter_name_or_path)
-    adapter = model_args.adapter_name_or_path
-    if adapter and os.path.isdir(adapter) and not os.path.isfile(os.path.join(adapter, "adapter_config.json")):
-        raise MedsynError(f"adapter_name_or_path: {adapter} has no adapter_config.json (not a LoRA adapter folder)")
-    name = model_args.model_name_or_path
-    if os.path.isdir(name) and adapter_base(name) is not None:
-        return  # an adapter folder as the model: its base is resolved when it is loaded
-    try:
-        config = AutoConfig.from_pretrained(name, revision=model_args.model_revision,
-                                            trust_remote_code=getattr(model_args, "trust_remote_code", False))
-    except (OSError, ValueError) as err:
-        raise MedsynError(f"model_name_or_path: cannot load {name!r} "
-                          f"({first_line(err)})") from None
-    context = getattr(config, "max_position_embeddings", None)
-    if context and gen_args.max_new_tokens >= context:
-        raise MedsynError(f"max_new_tokens: {gen_args.max_new_tokens} is out of range; allowed: 1..{context - 1} "
-                          f"(the context of {name} is {context} tokens, the prompt included)")
-
-
 # -- priors ---------------------------------------------------------------------------------------------------------
 def load_priors(script_args, seed: int):
     """The priors of `dataset_name` (folder, parquet file or Hub id), else sampled from the packaged MKG."""
-    import datasets
-
     from medsyn_hf.schemas import PRIORS_FEATURES
 
     if script_args.dataset_name is None:
         from medsyn_hf.kg import load_graph
         from medsyn_hf.priors import sample_priors
+        from medsyn_hf.priors.policy import from_config
 
-        return sample_priors(load_graph(), script_args.num_priors, seed=seed, mode=script_args.priors_mode,
-                             codes=script_args.codes, level=script_args.priors_level, example_p=script_args.example_p,
-                             temperature=script_args.priors_temperature, top_k=script_args.priors_top_k,
-                             min_weight=script_args.priors_min_weight, source_weights=script_args.priors_source_weights,
-                             inherit=script_args.priors_inherit, symptom_lists=script_args.priors_symptom_lists,
-                             medsyn_compatible=script_args.priors_medsyn_compatible)
-    source = Path(script_args.dataset_name)
+        return sample_priors(load_graph(), script_args.num_priors, seed=seed, **from_config(script_args))
+    from medsyn_hf.data import load_dataset
+
     try:
-        if source.suffix == ".parquet":
-            ds = datasets.Dataset.from_parquet(str(source))
-        elif (source / "dataset_info.json").is_file() or (source / "state.json").is_file():
-            ds = datasets.load_from_disk(str(source))
-        else:
-            ds = datasets.load_dataset(script_args.dataset_name, script_args.dataset_config)
-    except Exception as err:  # datasets raises many types (FileNotFoundError, DatasetNotFoundError, ArrowInvalid, ...)
-        name = script_args.dataset_name
-        why = (f"cannot read {name!r} as priors written by `medsyn priors`" if source.exists() else
-               f"{name!r} is neither a local file or folder nor a reachable Hub dataset")
-        raise MedsynError(f"dataset_name: {why} ({type(err).__name__})") from None
-    if isinstance(ds, datasets.DatasetDict):
-        if script_args.dataset_train_split not in ds:
-            raise MedsynError(f"dataset_train_split: {script_args.dataset_name} has no split "
-                              f"{script_args.dataset_train_split!r} (has {', '.join(ds)})")
-        ds = ds[script_args.dataset_train_split]
+        ds = load_dataset(script_args.dataset_name, script_args.dataset_train_split, script_args.dataset_config)
+    except MedsynError as err:
+        raise MedsynError(f"dataset_name: {err}") from None
     missing = sorted(set(PRIORS_FEATURES) - set(ds.column_names))
     if missing:
         raise MedsynError(f"{script_args.dataset_name}: not a priors dataset (missing {', '.join(missing)})")
@@ -212,8 +179,16 @@ def _prepare(run_dir: Path, config: dict, full_config: dict, priors) -> None:
     for stale in (run_dir / "shards").glob(".shard-*"):  # atomic_path's temporaries of a killed process
         shutil.rmtree(stale, ignore_errors=True)
     with atomic_path(run_dir / "config.json") as tmp:  # the latest invocation's (its filters made notes.parquet)
-        tmp.write_text(json.dumps({"run_id": run_dir.name, "run_config": config, **full_config},
-                                  ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+        tmp.write_text(
+            json.dumps(
+                {"run_id": run_dir.name, "run_config": config, **full_config},
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
     if not (run_dir / "priors.parquet").is_file():
         with atomic_path(run_dir / "priors.parquet") as tmp:
             priors.to_parquet(str(tmp))
@@ -241,15 +216,56 @@ def _progress(total: int, disable: bool):
     return bar, update
 
 
+def request_cache_path(run_dir: Path, index: int) -> Path:
+    return run_dir / "requests" / f"shard-{index:05d}.jsonl"
+
+
+def generate_shard(
+    run_dir: Path, index: int, rows_range: range, rows, identity: dict, seed: int, backend, update
+) -> dict:
+    """Write shard ``index`` from its cached replies plus the requests the cache lacks; each finished completion is
+    appended to the shard's request cache at once. ``backend()`` gives the backend. Returns the requests that failed
+    after their retries ({row: reason}; then the shard is not written and a re-run sends only those)."""
+    keys = [row_key(seed, s) for s in rows["seed"]]
+    messages = [list(m) for m in rows["messages"]]
+    path = request_cache_path(run_dir, index)
+    cache = read_cache(path)
+    request_keys = [request_key(identity, m, k) for m, k in zip(messages, keys)]
+    missing = [i for i, key in enumerate(request_keys) if key not in cache]
+    update(len(keys) - len(missing), 0)
+
+    def store(done: dict) -> None:
+        records = [
+            {"key": request_keys[missing[j]], **c._asdict()}
+            for j, c in done.items()
+            if request_keys[missing[j]] not in cache
+        ]
+        append_cache(path, records, hint="make the run folder writable")
+        cache.update((r["key"], r) for r in records)
+        update(len(records), sum(r["completion_tokens"] for r in records))
+
+    if missing:
+        try:  # a backend that reports no batches has its completions stored when it returns
+            store(
+                dict(enumerate(backend().generate([messages[i] for i in missing], [keys[i] for i in missing], store)))
+            )
+        except RequestsFailed as err:
+            logger.warning("shard %d: %s; the shard is written when a re-run has them", index, err)
+            return {rows_range[missing[j]]: reason for j, reason in err.failed.items()}
+    replies = [cache[key] for key in request_keys]
+    write_shard(
+        shard_path(run_dir, index),
+        {
+            "idx": list(rows_range),
+            "seed": keys,
+            **{name: [r[name] for r in replies] for name in ("prompt_tokens", "completion_tokens", "finish_reason")},
+            "response": [r["text"] for r in replies],
+        },
+    )
+    return {}
+
+
 # -- the recipe -----------------------------------------------------------------------------------------------------
-def make_backend(gen_args, model_args, device):
-    from medsyn_hf.generation.backends import openai_backend, transformers_backend
-
-    if gen_args.backend == "openai":
-        return openai_backend(model_args, gen_args)
-    return transformers_backend(model_args, gen_args, device)
-
-
 def main(script_args, gen_args, model_args) -> dict:
     """Generate every missing shard of the run, then (main process) join, filter and write notes.parquet."""
     import datetime
@@ -261,17 +277,26 @@ def main(script_args, gen_args, model_args) -> dict:
     # others at the last barrier, longer than the default 10-30 minutes when shards are large.
     state = PartialState(cpu=not torch.cuda.is_available(), timeout=datetime.timedelta(hours=12))
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
-    output = dict(command=COMMAND, overwrite=script_args.overwrite_output_dir, owned=is_generate_output,
-                  inputs=[p for p in (model_args.model_name_or_path, model_args.adapter_name_or_path,
-                                      script_args.dataset_name) if p and os.path.exists(p)])
+    output = dict(
+        command=COMMAND,
+        overwrite=script_args.overwrite_output_dir,
+        owned=is_generate_output,
+        inputs=[
+            p
+            for p in (model_args.model_name_or_path, model_args.adapter_name_or_path, script_args.dataset_name)
+            if p and os.path.exists(p)
+        ],
+    )
     check_output(script_args.output_dir, **output)
-    if gen_args.backend == "transformers":
-        check_model(model_args, gen_args)
+    get_backend(gen_args.backend).check(gen_args, model_args)
     priors = load_priors(script_args, gen_args.seed)
     config = run_config(script_args, gen_args, model_args, priors_fingerprint(priors))
     run_dir = Path(script_args.output_dir) / run_id(config)
-    full_config = {"script_args": asdict(script_args), "generation_args": asdict(gen_args),
-                   "model_args": asdict(model_args)}
+    full_config = {
+        "script_args": asdict(script_args),
+        "generation_args": asdict(gen_args),
+        "model_args": asdict(model_args),
+    }
     if state.is_main_process:  # every input checked: now the folder may be written
         claim_output(script_args.output_dir, **output)
         _prepare(run_dir, config, full_config, priors)
@@ -280,31 +305,52 @@ def main(script_args, gen_args, model_args) -> dict:
     ranges = shard_ranges(len(priors), script_args.shard_size)
     pending = pending_shards(run_dir, len(ranges))
     state.wait_for_everyone()  # every process has listed the same pending shards before any is written
-    todo = pending[state.process_index::state.num_processes]  # also balanced when resuming
-    logger.info("run %s: %d priors, %d shards, %d to do on process %d/%d", run_dir, len(priors), len(ranges),
-                len(todo), state.process_index, state.num_processes)
+    todo = pending[state.process_index :: state.num_processes]  # also balanced when resuming
+    logger.info(
+        "run %s: %d priors, %d shards, %d to do on process %d/%d",
+        run_dir,
+        len(priors),
+        len(ranges),
+        len(todo),
+        state.process_index,
+        state.num_processes,
+    )
+    failed = {}
     if todo:
-        generate = make_backend(gen_args, model_args, state.device)
+        # built when a request is due: a shard whose replies are all cached needs no model
+        backend = functools.cache(lambda: make_backend(gen_args, model_args, state.device))
         bar, update = _progress(sum(len(ranges[i]) for i in todo), not state.is_local_main_process)
         for index in todo:
-            rows = priors.select(ranges[index])
-            keys = [row_key(gen_args.seed, s) for s in rows["seed"]]
-            completions = generate(list(rows["messages"]), keys, update)
-            write_shard(shard_path(run_dir, index), {
-                "idx": list(ranges[index]), "seed": keys,
-                **{name: [getattr(c, name) for c in completions] for name in
-                   ("prompt_tokens", "completion_tokens", "finish_reason")},
-                "response": [c.text for c in completions],
-            })
+            failed.update(
+                generate_shard(
+                    run_dir, index, ranges[index], priors.select(ranges[index]), config, gen_args.seed, backend, update
+                )
+            )
         bar.close()
     state.wait_for_everyone()
+    unwritten = pending_shards(run_dir, len(ranges))
+    if unwritten:
+        where = (
+            f"{len(failed)} request(s) failed after their retries (first: {failed[min(failed)]})"
+            if failed
+            else "requests failed on another process (see its log)"
+        )
+        raise MedsynError(
+            f"{where}; {len(unwritten)} of {len(ranges)} shards not written. Re-run the same command "
+            f"to resume: only the missing requests are sent (the finished ones are cached in "
+            f"{run_dir / 'requests'})"
+        )
     report = {"run_dir": str(run_dir), "priors": len(priors), "shards": len(ranges)}
     if state.is_main_process:
         from medsyn_hf.generation.notes import build_notes
 
         notes = build_notes(run_dir, priors, generation_model_name(model_args), script_args.filters)
         _link_latest(run_dir)
-        report.update(notes=len(notes), kept=sum(notes["keep"]),
-                      completion_tokens=sum(notes["completion_tokens"]), notes_file=str(run_dir / "notes.parquet"))
+        report.update(
+            notes=len(notes),
+            kept=sum(notes["keep"]),
+            completion_tokens=sum(notes["completion_tokens"]),
+            notes_file=str(run_dir / "notes.parquet"),
+        )
     state.wait_for_everyone()
     return report

@@ -28,13 +28,21 @@ def load_sources(sources: str | os.PathLike) -> dict:
     from medsyn_hf.kg.sources import GPT_NOTES, RUMEDTOP3_TRAIN, csv_rows, jsonl_records, read_rumedtop3_train
 
     sources = Path(sources)
-    notes = [{**r, "key": hashlib.sha1(r["response"].encode()).hexdigest()[:16]}
-             for r in jsonl_records(sources / GPT_NOTES, ("icd10", "symptoms", "response"))]
-    wiki = [{"name": row["Index"], "code": row["МКБ_10"], "text": row["Симптомы"]}
-            for _, row in csv_rows(sources / WIKI, ["Index", "Симптомы", "МКБ_10"])]
+    notes = [
+        {**r, "key": hashlib.sha1(r["response"].encode()).hexdigest()[:16]}
+        for r in jsonl_records(sources / GPT_NOTES, ("icd10", "symptoms", "response"))
+    ]
+    wiki = [
+        {"name": row["Index"], "code": row["МКБ_10"], "text": row["Симптомы"]}
+        for _, row in csv_rows(sources / WIKI, ["Index", "Симптомы", "МКБ_10"])
+    ]
     usable = [n for n in notes if T.usable_note(n)]
-    return {"notes": usable, "unusable_notes": len(notes) - len(usable),
-            "complaints": read_rumedtop3_train(sources / RUMEDTOP3_TRAIN), "wiki": wiki}
+    return {
+        "notes": usable,
+        "unusable_notes": len(notes) - len(usable),
+        "complaints": read_rumedtop3_train(sources / RUMEDTOP3_TRAIN),
+        "wiki": wiki,
+    }
 
 
 def generate(data: dict, kg, seed: int, limit: int | None = None) -> dict[str, list[dict]]:
@@ -52,7 +60,7 @@ def generate(data: dict, kg, seed: int, limit: int | None = None) -> dict[str, l
 
 def drop_exact_duplicates(examples: list[dict]) -> list[dict]:
     """Same user message and answer, ignoring case and punctuation."""
-    from medsyn_hf.kg.normalize import words
+    from medsyn_hf.normalize import words
 
     seen, kept = set(), []
     for ex in examples:
@@ -101,16 +109,26 @@ def choose_holdout(examples: list[dict], categories=(), fraction: float = 0.0, s
 
 def _row(ex: dict) -> dict:
     payload = json.dumps([ex["task"], ex["prompt"], ex["completion"]], ensure_ascii=False, sort_keys=True)
-    return {"id": hashlib.sha1(payload.encode()).hexdigest()[:16], "task": ex["task"], "prompt": ex["prompt"],
-            "completion": ex["completion"], "source": ex["source"], "icd10": ex["icd10"]}
+    return {
+        "id": hashlib.sha1(payload.encode()).hexdigest()[:16],
+        "task": ex["task"],
+        "prompt": ex["prompt"],
+        "completion": ex["completion"],
+        "source": ex["source"],
+        "icd10": ex["icd10"],
+    }
 
 
 def _length_stats(lengths: list[int]) -> dict:
     if not lengths:
         return {"mean": 0, "median": 0, "p95": 0, "max": 0}
     ordered = sorted(lengths)
-    return {"mean": round(statistics.fmean(ordered), 1), "median": ordered[len(ordered) // 2],
-            "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], "max": ordered[-1]}
+    return {
+        "mean": round(statistics.fmean(ordered), 1),
+        "median": ordered[len(ordered) // 2],
+        "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
+        "max": ordered[-1],
+    }
 
 
 def token_counter(tokenizer: str | None):
@@ -123,14 +141,50 @@ def token_counter(tokenizer: str | None):
         tok = AutoTokenizer.from_pretrained(tokenizer)
     except (OSError, ValueError) as err:
         raise MedsynError(f"{tokenizer}: cannot load tokenizer ({str(err).splitlines()[0]})") from None
-    return f"tokens ({Path(tokenizer).name})", lambda texts: [len(ids) for ids in tok(
-        texts, add_special_tokens=False)["input_ids"]]
+    return f"tokens ({Path(tokenizer).name})", lambda texts: [
+        len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]
+    ]
 
 
-def build_ift(out: str | os.PathLike, sources: str | os.PathLike = DEFAULT_SOURCES, *, decontaminate=(), seed: int = 0,
-              holdout_categories=(), holdout_fraction: float = 0.0, limit: int | None = None,
-              tokenizer: str | None = None, ngram: int = NGRAM, repo_id: str | None = None,
-              overwrite: bool = False) -> dict:
+def clean_examples(data: dict, decontaminate=(), seed: int = 0, limit: int | None = None, ngram: int = NGRAM):
+    """Every task's examples from ``load_sources`` data without duplicates and evaluation overlap, in memory, with
+    the per-task removal counts (``build_ift`` writes them; ``medsyn tiny-model --pretrain`` trains on them)."""
+    from medsyn_hf.kg import load_graph
+
+    index = build_index((t for p in decontaminate for t in read_eval_texts(p)), ngram) if decontaminate else None
+    raw = generate(data, load_graph(), seed, limit)
+    exact = {task: drop_exact_duplicates(examples) for task, examples in raw.items()}
+    near = drop_near_duplicates(exact)
+    kept = {
+        task: [ex for ex in examples if not contaminated(example_text(ex), index)] if index else examples
+        for task, examples in near.items()
+    }
+    report = {
+        task: {
+            "generated": len(raw[task]),
+            "exact_duplicates": len(raw[task]) - len(exact[task]),
+            "near_duplicates": len(exact[task]) - len(near[task]),
+            "contaminated": len(near[task]) - len(kept[task]),
+        }
+        for task in T.TASKS
+    }
+    return kept, report
+
+
+def build_ift(
+    out: str | os.PathLike,
+    sources: str | os.PathLike = DEFAULT_SOURCES,
+    *,
+    decontaminate=(),
+    seed: int = 0,
+    holdout_categories=(),
+    holdout_fraction: float = 0.0,
+    limit: int | None = None,
+    tokenizer: str | None = None,
+    ngram: int = NGRAM,
+    repo_id: str | None = None,
+    overwrite: bool = False,
+) -> dict:
     """Build the dataset folder at ``out``; return the report (per-task counts, removals, hold-out, timing).
 
     ``out`` is checked before any work (``medsyn_hf.io.check_output``): never the sources, the evaluation files or
@@ -140,50 +194,81 @@ def build_ift(out: str | os.PathLike, sources: str | os.PathLike = DEFAULT_SOURC
     from medsyn_hf.card import render_card, size_category
     from medsyn_hf.hub import write_folder
     from medsyn_hf.io import check_output
-    from medsyn_hf.kg import load_graph
     from medsyn_hf.schemas import IFT_COLUMNS_DOC, IFT_FEATURES
 
     inputs = [sources, *decontaminate, *([tokenizer] if tokenizer else [])]
     check_output(out, command=COMMAND, inputs=inputs, overwrite=overwrite)
     start = time.perf_counter()
-    index = build_index((t for p in decontaminate for t in read_eval_texts(p)), ngram) if decontaminate else None
     data = load_sources(sources)
-    raw = generate(data, load_graph(), seed, limit)
-    exact = {task: drop_exact_duplicates(examples) for task, examples in raw.items()}
-    near = drop_near_duplicates(exact)
-    kept = {task: [ex for ex in examples if not contaminated(example_text(ex), index)] if index else examples
-            for task, examples in near.items()}
-    report = {task: {"generated": len(raw[task]), "exact_duplicates": len(raw[task]) - len(exact[task]),
-                     "near_duplicates": len(exact[task]) - len(near[task]),
-                     "contaminated": len(near[task]) - len(kept[task])} for task in T.TASKS}
+    kept, report = clean_examples(data, decontaminate, seed, limit, ngram)
     held = set(choose_holdout([ex for exs in kept.values() for ex in exs], holdout_categories, holdout_fraction, seed))
     unit, count = token_counter(tokenizer)
     configs, lengths = {}, {}
     for task, examples in kept.items():
-        splits = {"train": [ex for ex in examples if ex["icd10"][:3] not in held],
-                  "validation": [ex for ex in examples if ex["icd10"][:3] in held]}
-        configs[task] = {name: Dataset.from_list([_row(ex) for ex in rows], features=IFT_FEATURES)
-                         for name, rows in splits.items() if rows}  # load_dataset cannot read an empty split
+        splits = {
+            "train": [ex for ex in examples if ex["icd10"][:3] not in held],
+            "validation": [ex for ex in examples if ex["icd10"][:3] in held],
+        }
+        configs[task] = {
+            name: Dataset.from_list([_row(ex) for ex in rows], features=IFT_FEATURES)
+            for name, rows in splits.items()
+            if rows
+        }  # load_dataset cannot read an empty split
         report[task].update({name: len(rows) for name, rows in splits.items()})
         lengths[task] = {
             "prompt": _length_stats(count(["\n".join(m["content"] for m in ex["prompt"]) for ex in examples])),
-            "completion": _length_stats(count([ex["completion"][-1]["content"] for ex in examples]))}
+            "completion": _length_stats(count([ex["completion"][-1]["content"] for ex in examples])),
+        }
     total = sum(len(exs) for exs in kept.values())
     holdout_total = sum(r.get("validation", 0) for r in report.values())
-    card = render_card(CARD_TEMPLATE, {
-        "license": "cc-by-sa-4.0", "language": ["ru"], "multilinguality": "monolingual",
-        "task_categories": ["text-generation", "question-answering", "text-classification"],
-        "size_categories": [size_category(total)], "pretty_name": "MedSyn-HF Russian medical instructions",
-        "annotations_creators": ["machine-generated", "found"], "language_creators": ["found", "machine-generated"],
-        "source_datasets": ["original", *(f"extended|{name}" for name in T.SOURCES)],
-        "tags": ["medical", "clinical-notes", "icd-10", "instruction-tuning", "sft", "russian"],
-    }, tasks=T.TASKS, report=report, lengths=lengths, length_unit=unit, total=total, sources=T.SOURCES,
-        columns=IFT_COLUMNS_DOC, seed=seed, ngram=ngram, holdout=sorted(held), holdout_total=holdout_total,
+    card = render_card(
+        CARD_TEMPLATE,
+        {
+            "license": "cc-by-sa-4.0",
+            "language": ["ru"],
+            "multilinguality": "monolingual",
+            "task_categories": ["text-generation", "question-answering", "text-classification"],
+            "size_categories": [size_category(total)],
+            "pretty_name": "MedSyn-HF Russian medical instructions",
+            "annotations_creators": ["machine-generated", "found"],
+            "language_creators": ["found", "machine-generated"],
+            "source_datasets": ["original", *(f"extended|{name}" for name in T.SOURCES)],
+            "tags": ["medical", "clinical-notes", "icd-10", "instruction-tuning", "sft", "russian"],
+        },
+        tasks=T.TASKS,
+        report=report,
+        lengths=lengths,
+        length_unit=unit,
+        total=total,
+        sources=T.SOURCES,
+        columns=IFT_COLUMNS_DOC,
+        seed=seed,
+        ngram=ngram,
+        holdout=sorted(held),
+        holdout_total=holdout_total,
         repo_id=repo_id or Path(out).name,
-        decontaminated_against=[Path(p).name for p in decontaminate], union_config=UNION_CONFIG,
-        unusable_notes=data["unusable_notes"], limit=limit, min_examples=MIN_EXAMPLES)
-    write_folder(out, configs, card, union_config=UNION_CONFIG, default_config=UNION_CONFIG, command=COMMAND,
-                 inputs=inputs, overwrite=overwrite)
-    return {"out": str(out), "examples": total, "tasks": report, "validation_categories": sorted(held),
-            "decontaminated_against": [str(p) for p in decontaminate], "unusable_notes": data["unusable_notes"],
-            "seconds": round(time.perf_counter() - start, 1)}
+        decontaminated_against=[Path(p).name for p in decontaminate],
+        union_config=UNION_CONFIG,
+        unusable_notes=data["unusable_notes"],
+        limit=limit,
+        min_examples=MIN_EXAMPLES,
+    )
+    write_folder(
+        out,
+        configs,
+        card,
+        union_config=UNION_CONFIG,
+        default_config=UNION_CONFIG,
+        command=COMMAND,
+        inputs=inputs,
+        overwrite=overwrite,
+    )
+    return {
+        "out": str(out),
+        "examples": total,
+        "tasks": report,
+        "validation_categories": sorted(held),
+        "decontaminated_against": [str(p) for p in decontaminate],
+        "unusable_notes": data["unusable_notes"],
+        "seconds": round(time.perf_counter() - start, 1),
+    }

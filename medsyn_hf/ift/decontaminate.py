@@ -1,7 +1,7 @@
 """Decontamination against evaluation texts: a training text is contaminated when it shares a word n-gram (default 8)
 with an evaluation text, or contains a whole evaluation text too short to be covered by that test.
 
-Texts are compared as lower-cased word sequences (``kg.normalize.words``: "ё" as "е", punctuation ignored). A raw
+Texts are compared as lower-cased word sequences (``normalize.words``: "ё" as "е", punctuation ignored). A raw
 occurrence of an evaluation text always contains its words 2..k-1 as whole words, so a text of at least n + 2 words is
 caught by its n-grams; shorter ones are searched as substrings of the joined word sequence, which also catches a raw
 occurrence starting or ending inside a word. Either way no evaluation text can survive as an exact substring.
@@ -9,13 +9,12 @@ occurrence starting or ending inside a word. Either way no evaluation text can s
 
 from __future__ import annotations
 
-import json
 from collections import namedtuple
 from collections.abc import Iterable
 from pathlib import Path
 
-from medsyn_hf.errors import MedsynError
-from medsyn_hf.kg.normalize import words
+from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.normalize import words
 
 NGRAM = 8
 MIN_TEXT_WORDS = 3  # a column whose values average fewer words is an id or a label, not text
@@ -26,24 +25,27 @@ EvalIndex = namedtuple("EvalIndex", "n grams patterns bare")  # patterns: interi
 def read_eval_texts(path: str | Path) -> list[str]:
     """The free-text values of an evaluation file: .jsonl/.json/.csv/.parquet (string columns averaging at least
     MIN_TEXT_WORDS words, so ids and labels are left out) or .txt (one text per line)."""
-    import pandas as pd
+    from medsyn_hf.data import FILE_SUFFIXES, load_dataset
 
     path = Path(path)
     if not path.is_file():
         raise MedsynError(f"{path}: evaluation file not found")
     if path.suffix == ".txt":
         return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    readers = {".jsonl": lambda p: pd.read_json(p, lines=True, dtype=False),
-               ".json": lambda p: pd.read_json(p, dtype=False), ".csv": pd.read_csv, ".parquet": pd.read_parquet}
-    if path.suffix not in readers:
+    if path.suffix == ".csv":  # a table no command reads as a dataset, only as evaluation texts
+        import datasets
+
+        try:
+            data = datasets.Dataset.from_csv(str(path))
+        except Exception as err:  # pandas' parser errors, an empty file, ...
+            raise MedsynError(f"{path}: cannot read evaluation file ({first_line(err)})") from None
+    elif path.name.endswith(FILE_SUFFIXES):
+        data = load_dataset(path)
+    else:
         raise MedsynError(f"{path}: unsupported evaluation file type (use .jsonl, .json, .csv, .parquet or .txt)")
-    try:
-        frame = readers[path.suffix](path)
-    except (ValueError, OSError, json.JSONDecodeError) as err:
-        raise MedsynError(f"{path}: cannot read evaluation file ({str(err).splitlines()[0]})") from None
     texts = []
-    for column in frame.columns:
-        values = [v for v in frame[column] if isinstance(v, str) and v.strip()]
+    for column in data.column_names:
+        values = [v for v in data[column] if isinstance(v, str) and v.strip()]
         if values and sum(len(words(v)) for v in values) / len(values) >= MIN_TEXT_WORDS:
             texts.extend(values)
     if not texts:
@@ -55,7 +57,7 @@ def build_index(texts: Iterable[str], n: int = NGRAM) -> EvalIndex:
     grams, patterns, bare = set(), {}, []
     for text in texts:
         w = words(text)
-        grams.update(" ".join(w[i:i + n]) for i in range(len(w) - n + 1))
+        grams.update(" ".join(w[i : i + n]) for i in range(len(w) - n + 1))
         if 0 < len(w) < n + 2:
             pattern = " ".join(w)
             if len(w) >= 3:

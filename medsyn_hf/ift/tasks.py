@@ -15,18 +15,36 @@ from collections.abc import Iterator
 
 from medsyn_hf.ift import phrasings as ph
 
-TASKS = ("note_writing", "complaint_to_icd", "code_to_symptoms", "symptoms_to_diagnosis", "disease_description",
-         "note_continuation")
+TASKS = (
+    "note_writing",
+    "complaint_to_icd",
+    "code_to_symptoms",
+    "symptoms_to_diagnosis",
+    "disease_description",
+    "note_continuation",
+)
 SOURCES = {  # `source` column -> (what it is, origin, license); rendered into the card
-    "medsyn_gpt_notes": ("11,480 synthetic notes by gpt-3.5-turbo / gpt-4 (part of MedSyn-ift)",
-                         "https://github.com/milteam/MedSyn", "MIT"),
-    "rumedtop3_train": ("RuMedTop3 train: real outpatient complaints with 3-character ICD-10 codes (RuMedBench)",
-                        "https://github.com/sb-ai-lab/MedBench", "Apache-2.0"),
-    "mkg": ("medsyn_hf Medical Knowledge Graph: official Russian ICD-10 (МКБ-10, NSI 1.2.643.5.1.13.13.11.1005) + "
-            "MedSyn symptom tables + HSDN (Zhou et al. 2014) + symptoms of RuMedTop3 train and the GPT notes",
-            "https://github.com/ak4nv/mkb10, https://github.com/milteam/MedSyn, HSDN", "MIT / CC BY / Apache-2.0"),
-    "ru_wikipedia": ("Russian Wikipedia paragraphs on the symptoms of 209 diseases (collected by the MedSyn authors)",
-                     "https://ru.wikipedia.org", "CC BY-SA"),
+    "medsyn_gpt_notes": (
+        "11,480 synthetic notes by gpt-3.5-turbo / gpt-4 (part of MedSyn-ift)",
+        "https://github.com/milteam/MedSyn",
+        "MIT",
+    ),
+    "rumedtop3_train": (
+        "RuMedTop3 train: real outpatient complaints with 3-character ICD-10 codes (RuMedBench)",
+        "https://github.com/sb-ai-lab/MedBench",
+        "Apache-2.0",
+    ),
+    "mkg": (
+        "medsyn_hf Medical Knowledge Graph: official Russian ICD-10 (МКБ-10, NSI 1.2.643.5.1.13.13.11.1005) + "
+        "MedSyn symptom tables + HSDN (Zhou et al. 2014) + symptoms of RuMedTop3 train and the GPT notes",
+        "https://github.com/ak4nv/mkb10, https://github.com/milteam/MedSyn, HSDN",
+        "MIT / CC BY / Apache-2.0",
+    ),
+    "ru_wikipedia": (
+        "Russian Wikipedia paragraphs on the symptoms of 209 diseases (collected by the MedSyn authors)",
+        "https://ru.wikipedia.org",
+        "CC BY-SA",
+    ),
 }
 NOTE_TEMPLATES = ("anamnesis", "anamnesis_patient", "short", "examination", "hidden_diagnosis")
 MIN_NOTE_CHARS = 200
@@ -47,10 +65,17 @@ def chat(instruction: str, input: str = "") -> list[dict]:
     return [{"role": "system", "content": ph.SYSTEM}, {"role": "user", "content": user}]
 
 
-def example(task: str, source: str, icd10: str | None, prompt: list[dict], answer: str, doc: str | None = None) -> dict:
-    return {"task": task, "source": source, "icd10": icd10 or "", "prompt": prompt,
-            "completion": [{"role": "assistant", "content": answer}],
-            "doc": doc if doc is not None else prompt[-1]["content"] + "\n" + answer}
+def example(
+    task: str, source: str, icd10: str | None, prompt: list[dict], answer: str, doc: str | None = None
+) -> dict:
+    return {
+        "task": task,
+        "source": source,
+        "icd10": icd10 or "",
+        "prompt": prompt,
+        "completion": [{"role": "assistant", "content": answer}],
+        "doc": doc if doc is not None else prompt[-1]["content"] + "\n" + answer,
+    }
 
 
 def to_instruction(row: dict) -> dict:
@@ -83,13 +108,26 @@ def note_writing(notes: list[dict], kg, seed: int) -> Iterator[dict]:
 
     for note in notes:
         code = note["icd10"].strip()
-        prior = {"code": code, "code_name_ru": _code_name(kg, code, (note.get("disease_name_ru") or "").strip()),
-                 "symptoms": [s.strip() for s in note["symptoms"] if s.strip()], "sex": note.get("gender"),
-                 "marital": note.get("marital_state"), "smoking": _smoking(note.get("smoking"))}
-        usable = [t for t in NOTE_TEMPLATES if all(prior.get(f) for f in TEMPLATES[t].fields - {"symptoms", "patient"})]
+        prior = {
+            "code": code,
+            "code_name_ru": _code_name(kg, code, (note.get("disease_name_ru") or "").strip()),
+            "symptoms": [s.strip() for s in note["symptoms"] if s.strip()],
+            "sex": note.get("gender"),
+            "marital": note.get("marital_state"),
+            "smoking": _smoking(note.get("smoking")),
+        }
+        usable = [
+            t for t in NOTE_TEMPLATES if all(prior.get(f) for f in TEMPLATES[t].fields - {"symptoms", "patient"})
+        ]
         template = rng(seed, "note_writing", note["key"]).choice(usable)
-        yield example("note_writing", "medsyn_gpt_notes", code, render_messages(prior, template),
-                      note["response"].strip(), doc=note["response"].strip())
+        yield example(
+            "note_writing",
+            "medsyn_gpt_notes",
+            code,
+            render_messages(prior, template),
+            note["response"].strip(),
+            doc=note["response"].strip(),
+        )
 
 
 def split_point(text: str, fraction: float) -> int:
@@ -113,8 +151,9 @@ def note_continuation(notes: list[dict], kg, seed: int) -> Iterator[dict]:
             if min(len(head), len(tail)) < MIN_NOTE_CHARS // 4:
                 continue
             instruction = rng(seed, "note_continuation", note["key"], fraction).choice(ph.NOTE_CONTINUATION)
-            yield example("note_continuation", "medsyn_gpt_notes", note["icd10"].strip(), chat(instruction, head), tail,
-                          doc=text)
+            yield example(
+                "note_continuation", "medsyn_gpt_notes", note["icd10"].strip(), chat(instruction, head), tail, doc=text
+            )
 
 
 def complaint_to_icd(complaints: list[dict], kg, seed: int) -> Iterator[dict]:
@@ -125,14 +164,24 @@ def complaint_to_icd(complaints: list[dict], kg, seed: int) -> Iterator[dict]:
         if not text or not name:
             continue
         instruction = rng(seed, "complaint_to_icd", text).choice(ph.COMPLAINT_TO_ICD)
-        yield example("complaint_to_icd", "rumedtop3_train", code,
-                      chat(instruction, ph.COMPLAINT_INPUT.format(text=text)),
-                      ph.COMPLAINT_ANSWER.format(code=code, name=name), doc=text)
+        yield example(
+            "complaint_to_icd",
+            "rumedtop3_train",
+            code,
+            chat(instruction, ph.COMPLAINT_INPUT.format(text=text)),
+            ph.COMPLAINT_ANSWER.format(code=code, name=name),
+            doc=text,
+        )
 
 
 def _described_codes(kg, min_symptoms: int = 3) -> list[str]:
-    return [c for c in kg.codes() if kg.graph.nodes[c]["level"] in ("category", "subcategory")
-            and kg.graph.nodes[c]["name_ru"] and len(kg.symptoms(c)) >= min_symptoms]
+    return [
+        c
+        for c in kg.codes()
+        if kg.graph.nodes[c]["level"] in ("category", "subcategory")
+        and kg.graph.nodes[c]["name_ru"]
+        and len(kg.symptoms(c)) >= min_symptoms
+    ]
 
 
 def code_to_symptoms(kg, seed: int) -> Iterator[dict]:
@@ -140,7 +189,8 @@ def code_to_symptoms(kg, seed: int) -> Iterator[dict]:
     for code in _described_codes(kg):
         name = kg.graph.nodes[code]["name_ru"]
         answer = ph.CODE_TO_SYMPTOMS_ANSWER.format(
-            code=code, name=name, symptoms=", ".join(s.name for s in kg.symptoms(code)[:TOP_SYMPTOMS]))
+            code=code, name=name, symptoms=", ".join(s.name for s in kg.symptoms(code)[:TOP_SYMPTOMS])
+        )
         r = rng(seed, "code_to_symptoms", code)
         for given in r.sample(sorted(ph.CODE_TO_SYMPTOMS), 2):
             instruction = r.choice(ph.CODE_TO_SYMPTOMS[given]).format(code=code, name=name)
@@ -180,9 +230,13 @@ def symptoms_to_diagnosis(kg, seed: int, per_code: int = 4, top: int = 5) -> Ite
                     line += ph.PARTIAL_MATCH.format(symptoms=", ".join(s.name for s in hits))
                 lines.append(line)
             instruction = r.choice(ph.SYMPTOMS_TO_DIAGNOSIS)
-            yield example("symptoms_to_diagnosis", "mkg", own,
-                          chat(instruction, ph.SYMPTOMS_INPUT.format(symptoms=", ".join(s.name for s in chosen))),
-                          ph.SYMPTOMS_TO_DIAGNOSIS_ANSWER.format(lines="\n".join(lines)))
+            yield example(
+                "symptoms_to_diagnosis",
+                "mkg",
+                own,
+                chat(instruction, ph.SYMPTOMS_INPUT.format(symptoms=", ".join(s.name for s in chosen))),
+                ph.SYMPTOMS_TO_DIAGNOSIS_ANSWER.format(lines="\n".join(lines)),
+            )
 
 
 def chunks(paragraphs: list[str], limit: int = CHUNK_CHARS) -> Iterator[str]:
@@ -215,5 +269,11 @@ def disease_description(wiki: list[dict], kg, seed: int) -> Iterator[dict]:
         paragraphs[0] = lead_sentence(name, paragraphs[0])
         for i, chunk in enumerate(chunks(paragraphs)):
             instruction = rng(seed, "disease_description", name, i).choice(ph.DISEASE_DESCRIPTION)
-            yield example("disease_description", "ru_wikipedia", code, chat(instruction.format(name=name, code=code)),
-                          chunk, doc=chunk)
+            yield example(
+                "disease_description",
+                "ru_wikipedia",
+                code,
+                chat(instruction.format(name=name, code=code)),
+                chunk,
+                doc=chunk,
+            )

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from medsyn_hf.io import check_output, safe_output
 from medsyn_hf.kg import sources as src
-from medsyn_hf.kg.normalize import lemmas, surface, symptom_key
+from medsyn_hf.normalize import lemmas, surface, symptom_key
 
 FORMAT = "medsyn-mkg/1"
 COMMAND = "medsyn kg build"
@@ -46,7 +46,7 @@ def map_code(code: str, known: set[str]) -> str | None:
 
 
 def _tree(rows: list[dict]) -> dict[str, dict]:
-    """Actual codes with their nearest actual ancestor as parent (retired rows are dropped, their children re-linked)."""
+    """Actual codes with their nearest actual ancestor as parent (retired rows dropped, their children re-linked)."""
     by_code = {r["code"]: r for r in rows}
 
     def actual_parent(code):
@@ -55,8 +55,18 @@ def _tree(rows: list[dict]) -> dict[str, dict]:
             parent = by_code[parent]["parent"]
         return parent
 
-    return {r["code"]: {"level": _level(r["code"]), "parent": actual_parent(r["code"]), "name_ru": r["name"],
-                        "name_en": "", "sex": None, "description": ""} for r in rows if r["actual"]}
+    return {
+        r["code"]: {
+            "level": _level(r["code"]),
+            "parent": actual_parent(r["code"]),
+            "name_ru": r["name"],
+            "name_en": "",
+            "sex": None,
+            "description": "",
+        }
+        for r in rows
+        if r["actual"]
+    }
 
 
 def _sex_restrictions(codes: dict[str, dict], listed: dict[str, str]) -> None:
@@ -187,16 +197,23 @@ def compile_graph(sources: Path) -> dict:
     rumedtop3 = sorted({c["code"] for c in complaints})
 
     used = sorted({key for _, key in evidence})
-    symptoms = [[key, sorted(forms[key].items(), key=lambda kv: (-kv[1], kv[0]))[0][0],
-                 sorted(forms[key])] for key in used]
+    symptoms = [
+        [key, sorted(forms[key].items(), key=lambda kv: (-kv[1], kv[0]))[0][0], sorted(forms[key])] for key in used
+    ]
     edges = [[code, key, max(per.values()), sorted(per.items())] for (code, key), per in sorted(evidence.items())]
     return {
         "format": FORMAT,
-        "weight_scale": {"range": [0, 10], "weighted_sources": "10 * w / max_w per code and source",
-                         "unweighted_sources": UNWEIGHTED, "edge": "max over sources"},
+        "weight_scale": {
+            "range": [0, 10],
+            "weighted_sources": "10 * w / max_w per code and source",
+            "unweighted_sources": UNWEIGHTED,
+            "edge": "max over sources",
+        },
         "sources": {name: _file_digest(sources / name) for name in src.ALL_SOURCES},
-        "codes": [[c, i["level"], i["parent"], i["name_ru"], i["name_en"], i["sex"], i["description"], sorted(aliases[c])]
-                  for c, i in sorted(codes.items())],
+        "codes": [
+            [c, i["level"], i["parent"], i["name_ru"], i["name_en"], i["sex"], i["description"], sorted(aliases[c])]
+            for c, i in sorted(codes.items())
+        ],
         "symptoms": symptoms,
         "edges": edges,
         "rumedtop3_categories": rumedtop3,

@@ -15,8 +15,17 @@ def _build(args):
 
     start = time.perf_counter()
     data = build(Path(args.sources), Path(args.out), overwrite=args.overwrite)
-    print(json.dumps({"out": str(args.out), "codes": len(data["codes"]), "symptoms": len(data["symptoms"]),
-                      "has_symptom_edges": len(data["edges"]), "seconds": round(time.perf_counter() - start, 2)}))
+    print(
+        json.dumps(
+            {
+                "out": str(args.out),
+                "codes": len(data["codes"]),
+                "symptoms": len(data["symptoms"]),
+                "has_symptom_edges": len(data["edges"]),
+                "seconds": round(time.perf_counter() - start, 2),
+            }
+        )
+    )
 
 
 def _stats(args):
@@ -63,9 +72,15 @@ def add_cli(subparsers) -> None:
         return p
 
     p = action("build", _build, "compile the MKG from the source files (deterministic)")
-    p.add_argument("--sources", default="data/sources", help="folder laid out like data/sources (default: %(default)s)")
-    p.add_argument("--out", required=True, help=f"output file (the packaged graph is {default_path()}; an existing "
-                   "file only if it is an MKG file, or with --overwrite)")
+    p.add_argument(
+        "--sources", default="data/sources", help="folder laid out like data/sources (default: %(default)s)"
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help=f"output file (the packaged graph is {default_path()}; an existing "
+        "file only if it is an MKG file, or with --overwrite)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing file that is not an MKG file")
     p = action("stats", _stats, "node/edge counts and coverage")
     p.add_argument("--json", action="store_true", help="print one JSON object")

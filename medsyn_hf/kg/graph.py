@@ -33,15 +33,29 @@ class MKG:
     def __init__(self, data: dict):
         g = nx.DiGraph(format=data["format"], sources=data["sources"], weight_scale=data["weight_scale"])
         for code, level, parent, name_ru, name_en, sex, description, aliases in data["codes"]:
-            g.add_node(code, kind="code", level=level, name_ru=name_ru, name_en=name_en, sex=sex,
-                       description=description, aliases=aliases)
+            g.add_node(
+                code,
+                kind="code",
+                level=level,
+                name_ru=name_ru,
+                name_en=name_en,
+                sex=sex,
+                description=description,
+                aliases=aliases,
+            )
             if parent:
                 g.add_edge(code, parent, kind="is_a")
         for key, name, forms in data["symptoms"]:
             g.add_node(SYMPTOM + key, kind="symptom", name=name, forms=forms)
         for code, key, weight, per_source in data["edges"]:
-            g.add_edge(code, SYMPTOM + key, kind="has_symptom", weight=weight, sources=[s for s, _ in per_source],
-                       source_weights=dict(per_source))
+            g.add_edge(
+                code,
+                SYMPTOM + key,
+                kind="has_symptom",
+                weight=weight,
+                sources=[s for s, _ in per_source],
+                source_weights=dict(per_source),
+            )
         self.graph = g
         self.rumedtop3_categories: list[str] = data["rumedtop3_categories"]
         self._codes = sorted(n for n, a in g.nodes(data=True) if a["kind"] == "code")
@@ -60,7 +74,9 @@ class MKG:
         from rapidfuzz import fuzz, process
 
         if re.match(r"^[A-Z]\d", candidate):
-            close = [c for c, _, _ in process.extract(candidate, self._codes, scorer=fuzz.ratio, limit=3, score_cutoff=60)]
+            close = [
+                c for c, _, _ in process.extract(candidate, self._codes, scorer=fuzz.ratio, limit=3, score_cutoff=60)
+            ]
         else:
             close = [c for c, _, _ in self.search(code, limit=3)]
         hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -69,8 +85,15 @@ class MKG:
     def code(self, code: str) -> dict:
         code = self.resolve(code)
         a = self.graph.nodes[code]
-        return {"code": code, "name_ru": a["name_ru"], "name_en": a["name_en"], "level": a["level"], "sex": a["sex"],
-                "description": a["description"], "aliases": a["aliases"]}
+        return {
+            "code": code,
+            "name_ru": a["name_ru"],
+            "name_en": a["name_en"],
+            "level": a["level"],
+            "sex": a["sex"],
+            "description": a["description"],
+            "aliases": a["aliases"],
+        }
 
     def codes(self, level: str | None = None) -> list[str]:
         if level is not None and level not in LEVELS:
@@ -113,8 +136,12 @@ class MKG:
                         weight, sources = best.get(sym, (0.0, set()))
                         best[sym] = (max(weight, e["weight"]), sources | set(e["sources"]))
             self._symptoms[code] = sorted(
-                (Symptom(self.graph.nodes[s]["name"], s[len(SYMPTOM):], w, sorted(src)) for s, (w, src) in best.items()),
-                key=lambda s: (-s.weight, s.key))
+                (
+                    Symptom(self.graph.nodes[s]["name"], s[len(SYMPTOM) :], w, sorted(src))
+                    for s, (w, src) in best.items()
+                ),
+                key=lambda s: (-s.weight, s.key),
+            )
         return self._symptoms[code]
 
     def codes_with_symptom(self, key: str) -> list[str]:
@@ -200,8 +227,10 @@ class MKG:
         # 'острый гастрит' ranks gastritis above other 'острый ...' names.
         stems = [w[:4] for w in re.findall(r"\w+", query)]
         scored = process.extract(query, labels, scorer=fuzz.WRatio, limit=max(300, limit * 4), score_cutoff=60)
-        ranked = sorted(((score + 10 * all(s in labels[i] for s in stems), i) for _, score, i in scored),
-                        key=lambda t: (-t[0], len(labels[t[1]]), owners[t[1]]))
+        ranked = sorted(
+            ((score + 10 * all(s in labels[i] for s in stems), i) for _, score, i in scored),
+            key=lambda t: (-t[0], len(labels[t[1]]), owners[t[1]]),
+        )
         out, seen = [], set()
         for score, i in ranked:
             if owners[i] not in seen:
@@ -216,13 +245,23 @@ class MKG:
         edges = Counter(e["kind"] for *_, e in g.edges(data=True))
         sampleable = [c for c in self._codes if g.nodes[c]["level"] in ("category", "subcategory")]
         three_plus = [c for c in sampleable if len(self.symptoms(c)) >= 3]
-        direct = [c for c in sampleable if sum(1 for *_, e in g.out_edges(c, data=True) if e["kind"] == "has_symptom") >= 3]
-        covered = [c for c in self.rumedtop3_categories
-                   if self.has_code(c) and g.nodes[c]["name_ru"] and len(self.symptoms(c)) >= 3]
-        return {"nodes": dict(sorted(nodes.items())), "edges": dict(sorted(edges.items())),
-                "codes_with_3plus_symptoms": len(three_plus), "codes_with_3plus_direct_symptoms": len(direct),
-                "rumedtop3_categories": len(self.rumedtop3_categories), "rumedtop3_categories_covered": len(covered),
-                "rumedtop3_categories_missing": sorted(set(self.rumedtop3_categories) - set(covered))}
+        direct = [
+            c for c in sampleable if sum(1 for *_, e in g.out_edges(c, data=True) if e["kind"] == "has_symptom") >= 3
+        ]
+        covered = [
+            c
+            for c in self.rumedtop3_categories
+            if self.has_code(c) and g.nodes[c]["name_ru"] and len(self.symptoms(c)) >= 3
+        ]
+        return {
+            "nodes": dict(sorted(nodes.items())),
+            "edges": dict(sorted(edges.items())),
+            "codes_with_3plus_symptoms": len(three_plus),
+            "codes_with_3plus_direct_symptoms": len(direct),
+            "rumedtop3_categories": len(self.rumedtop3_categories),
+            "rumedtop3_categories_covered": len(covered),
+            "rumedtop3_categories_missing": sorted(set(self.rumedtop3_categories) - set(covered)),
+        }
 
 
 @lru_cache(maxsize=4)

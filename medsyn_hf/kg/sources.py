@@ -24,14 +24,26 @@ GENDER_SPLIT = "medsyn_kg/icd_gender_split.json"
 GPT_NOTES = "medsyn_gpt_notes/notes.jsonl.gz"
 RUMEDTOP3_TRAIN = "rumedtop3/train_v1.jsonl"
 
-ALL_SOURCES = (ICD_TREE, MAIN_PROC, ICD_SYMP_RU, HSDN, MESH_ICD10_CSV, MESH_ICD10_TXT, SYMPTOMS_EN_RU, GENDER_SPLIT,
-               GPT_NOTES, RUMEDTOP3_TRAIN)
+ALL_SOURCES = (
+    ICD_TREE,
+    MAIN_PROC,
+    ICD_SYMP_RU,
+    HSDN,
+    MESH_ICD10_CSV,
+    MESH_ICD10_TXT,
+    SYMPTOMS_EN_RU,
+    GENDER_SPLIT,
+    GPT_NOTES,
+    RUMEDTOP3_TRAIN,
+)
 
 
 def _open(path: Path):
     if not path.is_file():
         raise MedsynError(f"{path}: source file not found")
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8", newline="")
+    return (
+        gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8", newline="")
+    )
 
 
 def csv_rows(path: Path, required: list[str], delimiter: str = ",") -> Iterator[tuple[int, dict]]:
@@ -75,33 +87,60 @@ def read_icd_tree(path: Path) -> list[dict]:
             raise MedsynError(f"{path}:{line}: empty MKB_CODE or MKB_NAME")
         if parent and parent not in by_id:
             raise MedsynError(f"{path}:{line}: ID_PARENT {parent} does not exist")
-        out.append({"code": code, "name": row["MKB_NAME"].strip(), "parent": by_id[parent]["MKB_CODE"].strip() if parent else None,
-                    "actual": row["ACTUAL"].strip() != "0"})
+        out.append(
+            {
+                "code": code,
+                "name": row["MKB_NAME"].strip(),
+                "parent": by_id[parent]["MKB_CODE"].strip() if parent else None,
+                "actual": row["ACTUAL"].strip() != "0",
+            }
+        )
     return out
 
 
 def read_main_proc(path: Path) -> list[dict]:
     """MedSyn's disease table: Russian symptoms with HSDN TF-IDF weights, unweighted lists, names, sex."""
     out = []
-    cols = ["icd_10", "Name", "names_ru", "gender", "symptoms_ru", "sympotoms_tf_idfs", "symptoms_ru_no_stat", "descriptions_ru"]
+    cols = [
+        "icd_10",
+        "Name",
+        "names_ru",
+        "gender",
+        "symptoms_ru",
+        "sympotoms_tf_idfs",
+        "symptoms_ru_no_stat",
+        "descriptions_ru",
+    ]
     for line, row in csv_rows(path, cols):
         ru = _literal_list(row["symptoms_ru"], path, line)
         weights = _literal_list(row["sympotoms_tf_idfs"], path, line)
         if ru and len(ru) != len(weights):
             raise MedsynError(f"{path}:{line}: {len(ru)} symptoms_ru but {len(weights)} sympotoms_tf_idfs")
         descriptions = _literal_list(row["descriptions_ru"], path, line)
-        out.append({"code": row["icd_10"].strip(), "name_en": row["Name"].strip(), "name_ru": row["names_ru"].strip(),
-                    "sex": row["gender"].strip() if row["gender"].strip() in ("male", "female") else None,
-                    "weighted": [(s.split(",")[0], float(w)) for s, w in zip(ru, weights)],
-                    "unweighted": split_list(row["symptoms_ru_no_stat"]),
-                    "description": descriptions[0].strip() if descriptions else ""})
+        out.append(
+            {
+                "code": row["icd_10"].strip(),
+                "name_en": row["Name"].strip(),
+                "name_ru": row["names_ru"].strip(),
+                "sex": row["gender"].strip() if row["gender"].strip() in ("male", "female") else None,
+                "weighted": [(s.split(",")[0], float(w)) for s, w in zip(ru, weights)],
+                "unweighted": split_list(row["symptoms_ru_no_stat"]),
+                "description": descriptions[0].strip() if descriptions else "",
+            }
+        )
     return out
 
 
 def read_icd_symp_ru(path: Path) -> list[dict]:
-    return [{"code": row["icd_10"].strip(), "name_en": row["Name"].strip(), "name_ru": row["names_ru"].strip(),
-             "unweighted": split_list(row["symptoms_ru_no_stat"])}
-            for _, row in csv_rows(path, ["icd_10", "Name", "names_ru", "symptoms_ru_no_stat"])]
+    return [
+        {
+            "code": row["icd_10"].strip(),
+            "name_en": row["Name"].strip(),
+            "name_ru": row["names_ru"].strip(),
+            "unweighted": split_list(row["symptoms_ru_no_stat"]),
+        }
+        for _, row in csv_rows(path, ["icd_10", "Name", "names_ru", "symptoms_ru_no_stat"])
+    ]
 
 
 def read_hsdn(path: Path) -> list[dict]:
@@ -169,9 +208,14 @@ def jsonl_records(path: Path, required: tuple[str, ...]) -> Iterator[dict]:
 
 def read_gpt_notes(path: Path) -> list[dict]:
     """(code, symptom list) of each MedSyn GPT note: how often a symptom was prompted for a code."""
-    return [{"code": r["icd10"].strip(), "name_ru": (r.get("disease_name_ru") or "").strip(),
-             "symptoms": [s for s in r["symptoms"] if s.strip()]}
-            for r in jsonl_records(path, ("icd10", "symptoms"))]
+    return [
+        {
+            "code": r["icd10"].strip(),
+            "name_ru": (r.get("disease_name_ru") or "").strip(),
+            "symptoms": [s for s in r["symptoms"] if s.strip()],
+        }
+        for r in jsonl_records(path, ("icd10", "symptoms"))
+    ]
 
 
 def read_rumedtop3_train(path: Path) -> list[dict]:

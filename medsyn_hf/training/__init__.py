@@ -1,1 +1,2 @@
-"""Supervised fine-tuning of the note writer (MedSyn step 4): configs, data mixture, attention, model card, the SFT script."""
+"""Supervised fine-tuning of the note writer (MedSyn step 4): configs, data mixture, attention, model card, the SFT
+script."""

@@ -18,7 +18,9 @@ SDPA_VARLEN = "sdpa_varlen"
 VARLEN_IMPLEMENTATIONS = ("flash_attention_2", "flash_attention_3", SDPA_VARLEN)
 
 
-def sdpa_varlen_forward(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
+def sdpa_varlen_forward(
+    module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs
+):
     """Varlen flash attention for padding-free batches (query: 1 x heads x tokens x dim); sdpa for anything else."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
@@ -33,8 +35,16 @@ def sdpa_varlen_forward(module, query, key, value, attention_mask, dropout=0.0, 
     cu_seq_lens = cu_seq_lens.to(device=q.device, dtype=torch.int32)
     max_len = int(kwargs["max_length_q"])
     out = varlen_attn(
-        q, k, v, cu_seq_lens, cu_seq_lens, max_len, max_len,
-        scale=scaling, window_size=(-1, 0), enable_gqa=q.shape[1] != k.shape[1],
+        q,
+        k,
+        v,
+        cu_seq_lens,
+        cu_seq_lens,
+        max_len,
+        max_len,
+        scale=scaling,
+        window_size=(-1, 0),
+        enable_gqa=q.shape[1] != k.shape[1],
     )
     return out.unsqueeze(0), None  # 1 x tokens x heads x dim, like sdpa_attention_forward
 
@@ -66,12 +76,12 @@ def configure_attention(training_args, model_args) -> None:
     if model_args.attn_implementation == SDPA_VARLEN:
         register_sdpa_varlen()
     if padding_free and model_args.attn_implementation not in VARLEN_IMPLEMENTATIONS:
-        logger.warning(
-            "no varlen attention (%s): packing -> length-grouped batches", model_args.attn_implementation
-        )
+        logger.warning("no varlen attention (%s): packing -> length-grouped batches", model_args.attn_implementation)
         training_args.packing = training_args.padding_free = False
         training_args.train_sampling_strategy = "group_by_length"
     logger.info(
         "attention %s, packing %s, sampling %s",
-        model_args.attn_implementation, training_args.packing, training_args.train_sampling_strategy,
+        model_args.attn_implementation,
+        training_args.packing,
+        training_args.train_sampling_strategy,
     )

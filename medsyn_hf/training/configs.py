@@ -1,4 +1,12 @@
-"""The SFT recipe's arguments: TRL's dataclasses, extended the way open-r1 does (a weighted dataset mixture)."""
+"""The SFT recipe's arguments: TRL's dataclasses, so that one YAML config runs under `trl sft` and `medsyn sft`.
+
+The dataset is TRL's: `dataset_name` (+ `dataset_config`), or a mixture in `trl.DatasetMixtureConfig`'s keys
+(`datasets`, `streaming`, `test_split_size`), which `ScriptArguments` inherits rather than copies. TRL refuses any
+key it does not know (inside a `datasets` entry it is a TypeError, at the top level `trl sft` hands it to
+`accelerate launch`, which rejects it), so there is no room for an extension of the mixture: shares are TRL's
+`fraction`, and subsampling or repeating a source is `datasets`' split syntax (`split: train[:5%]`,
+`split: train+train`).
+"""
 
 from __future__ import annotations
 
@@ -6,81 +14,68 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import trl
+from trl.scripts.utils import DatasetConfig
 
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.validate import check_range
 
 MAX_SEED = 2**32 - 1  # numpy's seed range (set_seed seeds numpy)
+MIXTURE_MOVED = (
+    "dataset_mixture: replaced by TRL's mixture keys: top-level `datasets: [{path, name, split, columns, "
+    "fraction}]` and `test_split_size` (weights: `fraction`, or a split such as train[:5%] / "
+    "train+train); see recipes/llama-2-7b/sft/config_lora.yaml"
+)
 
 
-@dataclass
-class DatasetConfig:
-    """One dataset config in the mixture; `id` defaults to `dataset_name`, so one folder can feed every entry."""
-
-    id: str | None = None
-    config: str | None = None
-    split: str = "train"
-    columns: list[str] | None = None
-    weight: float | None = None
-
-
-@dataclass
-class DatasetMixtureConfig:
-    datasets: list[DatasetConfig]
-    seed: int = 0
-    test_split_size: float | None = None
-
-
-def _build(cls, values: Any, where: str):
-    """Dataclass from a YAML mapping, refusing unknown keys (a typo must not be silently ignored)."""
+def _entry(values: Any, where: str) -> DatasetConfig:
+    """One `datasets` entry, refusing unknown keys in one line (TRL's dataclass raises a TypeError)."""
+    if isinstance(values, DatasetConfig):
+        return values
     if not isinstance(values, dict):
         raise MedsynError(f"{where} must be a mapping, got {values!r}")
-    known = {f.name for f in fields(cls)}
+    known = {f.name for f in fields(DatasetConfig)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise MedsynError(f"unknown key(s) {unknown} in {where}; allowed: {sorted(known)}")
-    return cls(**values)
+    if not str(values.get("path") or "").strip():
+        raise MedsynError(f"{where}: no `path`; give a dataset folder or Hub id")
+    return DatasetConfig(**values)
 
 
 @dataclass
-class ScriptArguments(trl.ScriptArguments):
-    """
-    Args:
-        dataset_mixture (`dict`, *optional*): configs of the instruction dataset to mix, with weights. A weight is
-            the share of that config's rows used (after shuffling with `seed`); above 1 the rows are repeated.
+class ScriptArguments(trl.ScriptArguments, trl.DatasetMixtureConfig):
+    """TRL's script arguments and its dataset mixture, checked.
 
-            dataset_mixture:
-              datasets:
-                - {config: note_writing, weight: 1.0}            # id defaults to dataset_name
-                - {id: other/dataset, config: all, weight: 0.5, columns: [prompt, completion]}
-              seed: 0
-              test_split_size: 0.02
+    datasets:                                       # TRL's DatasetMixtureConfig; `dataset_name` is then unused
+      - {path: outputs/ift, name: note_writing}
+      - {path: outputs/ift, name: complaint_to_icd, split: "train[:50%]"}
+    test_split_size: 0.01                           # split off with the training seed
     """
 
-    dataset_mixture: dict[str, Any] | None = field(
+    dataset_mixture: dict | str | None = field(
         default=None,
-        metadata={"help": "Configs of the dataset to mix, with weights (see the class docstring). YAML only."},
+        metadata={"help": "Removed. " + MIXTURE_MOVED.replace("%", "%%")},  # argparse formats help with %
     )
 
     def __post_init__(self):
+        if self.dataset_mixture is not None:
+            raise MedsynError(MIXTURE_MOVED)
         if self.dataset_name is not None and not self.dataset_name.strip():
-            raise MedsynError("dataset_name: '' is empty; give a dataset folder or Hub id (or unset it and use "
-                              "dataset_mixture with ids)")
-        if self.dataset_name is None and self.dataset_mixture is None:
-            raise MedsynError("no dataset: set `dataset_name` (a local folder or Hub id) or `dataset_mixture`")
-        if self.dataset_mixture is None:
-            return
-        mixture = _build(DatasetMixtureConfig, self.dataset_mixture, "dataset_mixture")
-        if not mixture.datasets:
-            raise MedsynError("dataset_mixture.datasets is empty")
-        mixture.datasets = [_build(DatasetConfig, d, "dataset_mixture.datasets[]") for d in mixture.datasets]
-        for d in mixture.datasets:
-            d.id = d.id or self.dataset_name
-            if d.id is None:
-                raise MedsynError(f"dataset_mixture entry {d.config!r} has no `id` and `dataset_name` is not set")
-            if d.weight is not None and d.weight <= 0:
-                raise MedsynError(f"dataset_mixture weight must be > 0, got {d.weight} for {d.id}:{d.config}")
-        self.dataset_mixture = mixture
+            raise MedsynError(
+                "dataset_name: '' is empty; give a dataset folder or Hub id (or unset it and list `datasets`)"
+            )
+        if self.dataset_name is None and not self.datasets:
+            raise MedsynError("no dataset: set `dataset_name` (a local folder or Hub id) or `datasets`")
+        self.datasets = [_entry(d, f"datasets[{i}]") for i, d in enumerate(self.datasets or [])]
+        fractions = [d.fraction for d in self.datasets]
+        if any(f is not None for f in fractions) and None in fractions:
+            raise MedsynError("datasets: `fraction` must be set for every entry or for none")
+        for d in self.datasets:
+            check_range(f"fraction of {d.path}:{d.name}", d.fraction, 0, low_open=True)
+        check_range("test_split_size", self.test_split_size, 0, low_open=True)
+        if self.streaming and self.test_split_size is not None:
+            raise MedsynError("test_split_size: a streamed mixture cannot be split; set streaming: false or drop it")
+        super().__post_init__()
 
 
 @dataclass
@@ -91,8 +86,10 @@ class SFTConfig(trl.SFTConfig):
     )
     overwrite_output_dir: bool = field(
         default=False,
-        metadata={"help": "Train into an existing non-empty `output_dir` that `medsyn sft` did not write (its files "
-                          "may be replaced). Without it such a folder is refused."},
+        metadata={
+            "help": "Train into an existing non-empty `output_dir` that `medsyn sft` did not write (its files "
+            "may be replaced). Without it such a folder is refused."
+        },
     )
 
     def __post_init__(self):
@@ -120,11 +117,20 @@ class SFTConfig(trl.SFTConfig):
 
 @dataclass
 class ModelConfig(trl.ModelConfig):
-    """TRL's model arguments, with the model required and LoRA's shape in range."""
+    """TRL's model arguments, with the model required and LoRA's shape in range. `medsyn-tiny` names the packaged
+    writer; a local model becomes an absolute path, which an adapter records as its `base_model_name_or_path` (a
+    relative one would only resolve from the folder training ran in)."""
 
     def __post_init__(self):
+        import os
+
+        from medsyn_hf.tiny_model import resolve_model
+
+        self.model_name_or_path = resolve_model(self.model_name_or_path)
         check_model_args(self)
         check_model_path("model_name_or_path", self.model_name_or_path)  # SFT loads it here, whatever the config
+        if os.path.exists(self.model_name_or_path):
+            self.model_name_or_path = os.path.abspath(self.model_name_or_path)
         super().__post_init__()
 
 

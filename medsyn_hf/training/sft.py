@@ -1,5 +1,6 @@
-"""Supervised fine-tuning on the instruction dataset: TRL's `trl/scripts/sft.py` plus a weighted dataset mixture,
-automatic resume, an optional merged model and our model card. `recipes/sft.py` and `medsyn sft` both run `main`.
+"""Supervised fine-tuning on the instruction dataset: TRL's `trl/scripts/sft.py` (same config keys, same data) plus
+checked arguments, a seeded eval split, automatic resume, an optional merged model and our model card. `recipes/sft.py`
+and `medsyn sft` both run `main`; `trl sft --config` runs TRL's own script on the same recipe.
 
     medsyn tiny-model --out outputs/tiny-model && medsyn ift build --out outputs/ift
     medsyn sft --config recipes/tiny/sft/config.yaml
@@ -17,13 +18,13 @@ from pathlib import Path
 
 import datasets
 import transformers
-import yaml
 from transformers import AutoTokenizer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTTrainer, TrlParser, get_peft_config, get_quantization_config
 
+from medsyn_hf import recipe_args
 from medsyn_hf.errors import MedsynError, first_line
-from medsyn_hf.io import MARKER, atomic_path, check_output, claim_output
+from medsyn_hf.io import atomic_path, check_output, claim_output
 from medsyn_hf.training.attention import configure_attention
 from medsyn_hf.training.configs import ModelConfig, ScriptArguments, SFTConfig
 from medsyn_hf.training.data import get_dataset
@@ -37,49 +38,10 @@ def make_parser() -> TrlParser:
     return TrlParser((ScriptArguments, SFTConfig, ModelConfig), prog="medsyn sft")
 
 
-def _usage_error(message: str):
-    raise MedsynError(message)
-
-
 def parse_args(argv: list[str], parser: TrlParser | None = None):
-    """TrlParser (SFT's unless given), with a bad config (unknown key, missing or non-UTF-8 file, wrong type, bad
-    value) or a bad flag as one `MedsynError` line.
-
-    The YAML values are converted to their fields' types here (``medsyn_hf.validate.coerce_config``): TrlParser
-    hands them to argparse as defaults, which argparse neither converts nor checks."""
-    from medsyn_hf.validate import coerce_config
-
-    parser = parser or make_parser()
-    parser.error = _usage_error  # argparse's usage + message, as one line
-    argv = list(argv)
-    if "--config" in argv:
-        at = argv.index("--config")
-        path = Path(argv[at + 1]) if at + 1 < len(argv) else None
-        if path is None or not path.is_file():
-            raise MedsynError(f"config file not found: {path}")
-        try:
-            config = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise MedsynError(f"{path} is not UTF-8 text; save the YAML config as UTF-8") from None
-        except yaml.YAMLError as err:
-            raise MedsynError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from err
-        if not isinstance(config, dict):
-            raise MedsynError(f"{path} must be a YAML mapping of argument: value")
-        known = {action.dest for action in parser._actions} | {"env"}
-        unknown = sorted(set(map(str, config)) - known)
-        if unknown:
-            raise MedsynError(f"unknown key(s) in {path}: {', '.join(unknown)} (see `{parser.prog} --help`)")
-        env = config.pop("env", None) or {}
-        if not isinstance(env, dict):
-            raise MedsynError(f"{path}: env must be a mapping of variable: value")
-        config = coerce_config(config, parser.dataclass_types, where=f"{path}: ")
-        os.environ.update({str(k): str(v) for k, v in env.items()})
-        parser.set_defaults_with_config(**config)
-        argv = argv[:at] + argv[at + 2:]
-    try:
-        return parser.parse_args_and_config(argv)
-    except (ValueError, TypeError) as err:
-        raise MedsynError(first_line(err)) from err
+    """SFT's arguments from a YAML config and flags (``medsyn_hf.recipe_args.parse_args`` with SFT's parser unless
+    given)."""
+    return recipe_args.parse_args(argv, parser or make_parser())
 
 
 def get_tokenizer(model_args: ModelConfig, training_args: SFTConfig):
@@ -91,8 +53,9 @@ def get_tokenizer(model_args: ModelConfig, training_args: SFTConfig):
             trust_remote_code=training_args.trust_remote_code,
         )
     except (OSError, ValueError) as err:
-        raise MedsynError(f"model_name_or_path: cannot load {model_args.model_name_or_path!r} "
-                          f"({first_line(err)})") from None
+        raise MedsynError(
+            f"model_name_or_path: cannot load {model_args.model_name_or_path!r} ({first_line(err)})"
+        ) from None
     eos = training_args.eos_token or tokenizer.eos_token
     if tokenizer.pad_token is None or tokenizer.pad_token == eos:
         if tokenizer.unk_token is None or tokenizer.unk_token == eos:
@@ -116,30 +79,31 @@ def save_merged_model(output_dir: str, model_args: ModelConfig) -> Path:
     return merged
 
 
-def push_folder(output_dir: str, training_args: SFTConfig) -> str:
-    """Upload the adapter, tokenizer and our card (Trainer.push_to_hub would replace the card with TRL's)."""
-    from huggingface_hub import HfApi
+def hub_repo(output_dir: str, training_args: SFTConfig) -> str:
+    """The model repo to push to, as the Trainer names it: ``hub_model_id``, else the output folder's name."""
+    return training_args.hub_model_id or Path(output_dir).resolve().name
 
-    api = HfApi(token=training_args.hub_token)
-    repo = api.create_repo(
-        training_args.hub_model_id or Path(output_dir).resolve().name,
+
+def push_model(output_dir: str, training_args: SFTConfig) -> str:
+    """Upload the adapter, tokenizer and our card (Trainer.push_to_hub would replace the card with TRL's); a failure
+    (offline, no or read-only token) is one ``MedsynError`` line. Returns the commit URL."""
+    from medsyn_hf.hub import push_folder
+
+    return push_folder(
+        output_dir,
+        hub_repo(output_dir, training_args),
+        training_args.hub_token,
+        repo_type="model",
         private=training_args.hub_private_repo,
-        exist_ok=True,
-    )
-    api.upload_folder(
-        repo_id=repo.repo_id,
-        folder_path=output_dir,
         revision=training_args.hub_revision,
-        ignore_patterns=["checkpoint-*", "merged/*", "runs/*", MARKER],
         commit_message="medsyn sft",
+        ignore_patterns=["checkpoint-*", "merged/*", "runs/*"],
     )
-    return repo.repo_id
 
 
 def output_inputs(script_args: ScriptArguments, model_args: ModelConfig) -> list[str]:
     """The local inputs (model, datasets) the output folder may not be, contain or lie in."""
-    mixture = script_args.dataset_mixture.datasets if script_args.dataset_mixture else []
-    names = [model_args.model_name_or_path, script_args.dataset_name, *(d.id for d in mixture)]
+    names = [model_args.model_name_or_path, script_args.dataset_name, *(d.path for d in script_args.datasets)]
     return [name for name in names if name and os.path.exists(name)]
 
 
@@ -154,16 +118,16 @@ def build_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_
     `model` (an instantiated model, e.g. random weights for a benchmark) replaces loading `model_name_or_path`,
     which then only names the tokenizer.
     """
-    dataset, sources = get_dataset(script_args)
+    dataset, sources = get_dataset(script_args, training_args.seed)
     needed = [script_args.dataset_train_split]
     if training_args.eval_strategy != "no":
         needed.append(script_args.dataset_test_split)
     missing = [split for split in needed if split not in dataset]
     if missing:
         raise MedsynError(
-            f"dataset has no split {missing} (has {sorted(dataset)}); for eval set dataset_mixture.test_split_size"
+            f"dataset has no split {missing} (has {sorted(dataset)}); for eval list `datasets` and set test_split_size"
         )
-    empty = [split for split in needed if not len(dataset[split])]
+    empty = [split for split in needed if isinstance(dataset[split], datasets.Dataset) and not len(dataset[split])]
     if empty:
         raise MedsynError(f"dataset split(s) {empty} have no rows; check dataset_name, dataset_config and the mixture")
     configure_attention(training_args, model_args)
@@ -188,8 +152,10 @@ def build_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_
     # TRL truncates to max_length and then drops rows whose completion was cut away entirely: with a short
     # max_length nothing may be left, and the Trainer would fail later with an IndexError deep in its sampler.
     if isinstance(trainer.train_dataset, datasets.Dataset) and not len(trainer.train_dataset):
-        raise MedsynError(f"no training rows left: with max_length={training_args.max_length} every row's completion "
-                          "is truncated away; raise max_length")
+        raise MedsynError(
+            f"no training rows left: with max_length={training_args.max_length} every row's completion "
+            "is truncated away; raise max_length"
+        )
     return trainer, sources
 
 
@@ -213,12 +179,27 @@ def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: Mod
     logger.info(f"Training parameters {training_args}")
 
     # The output folder: never an input, nor a folder another command wrote (unless overwrite_output_dir)
-    output = dict(command=COMMAND, inputs=output_inputs(script_args, model_args),
-                  overwrite=training_args.overwrite_output_dir, owned=is_sft_output)
+    output = dict(
+        command=COMMAND,
+        inputs=output_inputs(script_args, model_args),
+        overwrite=training_args.overwrite_output_dir,
+        owned=is_sft_output,
+    )
     check_output(training_args.output_dir, **output)
+    if training_args.push_to_hub and training_args.process_index == 0:  # the Trainer's own create_repo would fail
+        from medsyn_hf.hub import create_repo  # with a traceback: fail here, as one line, before any training
+
+        create_repo(
+            hub_repo(training_args.output_dir, training_args),
+            training_args.hub_token,
+            repo_type="model",
+            private=training_args.hub_private_repo,
+        )
 
     # Check for last checkpoint: a rerun of an interrupted run continues where it stopped
-    last_checkpoint = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+    last_checkpoint = (
+        get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+    )
     if last_checkpoint is not None and training_args.resume_from_checkpoint is None:
         logger.info(f"Checkpoint detected, resuming training at {last_checkpoint=}.")
 
@@ -266,7 +247,7 @@ def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: Mod
         if training_args.save_merged_model and model_args.use_peft:
             logger.info(f"Merged model saved to {save_merged_model(training_args.output_dir, model_args)}")
         if training_args.push_to_hub:
-            logger.info(f"Pushed to the Hub: {push_folder(training_args.output_dir, training_args)}")
+            logger.info(f"Pushed to the Hub: {push_model(training_args.output_dir, training_args)}")
     trainer.accelerator.wait_for_everyone()
     logger.info(f"Model saved to {training_args.output_dir}")
     trainer.end()  # finish the trackers and destroy the process group

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import configparser
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from medsyn_hf.errors import MedsynError
 from medsyn_hf.generation.backends import adapter_base, is_model_folder
 from medsyn_hf.hub import hub_errors
 from medsyn_hf.io import MARKER, check_output, safe_output
+from medsyn_hf.validate import is_hub_id
 
 SPACE = Path(__file__).resolve().parent
 REPO = SPACE.parents[1]
@@ -53,11 +53,16 @@ def requirements(setup_cfg: Path = REPO / "setup.cfg") -> str:
             else:
                 merged[name] = req
     kept = [str(req) for name, req in merged.items() if name not in SDK_INSTALLED]
-    return "\n".join([
-        HEADER, "# gradio comes with the Space SDK (sdk_version in README.md); the library is the medsyn_hf/ folder.",
-        *kept,
-        "# PyPI's Linux torch is the CUDA build a GPU Space needs; the version the project is tested with.",
-        TORCH, ""])
+    return "\n".join(
+        [
+            HEADER,
+            "# gradio comes with the Space SDK (sdk_version in README.md); the library is the medsyn_hf/ folder.",
+            *kept,
+            "# PyPI's Linux torch is the CUDA build a GPU Space needs; the version the project is tested with.",
+            TORCH,
+            "",
+        ]
+    )
 
 
 def is_bundle(folder: Path) -> bool:
@@ -80,19 +85,10 @@ def check_model(model: Path) -> None:
     if base is not None and not is_hub_id(base):
         merged = model / "merged"  # SFT's save_merged_model
         instead = merged if is_model_folder(merged) else "a merged model or an adapter of a Hub model"
-        raise MedsynError(f"{model}: a LoRA adapter of the local model {base!r}, which the Space cannot load; "
-                          f"deploy {instead} instead")
-
-
-def is_hub_id(name: str) -> bool:
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
-    try:
-        validate_repo_id(name)
-    except HFValidationError:
-        return False
-    return not os.path.exists(name)
+        raise MedsynError(
+            f"{model}: a LoRA adapter of the local model {base!r}, which the Space cannot load; "
+            f"deploy {instead} instead"
+        )
 
 
 def check_repo_id(repo_id: str) -> None:
@@ -117,8 +113,9 @@ def bundle(out: Path, model: Path | None = None, overwrite: bool = False) -> Pat
             for name in COPIED:
                 shutil.copy2(SPACE / name, tmp / name)
             (tmp / "requirements.txt").write_text(text, encoding="utf-8")
-            shutil.copytree(REPO / "medsyn_hf", tmp / "medsyn_hf",
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                REPO / "medsyn_hf", tmp / "medsyn_hf", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
             if model is not None:
                 shutil.copytree(model, tmp / "model", ignore=shutil.ignore_patterns(*SFT_LEFTOVERS))
     except OSError as err:  # shutil.Error (several files failed) is one too
@@ -133,18 +130,28 @@ def push(folder: Path, repo_id: str, private: bool = False) -> str:
     with hub_errors(f"cannot push {folder} to the Hub Space {repo_id!r}"):
         api = HfApi()
         api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private or None, exist_ok=True)
-        commit = api.upload_folder(folder_path=folder, repo_id=repo_id, repo_type="space",
-                                   commit_message="Deploy the MedSyn demo", delete_patterns=OWNED,
-                                   ignore_patterns=[MARKER])
+        commit = api.upload_folder(
+            folder_path=folder,
+            repo_id=repo_id,
+            repo_type="space",
+            commit_message="Deploy the MedSyn demo",
+            delete_patterns=OWNED,
+            ignore_patterns=[MARKER],
+        )
     return commit.commit_url
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = OneLineParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, required=True, help="the Space repository folder to write (an earlier one is "
-                   "replaced)")
-    p.add_argument("--model", type=Path, help="a model with its tokenizer, or a LoRA adapter of a Hub model, bundled "
-                   "as model/: the app's default model")
+    p.add_argument(
+        "--out", type=Path, required=True, help="the Space repository folder to write (an earlier one is replaced)"
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="a model with its tokenizer, or a LoRA adapter of a Hub model, bundled "
+        "as model/: the app's default model",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an --out folder that is not an earlier bundle")
     p.add_argument("--repo-id", help="then create (if missing) the Hub Space USER/NAME and upload the folder to it")
     p.add_argument("--private", action="store_true", help="create the Space private")

@@ -41,5 +41,8 @@ class CopyRatio(evaluate.Metric):
         ratios = [copy_ratio(note, example, n) for note, example in zip(predictions, references)]
         spans = [copy_span(note, example) for note, example in zip(predictions, references)]
         count = max(len(ratios), 1)
-        return {"copy_ratio": sum(ratios) / count, "copy_span": sum(spans) / count,
-                "max_copy_span": max(spans, default=0)}
+        return {
+            "copy_ratio": sum(ratios) / count,
+            "copy_span": sum(spans) / count,
+            "max_copy_span": max(spans, default=0),
+        }

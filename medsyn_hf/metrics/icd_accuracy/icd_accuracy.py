@@ -9,13 +9,16 @@ import evaluate
 from medsyn_hf.evaluation.icd_metrics import icd_scores
 from medsyn_hf.metrics import MEDSYN_CITATION
 
-_CITATION = MEDSYN_CITATION + """\
+_CITATION = (
+    MEDSYN_CITATION
+    + """\
 @misc{blinov2022rumedbench,
   title={RuMedBench: A Russian Medical Language Understanding Benchmark},
   author={Blinov, Pavel and Reshetnikova, Arina and Nesterov, Aleksandr and Zubkova, Galina and Kokh, Vladimir},
   year={2022}, eprint={2201.06499}, archivePrefix={arXiv}
 }
 """
+)
 
 _DESCRIPTION = """\
 RuMedTop3's scores of an ICD-10 code classifier: acc@1 (the first predicted code is right) and hit@3 (the right code is
@@ -49,8 +52,9 @@ class IcdAccuracy(evaluate.Metric):
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features({"predictions": datasets.Sequence(datasets.Value("string")),
-                                        "references": datasets.Value("string")}),
+            features=datasets.Features(
+                {"predictions": datasets.Sequence(datasets.Value("string")), "references": datasets.Value("string")}
+            ),
         )
 
     def _compute(self, predictions, references, rare_codes=(), n_bootstrap=1000, confidence=0.95, seed=0):

@@ -1,11 +1,14 @@
-"""Symptom strings from different sources become one node when they mean the same: lower-case, lemmatised, tidy."""
+"""Text normalisation shared by the graph, the filters, the evaluations and the highlighter: Russian words as
+lower-case tokens ("ё" as "е"), their pymorphy3 lemmas, and the merge key and display form of a symptom string (so
+strings from different sources become one graph node when they mean the same)."""
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
 
-_WORD = re.compile(r"[a-zа-яё0-9]+(?:-[a-zа-яё0-9]+)*")
+# A word of lower-case text: letters and digits, hyphenated parts kept together ("кто-то", "covid-19").
+WORD = re.compile(r"[a-zа-яё0-9]+(?:-[a-zа-яё0-9]+)*")
 _SPACE = re.compile(r"\s+")
 _BRACKETS = re.compile(r"[()\[\]{}\"«»]")
 
@@ -27,7 +30,8 @@ def lemma(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower().replace("ё", "е"))
+    """The words of a text, lower-cased, "ё" as "е"."""
+    return WORD.findall(text.lower().replace("ё", "е"))
 
 
 def lemmas(text: str) -> list[str]:

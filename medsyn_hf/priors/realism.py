@@ -51,7 +51,7 @@ class NoteIndex:
 
 def train_notes() -> NoteIndex:
     """The packaged RuMedTop3 train notes (what ``medsyn priors --json`` measures against)."""
-    from medsyn_hf.priors import load_examples
+    from medsyn_hf.priors.resources import load_examples
 
     table = load_examples()
     return NoteIndex(zip(table["code"].to_pylist(), table["text"].to_pylist()))
@@ -102,15 +102,19 @@ def diversity(codes, symptom_lists) -> dict:
         by_code[code][frozenset(symptoms)] += 1
     distinct = [len(counts) for counts in by_code.values()]
     pairwise = [mean_pairwise_jaccard(counts) for counts in by_code.values() if counts.total() > 1]
-    return {"codes": len(by_code),
-            "distinct_sets_per_code": round(sum(distinct) / len(distinct), 4) if distinct else None,
-            "distinct_share": round(sum(distinct) / sum(c.total() for c in by_code.values()), 4) if distinct else None,
-            "mean_pairwise_jaccard": round(sum(pairwise) / len(pairwise), 4) if pairwise else None}
+    return {
+        "codes": len(by_code),
+        "distinct_sets_per_code": round(sum(distinct) / len(distinct), 4) if distinct else None,
+        "distinct_share": round(sum(distinct) / sum(c.total() for c in by_code.values()), 4) if distinct else None,
+        "mean_pairwise_jaccard": round(sum(pairwise) / len(pairwise), 4) if pairwise else None,
+    }
 
 
 def realism(priors, notes: NoteIndex | None = None) -> dict:
     """Attestation (against ``notes``, default the packaged train notes) and diversity of a priors dataset."""
     columns = priors.select_columns(["code", "category", "symptoms"]).to_dict()
     notes = train_notes() if notes is None else notes
-    return {"attestation": attestation(columns["category"], columns["symptoms"], notes),
-            "diversity": diversity(columns["code"], columns["symptoms"])}
+    return {
+        "attestation": attestation(columns["category"], columns["symptoms"], notes),
+        "diversity": diversity(columns["code"], columns["symptoms"]),
+    }

@@ -3,7 +3,7 @@
 Why a policy: the MKG is much broader than MedSyn's own table (a sampled code has a median of ~33 symptoms, up to
 300, mostly from the HSDN MeSH join), and MedSyn's draw, softmax(weight / 10) over a 0-10 scale, is close to uniform,
 so most prompted symptoms were weak associations that real complaints of the code never voice (see
-``medsyn_hf.priors_realism`` and ``benchmarks/priors_realism.py``).
+``medsyn_hf.priors.realism`` and ``benchmarks/priors_realism.py``).
 
 For a pool code C, each symptom gets a **score**: the maximum over its sources s of ``source_weights[s] · w_s(C)``,
 where ``w_s`` is that source's own 0-10 weight of the edge (kept per edge in the MKG; a category takes the maximum
@@ -36,8 +36,13 @@ import yaml
 from medsyn_hf.errors import MedsynError
 
 # Chosen on RuMedTop3 *train* attestation and diversity only (benchmarks/priors_realism.py, grid in its JSON).
-DEFAULTS = {"temperature": 3.0, "top_k": 20, "min_weight": 0.0, "inherit": 1.0,
-            "source_weights": {"hsdn": 0.25, "rumedtop3_train": 4.0}}
+DEFAULTS = {
+    "temperature": 3.0,
+    "top_k": 20,
+    "min_weight": 0.0,
+    "inherit": 1.0,
+    "source_weights": {"hsdn": 0.25, "rumedtop3_train": 4.0},
+}
 MEDSYN = {"temperature": 10.0, "top_k": 0, "min_weight": 0.0, "source_weights": {}, "inherit": 0.0}
 UNWEIGHTED = 5.0  # the MKG's weight of a symptom from an unweighted list
 MAX_OVERRIDE_SYMPTOMS = 1000
@@ -55,8 +60,13 @@ class SymptomPolicy:
     @property
     def is_identity(self) -> bool:
         """True when the MKG's lists and weights are used as they are (the MedSyn-compatible case)."""
-        return not (self.top_k or self.min_weight or self.inherit or self.overrides
-                    or any(m != 1 for _, m in self.source_weights))
+        return not (
+            self.top_k
+            or self.min_weight
+            or self.inherit
+            or self.overrides
+            or any(m != 1 for _, m in self.source_weights)
+        )
 
 
 def _number(value, what: str, low: float, integer: bool = False):
@@ -66,13 +76,23 @@ def _number(value, what: str, low: float, integer: bool = False):
     return value
 
 
-def resolve_policy(temperature=None, top_k=None, min_weight=None, source_weights=None, inherit=None, overrides=None,
-                   medsyn_compatible: bool = False) -> SymptomPolicy:
+def resolve_policy(
+    temperature=None,
+    top_k=None,
+    min_weight=None,
+    source_weights=None,
+    inherit=None,
+    overrides=None,
+    medsyn_compatible: bool = False,
+) -> SymptomPolicy:
     """The policy from explicit options; an option left None takes the default (MedSyn's under medsyn_compatible)."""
     base = MEDSYN if medsyn_compatible else DEFAULTS
     temperature = base["temperature"] if temperature is None else temperature
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
-            math.isfinite(temperature) and temperature > 0):
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not (math.isfinite(temperature) and temperature > 0)
+    ):
         raise MedsynError(f"temperature must be > 0, got {temperature}")
     top_k = _number(base["top_k"] if top_k is None else top_k, "top_k (0: all symptoms)", 0, integer=True)
     min_weight = _number(base["min_weight"] if min_weight is None else min_weight, "min_weight", 0)
@@ -84,9 +104,14 @@ def resolve_policy(temperature=None, top_k=None, min_weight=None, source_weights
         _number(multiplier, f"source weight of {source!r}", 0)
     if isinstance(overrides, (str, Path)):
         overrides = load_overrides(overrides)
-    return SymptomPolicy(float(temperature), int(top_k), float(min_weight),
-                         tuple(sorted((str(s), float(m)) for s, m in weights.items())), float(inherit),
-                         _check_overrides(overrides or {}))
+    return SymptomPolicy(
+        float(temperature),
+        int(top_k),
+        float(min_weight),
+        tuple(sorted((str(s), float(m)) for s, m in weights.items())),
+        float(inherit),
+        _check_overrides(overrides or {}),
+    )
 
 
 def parse_source_weights(items) -> dict | None:
@@ -127,10 +152,16 @@ def _check_overrides(data: dict) -> tuple:
     for code, entries in data.items():
         if isinstance(entries, list):
             entries = {s: UNWEIGHTED for s in entries} if all(isinstance(s, str) for s in entries) else None
-        if not isinstance(code, str) or not isinstance(entries, dict) or not entries \
-                or len(entries) > MAX_OVERRIDE_SYMPTOMS:
-            raise MedsynError(f"symptom list of {code!r} must be a non-empty list of symptoms or {{symptom: weight}} "
-                              f"(at most {MAX_OVERRIDE_SYMPTOMS})")
+        if (
+            not isinstance(code, str)
+            or not isinstance(entries, dict)
+            or not entries
+            or len(entries) > MAX_OVERRIDE_SYMPTOMS
+        ):
+            raise MedsynError(
+                f"symptom list of {code!r} must be a non-empty list of symptoms or {{symptom: weight}} "
+                f"(at most {MAX_OVERRIDE_SYMPTOMS})"
+            )
         pairs = []
         for name, weight in entries.items():
             if not isinstance(name, str) or not name.strip():
@@ -159,12 +190,13 @@ class Candidates:
 @lru_cache(maxsize=8)
 def candidates(kg, level: str, min_symptoms: int, example_offset: int) -> Candidates:
     from medsyn_hf.kg.graph import SYMPTOM
-    from medsyn_hf.priors import build_pool
+    from medsyn_hf.priors.pool import build_pool
 
     pool = build_pool(kg, level, min_symptoms, example_offset)  # cached
     g = kg.graph
-    sources = tuple(sorted({s for *_, e in g.edges(data=True) if e["kind"] == "has_symptom"
-                            for s in e["source_weights"]}))
+    sources = tuple(
+        sorted({s for *_, e in g.edges(data=True) if e["kind"] == "has_symptom" for s in e["source_weights"]})
+    )
     column = {s: j for j, s in enumerate(sources)}
     owner, names, weights = [], [], []
     cells = {"own": ([], [], []), "inherited": ([], [], [])}  # (rows, columns, weights) of the per-source weights
@@ -196,8 +228,14 @@ def candidates(kg, level: str, min_symptoms: int, example_offset: int) -> Candid
         matrix = np.full((len(names), len(sources)), -np.inf)
         np.maximum.at(matrix, (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)), np.array(values))
         matrices[kind] = np.where(np.isinf(matrix), np.nan, matrix)
-    return Candidates(sources, np.array(owner), np.array(names, dtype=object), np.array(weights, dtype=np.float64),
-                      matrices["own"], matrices["inherited"])
+    return Candidates(
+        sources,
+        np.array(owner),
+        np.array(names, dtype=object),
+        np.array(weights, dtype=np.float64),
+        matrices["own"],
+        matrices["inherited"],
+    )
 
 
 def _best(matrix: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
@@ -208,7 +246,7 @@ def _best(matrix: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=16)
 def apply_policy(kg, policy: SymptomPolicy, level: str, min_symptoms: int, example_offset: int):
     """The pool with each code's symptom list scored and cut by ``policy`` (``sym_scores`` feed the softmax)."""
-    from medsyn_hf.priors import build_pool
+    from medsyn_hf.priors.pool import build_pool
 
     pool = build_pool(kg, level, min_symptoms, example_offset)
     if policy.is_identity:
@@ -218,19 +256,22 @@ def apply_policy(kg, policy: SymptomPolicy, level: str, min_symptoms: int, examp
     # a misspelt source is an error; a custom MKG may lack the default sources (their weights then change nothing)
     unknown = sorted(set(multiplier) - set(cand.sources) - set(DEFAULTS["source_weights"]))
     if unknown:
-        raise MedsynError(f"unknown MKG source(s) {', '.join(unknown)} in source weights; the MKG has "
-                          f"{', '.join(cand.sources)}")
+        raise MedsynError(
+            f"unknown MKG source(s) {', '.join(unknown)} in source weights; the MKG has {', '.join(cand.sources)}"
+        )
     multipliers = np.array([multiplier.get(s, 1.0) for s in cand.sources])
     inherited = _best(cand.inherited, multipliers)
-    scores = np.maximum(_best(cand.own, multipliers),
-                        np.where(np.isfinite(inherited), policy.inherit * inherited, -np.inf) if policy.inherit
-                        else -np.inf)
+    scores = np.maximum(
+        _best(cand.own, multipliers),
+        np.where(np.isfinite(inherited), policy.inherit * inherited, -np.inf) if policy.inherit else -np.inf,
+    )
     order = np.lexsort((np.arange(len(scores)), -scores, cand.owner))  # per code: best score first, then MKG order
     first = np.searchsorted(cand.owner, np.arange(len(pool.codes)))  # owner is sorted, so owner[order] == owner
     rank = np.arange(len(order)) - first[cand.owner]
     score = scores[order]
-    keep = np.isfinite(score) & (((rank < (policy.top_k or np.inf)) & (score >= policy.min_weight))
-                                 | (rank < min_symptoms))
+    keep = np.isfinite(score) & (
+        ((rank < (policy.top_k or np.inf)) & (score >= policy.min_weight)) | (rank < min_symptoms)
+    )
     kept = order[keep]
     counts = np.bincount(cand.owner[kept], minlength=len(pool.codes))
     start = np.concatenate([[0], np.cumsum(counts)])
@@ -242,17 +283,22 @@ def apply_policy(kg, policy: SymptomPolicy, level: str, min_symptoms: int, examp
     for code, pairs in policy.overrides:
         resolved = kg.resolve(code)
         if resolved not in index:
-            raise MedsynError(f"symptom list for {code!r}: {resolved} is not a sampleable code at level {level!r} "
-                              f"(a code needs {min_symptoms}+ symptoms in the MKG)")
+            raise MedsynError(
+                f"symptom list for {code!r}: {resolved} is not a sampleable code at level {level!r} "
+                f"(a code needs {min_symptoms}+ symptoms in the MKG)"
+            )
         if len(pairs) < min_symptoms:
             raise MedsynError(f"symptom list for {code!r} has {len(pairs)} symptom(s); min_symptoms is {min_symptoms}")
         pairs = sorted(pairs, key=lambda p: -p[1])  # heaviest first, as the sampler's T -> 0 limit expects
         weights = np.array([w for _, w in pairs])
         segments[index[resolved]] = (np.array([n for n, _ in pairs], dtype=object), weights, weights)
-    return replace(pool, sym_start=np.concatenate([[0], np.cumsum([len(s[0]) for s in segments])]),
-                   sym_names=np.concatenate([s[0] for s in segments]),
-                   sym_weights=np.concatenate([s[1] for s in segments]).astype(np.float64),
-                   sym_scores=np.concatenate([s[2] for s in segments]).astype(np.float64))
+    return replace(
+        pool,
+        sym_start=np.concatenate([[0], np.cumsum([len(s[0]) for s in segments])]),
+        sym_names=np.concatenate([s[0] for s in segments]),
+        sym_weights=np.concatenate([s[1] for s in segments]).astype(np.float64),
+        sym_scores=np.concatenate([s[2] for s in segments]).astype(np.float64),
+    )
 
 
 def provenance(kg, code: str, symptom: str) -> tuple[float | None, list[str], str | None]:

@@ -1,0 +1,162 @@
+"""Reading datasets: the one loader every command that reads a dataset goes through, and the column picker.
+
+A source is a local folder (``save_to_disk`` or Hub layout, the latter with its configs), a ``.parquet`` /
+``.jsonl`` / ``.json`` (optionally ``.gz``) file, or a Hub dataset id. Whatever goes wrong (missing path, offline
+Hub, unknown config or split, unreadable file, no rows) is one ``MedsynError`` line that names the source: the
+commands used to translate ``datasets``' many exception types each their own way.
+
+It is its own module rather than part of ``medsyn_hf.hub``: ``hub`` writes and pushes Hub folders, this reads any
+source; the two share no code and most readers never write.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.validate import is_hub_id
+
+FILE_SUFFIXES = (".parquet", ".jsonl", ".json", ".jsonl.gz", ".json.gz")
+
+
+def _missing(source: str, why: str) -> MedsynError:
+    return MedsynError(f"{source} is neither a local folder nor a reachable Hub dataset ({why})")
+
+
+def _unreadable(source: str, config: str | None, why: str) -> MedsynError:
+    where = f" (config {config!r})" if config else ""
+    return MedsynError(f"cannot load dataset {source}{where}: cannot read it as a dataset ({why})")
+
+
+def _read_file(path: Path):
+    import datasets
+
+    if path.suffix == ".parquet":  # read directly: the parquet builder rejects a file with no rows
+        import pyarrow.parquet as pq
+
+        return datasets.Dataset(datasets.table.InMemoryTable(pq.read_table(path, memory_map=True)))
+    if path.name.endswith(FILE_SUFFIXES):
+        return datasets.Dataset.from_json(str(path))
+    raise MedsynError(f"{path}: not a dataset folder, .parquet or .jsonl(.gz) file")
+
+
+def _cache_dir(folder: Path) -> str:
+    """A cache folder for this version of a local Hub-layout folder's files. datasets (5.2) keys its cache of such a
+    folder by the folder's name and card only: a rebuilt folder, or another folder of the same name, would load the
+    rows cached the first time."""
+    import hashlib
+
+    import datasets
+
+    digest = hashlib.sha256(str(folder.resolve()).encode())
+    for file in sorted(folder.rglob("*")):
+        if file.is_file():
+            stat = file.stat()
+            digest.update(f"{file.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return str(Path(datasets.config.HF_DATASETS_CACHE) / "medsyn_local" / digest.hexdigest()[:16])
+
+
+def _read_local(path: Path, config: str | None):
+    import datasets
+
+    if path.is_dir() and any((path / name).exists() for name in ("state.json", "dataset_dict.json")):
+        if config:
+            raise MedsynError(f"{path}: a save_to_disk folder has no configs (got config {config!r})")
+        return datasets.load_from_disk(str(path))
+    if path.is_dir():
+        return datasets.load_dataset(str(path), config, cache_dir=_cache_dir(path))
+    if config:
+        raise MedsynError(f"{path}: a single file has no configs (got config {config!r})")
+    return _read_file(path)
+
+
+def read_dataset(source: str | os.PathLike, config: str | None = None):
+    """Every split of ``source``: a ``DatasetDict`` (a folder or a Hub id) or a ``Dataset`` (a single file).
+
+    ``config`` picks a config of a Hub-layout folder or Hub dataset (None: its default)."""
+    import datasets
+
+    text = str(source)
+    if not text.strip():
+        raise MedsynError("no dataset given: name a folder, a .parquet / .jsonl file or a Hub dataset id")
+    path = Path(text)
+    if not path.exists() and (not is_hub_id(text) or text.endswith(FILE_SUFFIXES)):
+        raise _missing(text, "no such file or folder")
+    try:
+        if path.exists():
+            return _read_local(path, config)
+        return datasets.load_dataset(text, config)
+    except MedsynError:
+        raise
+    except StopIteration:  # datasets' JSON builder on a file without a single line
+        raise MedsynError(f"{text}: the dataset has no rows") from None
+    except Exception as err:  # datasets raises many types (FileNotFoundError, ValueError, DatasetNotFoundError, ...)
+        if not path.exists():
+            offline = datasets.config.HF_HUB_OFFLINE
+            raise _missing(text, "HF_HUB_OFFLINE is set" if offline else first_line(err)) from None
+        configs = _configs(path) if config and path.is_dir() else None
+        if configs and config not in configs:
+            raise MedsynError(
+                f"cannot load dataset {text}: no config {config!r} (configs: {', '.join(configs)})"
+            ) from None
+        raise _unreadable(text, config, first_line(err)) from None
+
+
+def _configs(path: Path) -> list[str] | None:
+    """The config names of a Hub-layout folder, None if they cannot be read."""
+    import datasets
+
+    try:
+        return datasets.get_dataset_config_names(str(path))
+    except Exception:  # the folder's card or data files are what failed in the first place
+        return None
+
+
+def load_dataset(source: str | os.PathLike, split: str | None = None, config: str | None = None):
+    """One non-empty split of ``source`` as a ``Dataset``: ``split``, else ``train``, else the only one (a single
+    file has one, whatever ``split`` says)."""
+    import datasets
+
+    data = read_dataset(source, config)
+    if isinstance(data, datasets.DatasetDict):
+        if split is None and len(data) != 1 and "train" not in data:
+            raise MedsynError(f"{source}: several splits ({', '.join(data)}); choose one with --split")
+        split = split or ("train" if "train" in data else next(iter(data)))
+        if split not in data:
+            raise MedsynError(f"{source}: no split {split!r} (have {', '.join(data)})")
+        data = data[split]
+    if len(data) == 0:
+        raise MedsynError(f"{source}: the dataset has no rows")
+    return data
+
+
+def pick_column(
+    data,
+    wanted: str | None,
+    candidates: Sequence[str],
+    what: str,
+    source,
+    *,
+    flag: str,
+    strings: bool = False,
+    required: bool = True,
+) -> str | None:
+    """The column to read: ``wanted`` (it must exist), else the first of ``candidates`` the dataset has (holding
+    strings when ``strings``), else an error that names ``flag`` (how to name the column), or None if not
+    ``required``."""
+    names = data.column_names
+    if wanted:
+        if wanted not in names:
+            raise MedsynError(f"{source}: no column {wanted!r} (columns: {', '.join(names)})")
+        return wanted
+    for name in candidates:
+        kind = getattr(data.features.get(name), "dtype", None)
+        if name in names and (not strings or kind in ("string", "large_string")):
+            return name
+    if not required:
+        return None
+    raise MedsynError(
+        f"{source}: no {what} column ({' or '.join(candidates)}; columns: {', '.join(names)}); name it with {flag}"
+    )

@@ -1,0 +1,226 @@
+"""The remote backend: chat completions through `huggingface_hub.InferenceClient`, for any OpenAI-compatible server
+(vLLM, TGI, ``transformers serve``: ``base_url``), an Inference Endpoint (its URL as ``base_url``) or an Inference
+Provider (``provider``). The server applies the model's chat template.
+
+Each request carries its row key as ``seed`` (servers that honour it per request, such as vLLM, are then
+reproducible per row), ``extra_body`` (vLLM/TGI fields such as ``top_k``; a ``response_format`` in it is sent as the
+request's structured-output format). ``concurrency`` requests are in flight; a request is retried after HTTP 429/5xx,
+a timeout or a dropped connection (``request_retries`` times, backoff 1, 2, 4 ... s), then it counts as failed: the
+other requests still finish (each passed to ``on_batch`` as it does) and `RequestsFailed` names the failed ones.
+Errors that every request would meet (no server, refused key, unknown endpoint, offline mode) stop at once, as one
+``MedsynError`` line; huggingface_hub 1.x/2.x raise httpx(2) errors, which are mapped here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.generation.backends.base import Backend, Completion, OnBatch, RequestsFailed
+from medsyn_hf.validate import check_range
+
+RETRY_STATUS = (429, 500, 502, 503, 504)
+NO_KEY = "EMPTY"  # sent when no key is configured: else huggingface_hub sends the saved HF token to any base_url
+
+
+@dataclass
+class InferenceClientConfig:
+    """The remote backend's settings (a section of GenerationArguments)."""
+
+    extra_body: dict[str, Any] | None = field(
+        default=None, metadata={"help": "openai: extra request fields, e.g. {top_k: 50} for vLLM or TGI. YAML only."}
+    )
+    base_url: str | None = field(
+        default=None,
+        metadata={
+            "help": "openai: server root, e.g. http://localhost:8000/v1 (vLLM, TGI, transformers serve), or an "
+            "Inference Endpoint URL."
+        },
+    )
+    provider: str | None = field(
+        default=None,
+        metadata={
+            "help": "openai: an HF Inference Provider ('auto', 'together', 'hf-inference', ...) instead of "
+            "base_url; the model is served_model_name or model_name_or_path (a Hub id)."
+        },
+    )
+    served_model_name: str | None = field(
+        default=None, metadata={"help": "openai: `model` of the requests; unset: model_name_or_path."}
+    )
+    api_key_env: str = field(
+        default="OPENAI_API_KEY",
+        metadata={
+            "help": "openai: environment variable holding the API key (HF_TOKEN for an Inference Endpoint). "
+            "Unset: no key goes to base_url (never the saved HF token); a provider gets the HF token."
+        },
+    )
+    concurrency: int = field(default=16, metadata={"help": "openai: requests in flight (the server batches them)."})
+    request_timeout: float = field(default=600.0, metadata={"help": "openai: seconds per request."})
+    request_retries: int = field(
+        default=3,
+        metadata={
+            "help": "openai: retries after HTTP 429/5xx, a timeout or a dropped connection; then "
+            "the request counts as failed (a re-run sends it again)."
+        },
+    )
+
+    def __post_init__(self):
+        check_range("concurrency", self.concurrency, 1)
+        check_range("request_timeout", self.request_timeout, 0, low_open=True)
+        check_range("request_retries", self.request_retries, 0, 20)
+
+
+class _Failed(Exception):
+    """One request failed for good (after its retries, or a reply that no retry changes)."""
+
+
+def _http_module():
+    """httpx (huggingface_hub 1.x) or httpx2 (2.x): the library whose errors InferenceClient raises."""
+    from huggingface_hub.errors import HTTPError
+
+    return importlib.import_module(HTTPError.__module__.split(".")[0])
+
+
+def _let_through_offline_mode(url: str) -> None:
+    """HF_HUB_OFFLINE blocks every request of huggingface_hub's shared session, a server named by base_url included;
+    offline mode is about the Hub, so requests to that host pass (the session's other hooks still run for others)."""
+    from huggingface_hub import constants, get_session
+
+    if not constants.is_offline_mode():
+        return
+    session = get_session()
+    hooks = session.event_hooks["request"]
+    gate = next((h for h in hooks if hasattr(h, "hosts")), None)
+    if gate is None:
+
+        def gate(request, _others=tuple(hooks)):
+            if request.url.host not in gate.hosts:
+                for hook in _others:
+                    hook(request)
+
+        gate.hosts = set()
+        session.event_hooks = {**session.event_hooks, "request": [gate]}
+    gate.hosts.add(urlsplit(url).hostname)
+
+
+class InferenceClientBackend(Backend):
+    name = "openai"
+    Config = InferenceClientConfig
+    run_id_fields = ("extra_body",)
+
+    def __init__(self, gen_args, model_args, device="cpu", model_and_tokenizer=None):
+        from huggingface_hub import InferenceClient
+
+        super().__init__(gen_args, model_args, device)
+        config = self.config
+        key = os.environ.get(config.api_key_env) or None
+        if config.base_url:
+            _let_through_offline_mode(config.base_url)
+            self.client = InferenceClient(
+                base_url=config.base_url.rstrip("/"), api_key=key or NO_KEY, timeout=config.request_timeout
+            )
+        else:
+            self.client = InferenceClient(provider=config.provider, api_key=key, timeout=config.request_timeout)
+        self.where = config.base_url or f"provider {config.provider}"
+        self.model = config.served_model_name or model_args.model_name_or_path
+        extra = dict(config.extra_body or {})
+        self.sampling = dict(
+            max_tokens=gen_args.max_new_tokens,
+            temperature=gen_args.temperature,
+            top_p=gen_args.top_p,
+            response_format=extra.pop("response_format", None),
+            extra_body=extra or None,
+        )
+
+    @classmethod
+    def make_config(cls, gen_args):
+        config = super().make_config(gen_args)
+        if bool(config.base_url) == bool(config.provider):
+            raise MedsynError(
+                "backend 'openai' needs base_url (e.g. http://localhost:8000/v1) or provider (an "
+                "Inference Provider such as 'auto'), not both"
+            )
+        return config
+
+    @classmethod
+    def model_identity(cls, gen_args, model_args) -> dict:
+        config = cls.make_config(gen_args)
+        identity = {"served_model_name": config.served_model_name or model_args.model_name_or_path}
+        return {**identity, "provider": config.provider} if config.provider else identity
+
+    def _failure(self, err: Exception) -> tuple[str, bool]:
+        """(one-line reason, worth a retry) for a failed request; raises MedsynError for what fails every request."""
+        from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, OfflineModeIsEnabled
+
+        http = _http_module()
+        if isinstance(err, OfflineModeIsEnabled):
+            raise MedsynError(
+                f"{self.where}: offline mode (HF_HUB_OFFLINE) blocks the request; unset it or serve "
+                "the model and give base_url"
+            ) from None
+        if isinstance(err, HfHubHTTPError):
+            status = err.response.status_code
+            detail = first_line(err.server_message or err)[:200]
+            if status in (401, 403):
+                raise MedsynError(
+                    f"{self.where}: not authorised (HTTP {status}); put the key in the variable named "
+                    f"by api_key_env ({self.config.api_key_env})"
+                ) from None
+            if status == 404:
+                raise MedsynError(f"{self.where}: HTTP 404 {detail} (check base_url and served_model_name)") from None
+            return f"HTTP {status} {detail}", status in RETRY_STATUS
+        if isinstance(err, InferenceTimeoutError | http.TimeoutException):
+            return f"no reply in {self.config.request_timeout:g} s (request_timeout)", True
+        if isinstance(err, http.ConnectError):
+            raise MedsynError(f"cannot reach {self.where}: {first_line(err)} (is the server running?)") from None
+        if isinstance(err, http.HTTPError):
+            return f"{type(err).__name__}: {first_line(err)}", True
+        if isinstance(err, ValueError | KeyError | TypeError | AttributeError | IndexError):
+            return f"not an OpenAI chat completion reply ({type(err).__name__}: {first_line(err)})", False
+        raise err
+
+    def _request(self, messages, key: int) -> Completion:
+        for attempt in range(self.config.request_retries + 1):
+            try:
+                reply = self.client.chat_completion(list(messages), model=self.model, seed=key, n=1, **self.sampling)
+                choice, usage = reply.choices[0], reply.usage
+                return Completion(
+                    (choice.message.content or "").strip(),
+                    int(getattr(usage, "prompt_tokens", 0) or 0),
+                    int(getattr(usage, "completion_tokens", 0) or 0),
+                    "stop" if choice.finish_reason == "stop" else "length",
+                )
+            except Exception as err:  # sorted by _failure: retried, failed for good, or fatal
+                reason, retry = self._failure(err)
+                if not retry or attempt == self.config.request_retries:
+                    raise _Failed(reason) from None
+            time.sleep(2**attempt)
+        raise AssertionError("unreachable")
+
+    def generate(self, messages_list, keys, on_batch: OnBatch | None = None) -> list[Completion]:
+        results, failed = {}, {}
+        with ThreadPoolExecutor(self.config.concurrency) as pool:
+            futures = {pool.submit(self._request, m, k): i for i, (m, k) in enumerate(zip(messages_list, keys))}
+            try:
+                for future in as_completed(futures):
+                    i = futures[future]
+                    try:
+                        results[i] = future.result()
+                    except _Failed as err:
+                        failed[i] = str(err)
+                        continue
+                    if on_batch:
+                        on_batch({i: results[i]})
+            except BaseException:  # a fatal error or Ctrl-C: no new request; those in flight end on their own
+                for future in futures:
+                    future.cancel()
+                raise
+        if failed:
+            raise RequestsFailed(failed, len(messages_list))
+        return [results[i] for i in range(len(messages_list))]

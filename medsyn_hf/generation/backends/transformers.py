@@ -1,0 +1,288 @@
+"""The in-process backend: a transformers model (+ merged LoRA adapter), batched, with exact per-row sampling.
+
+Sampling is per row: row r's token at step t is drawn by inverse CDF from the top-k/top-p-truncated softmax with one
+uniform number that is a hash of (row key, t) alone: an exact draw, and independent of which rows share the batch,
+how many processes run or in which order shards are done. So a resumed or data-parallel run writes the same notes as
+a single uninterrupted one (bit for bit on CPU; on a GPU as far as its kernels give the same logits for the same
+batch).
+
+Only torch and transformers are imported (lazily), so ``benchmarks/generation_throughput.py`` runs on a bare GPU box.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.generation.backends.base import Backend, Completion, OnBatch
+from medsyn_hf.validate import check_range
+
+_M32 = 0xFFFFFFFF
+
+
+# -- per-row sampling -------------------------------------------------------------------------------------------------
+def _hash32(x):
+    """A 32-bit integer hash (Wellons' 'lowbias32' family) on int64 tensors holding values < 2**32: no overflow."""
+    x = x ^ (x >> 16)
+    x = (x * 0x21F0AAAD) & _M32
+    x = x ^ (x >> 15)
+    x = (x * 0x735A2D97) & _M32
+    return x ^ (x >> 15)
+
+
+def row_uniforms(keys, step: int):
+    """One uniform number in (0, 1) per row, a pure function of (row key, step); 24 bits, exact in float32."""
+    import torch
+
+    bits = _hash32(_hash32((keys + step * 0x9E3779B9) & _M32) ^ 0x5BD1E995) >> 8
+    return (bits.to(torch.float32) + 0.5) * 2.0**-24
+
+
+def sample_rows(scores, keys, step: int):
+    """Token per row drawn from softmax(scores) by inverse CDF with `row_uniforms` (masked -inf scores never)."""
+    import torch
+
+    cdf = torch.softmax(scores.float(), dim=-1).cumsum(dim=-1)
+    target = (row_uniforms(keys, step) * cdf[:, -1])[:, None]
+    return torch.searchsorted(cdf, target, right=True).clamp_(max=scores.shape[1] - 1)
+
+
+def make_row_sampler(keys, prompt_length: int, temperature: float, top_k: int, top_p: float):
+    """A LogitsProcessor for greedy `generate` that turns argmax into per-row sampling (see the module docstring):
+    it leaves only the sampled token finite. With top-k the rest works on the k best tokens only (no vocabulary
+    sort)."""
+    import torch
+    from transformers import LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+
+    warpers = LogitsProcessorList([TemperatureLogitsWarper(temperature)] if temperature > 0 else [])
+    if temperature > 0 and top_p < 1.0:
+        warpers.append(TopPLogitsWarper(top_p))
+
+    class RowSampler(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            if temperature == 0:
+                return scores
+            best, index = torch.topk(scores, top_k) if 0 < top_k < scores.shape[1] else (scores, None)
+            token = sample_rows(warpers(input_ids, best), keys, input_ids.shape[1] - prompt_length)
+            if index is not None:
+                token = index.gather(1, token)
+            return torch.full_like(scores, -float("inf")).scatter_(1, token, 0.0)
+
+    return RowSampler()
+
+
+# -- the model --------------------------------------------------------------------------------------------------------
+def is_model_folder(folder) -> bool:
+    """A model with its tokenizer, or a LoRA adapter as SFT saves it."""
+    return os.path.isfile(os.path.join(folder, "adapter_config.json")) or all(
+        os.path.isfile(os.path.join(folder, name)) for name in ("config.json", "tokenizer_config.json")
+    )
+
+
+def adapter_base(folder) -> str | None:
+    """The base model a LoRA adapter folder names; None for a full model."""
+    if os.path.isfile(os.path.join(folder, "config.json")):
+        return None
+    try:
+        with open(os.path.join(folder, "adapter_config.json"), encoding="utf-8") as f:
+            return json.load(f)["base_model_name_or_path"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise MedsynError(f"{folder}: unreadable adapter_config.json ({type(err).__name__}: {err})") from None
+
+
+def check_model(model_args, gen_args) -> None:
+    """The model (and adapter) can be found, and ``max_new_tokens`` fits its context: checked before any writing."""
+    from transformers import AutoConfig
+
+    from medsyn_hf.training.configs import check_model_path
+
+    check_model_path("model_name_or_path", model_args.model_name_or_path)
+    check_model_path("adapter_name_or_path", model_args.adapter_name_or_path)
+    adapter = model_args.adapter_name_or_path
+    if adapter and os.path.isdir(adapter) and not os.path.isfile(os.path.join(adapter, "adapter_config.json")):
+        raise MedsynError(f"adapter_name_or_path: {adapter} has no adapter_config.json (not a LoRA adapter folder)")
+    name = model_args.model_name_or_path
+    if os.path.isdir(name) and adapter_base(name) is not None:
+        return  # an adapter folder as the model: its base is resolved when it is loaded
+    try:
+        config = AutoConfig.from_pretrained(
+            name, revision=model_args.model_revision, trust_remote_code=getattr(model_args, "trust_remote_code", False)
+        )
+    except (OSError, ValueError) as err:
+        raise MedsynError(f"model_name_or_path: cannot load {name!r} ({first_line(err)})") from None
+    context = getattr(config, "max_position_embeddings", None)
+    if context and gen_args.max_new_tokens >= context:
+        raise MedsynError(
+            f"max_new_tokens: {gen_args.max_new_tokens} is out of range; allowed: 1..{context - 1} "
+            f"(the context of {name} is {context} tokens, the prompt included)"
+        )
+
+
+def load_model(model_args, device):
+    """Model (+ merged LoRA adapter) and tokenizer; the adapter folder's tokenizer wins when it has one (SFT saves
+    it)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    adapter = getattr(model_args, "adapter_name_or_path", None)
+    tokenizer_source = adapter if adapter and os.path.isfile(os.path.join(adapter, "tokenizer_config.json")) else None
+    kwargs = dict(
+        revision=model_args.model_revision, trust_remote_code=getattr(model_args, "trust_remote_code", False)
+    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_source or model_args.model_name_or_path, **kwargs)
+        dtype = model_args.dtype if model_args.dtype in (None, "auto") else getattr(torch, model_args.dtype)
+        model = AutoModelForCausalLM.from_pretrained(
+            model_args.model_name_or_path,
+            dtype=dtype,
+            attn_implementation=model_args.attn_implementation,
+            device_map=str(device),
+            **kwargs,
+        )
+    except OSError as err:
+        raise MedsynError(f"cannot load model {model_args.model_name_or_path!r}: {str(err).splitlines()[0]}") from None
+    if adapter:
+        from peft import PeftModel
+
+        try:
+            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        except (OSError, ValueError) as err:
+            raise MedsynError(f"cannot load adapter {adapter!r}: {first_line(err)}") from None
+    if tokenizer.chat_template is None:
+        raise MedsynError(f"{tokenizer_source or model_args.model_name_or_path}: the tokenizer has no chat template")
+    tokenizer.padding_side = "left"
+    return model.eval(), tokenizer
+
+
+def token_generator(model, gen_args, eos: list[int], pad: int) -> Callable:
+    """``(prompts: token id lists, keys, on_batch) -> [(generated ids, n_tokens, stopped)]`` in the prompts' order;
+    ``on_batch({position: (ids, n_tokens, stopped)})`` after each batch.
+
+    Batches of ``gen_args.batch_size`` prompts sorted by length (longest first, so an out-of-memory shows at once),
+    left-padded. On CUDA the default cache is static, which makes `generate` compile the decoding step (CUDA graphs);
+    the first (longest) batch sizes the cache and later batches reuse its shape: one compilation per batch size.
+    """
+    import torch
+    from transformers import GenerationConfig
+
+    device = model.device
+    cache = gen_args.cache_implementation or ("static" if device.type == "cuda" else None)
+    # Replaces the model's own generation config: its sampling defaults (do_sample, temperature ...) must not mix in.
+    model.generation_config = GenerationConfig(
+        max_new_tokens=gen_args.max_new_tokens,
+        do_sample=False,
+        eos_token_id=eos,
+        pad_token_id=pad,
+        repetition_penalty=None if gen_args.repetition_penalty == 1.0 else gen_args.repetition_penalty,
+        cache_implementation=cache,
+    )
+    eos_tensor = torch.tensor(eos, device=device)
+
+    @torch.inference_mode()
+    def generate(prompts, keys, on_batch=None) -> list:
+        order = sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i))
+        results = [None] * len(prompts)
+        for start in range(0, len(order), gen_args.batch_size):
+            batch = order[start : start + gen_args.batch_size]
+            length = len(prompts[batch[0]])
+            input_ids = torch.full((len(batch), length), pad, dtype=torch.long)
+            attention_mask = torch.zeros((len(batch), length), dtype=torch.long)
+            for row, i in enumerate(batch):
+                input_ids[row, length - len(prompts[i]) :] = torch.tensor(prompts[i])
+                attention_mask[row, length - len(prompts[i]) :] = 1
+            sampler = make_row_sampler(
+                torch.tensor([keys[i] for i in batch], device=device),
+                length,
+                gen_args.temperature,
+                gen_args.top_k,
+                gen_args.top_p,
+            )
+            out = model.generate(
+                input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), logits_processor=[sampler]
+            )[:, length:]
+            is_eos = torch.isin(out, eos_tensor)
+            stopped = is_eos.any(dim=1)
+            n_tokens = torch.where(stopped, is_eos.int().argmax(dim=1) + 1, out.shape[1]).tolist()
+            out, stopped = out.cpu(), stopped.tolist()
+            for row, i in enumerate(batch):
+                results[i] = (out[row, : n_tokens[row]], n_tokens[row], stopped[row])
+            if on_batch:
+                on_batch({i: results[i] for i in batch})
+        return results
+
+    return generate
+
+
+# -- the backend ------------------------------------------------------------------------------------------------------
+@dataclass
+class TransformersConfig:
+    """The transformers backend's settings (a section of GenerationArguments)."""
+
+    top_k: int = field(default=50, metadata={"help": "transformers: 0 is off (transformers' default is 50 too)."})
+    repetition_penalty: float = field(default=1.0, metadata={"help": "transformers: 1.0 is off."})
+    batch_size: int = field(default=64, metadata={"help": "transformers: prompts per `generate` call."})
+    cache_implementation: str | None = field(
+        default=None,
+        metadata={"help": "transformers: KV cache; unset: 'static' (+ torch.compile) on CUDA, dynamic on CPU."},
+    )
+
+    def __post_init__(self):
+        check_range("batch_size", self.batch_size, 1)
+        check_range("top_k", self.top_k, 0)
+        check_range("repetition_penalty", self.repetition_penalty, 0, low_open=True)
+
+
+class TransformersBackend(Backend):
+    """Chat-formatted prompts through `token_generator`, decoded; the end-of-sequence token ends a note."""
+
+    name = "transformers"
+    Config = TransformersConfig
+    run_id_fields = ("top_k", "repetition_penalty")
+
+    def __init__(self, gen_args, model_args, device="cpu", model_and_tokenizer=None):
+        super().__init__(gen_args, model_args, device)
+        model, self.tokenizer = model_and_tokenizer or load_model(model_args, device)
+        eos = model.generation_config.eos_token_id
+        eos = eos if eos is not None else self.tokenizer.eos_token_id
+        eos = [eos] if isinstance(eos, int) else list(eos)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos[0]
+        self.generate_tokens = token_generator(model, gen_args, eos, pad)
+
+    @classmethod
+    def check(cls, gen_args, model_args) -> None:
+        super().check(gen_args, model_args)
+        check_model(model_args, gen_args)
+
+    @classmethod
+    def model_identity(cls, gen_args, model_args) -> dict:
+        return {"dtype": model_args.dtype}
+
+    def generate(self, messages_list, keys, on_batch: OnBatch | None = None) -> list[Completion]:
+        prompts = [
+            self.tokenizer.apply_chat_template(list(m), add_generation_prompt=True, tokenize=True, return_dict=True)[
+                "input_ids"
+            ]
+            for m in messages_list
+        ]
+
+        def completion(i, ids, n, stopped) -> Completion:
+            return Completion(
+                self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
+                len(prompts[i]),
+                n,
+                "stop" if stopped else "length",
+            )
+
+        completions = {}
+
+        def done(batch):
+            finished = {i: completion(i, *result) for i, result in batch.items()}
+            completions.update(finished)
+            if on_batch:
+                on_batch(finished)
+
+        self.generate_tokens(prompts, keys, done)
+        return [completions[i] for i in range(len(prompts))]

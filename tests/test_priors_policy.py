@@ -1,0 +1,84 @@
+"""The priors' options are declared once (medsyn_hf.priors.policy): `medsyn priors` flags, the generate config's keys
+and `sample_priors`' keyword arguments all come from `PriorsPolicy`, and each route gives the same priors."""
+
+import dataclasses
+
+import pyarrow.parquet as pq
+
+from medsyn_hf.cli import build_parser
+from medsyn_hf.cli import main as medsyn
+from medsyn_hf.priors import sample_priors
+from medsyn_hf.priors.policy import CONFIG_KEYS, PriorsPolicy, from_config, from_flags
+
+FIELDS = [f.name for f in dataclasses.fields(PriorsPolicy)]
+
+
+def test_every_field_is_a_flag_with_its_default():
+    args = build_parser().parse_args(["priors", "--n", "3", "--out", "x"])
+    assert from_flags(args) == {f.name: f.default for f in dataclasses.fields(PriorsPolicy)}
+    args = build_parser().parse_args(
+        [
+            "priors",
+            "--n",
+            "3",
+            "--out",
+            "x",
+            "--mode",
+            "random",
+            "--codes",
+            "J06",
+            "K29",
+            "--source-weights",
+            "hsdn=0.5",
+            "--templates",
+            "short=2",
+            "anamnesis",
+            "--medsyn-compatible",
+            "--top-k",
+            "7",
+            "--inherit",
+            "0.5",
+        ]
+    )
+    options = from_flags(args)
+    assert list(options) == FIELDS
+    assert (options["mode"], options["codes"], options["source_weights"], options["templates"]) == (
+        "random",
+        ["J06", "K29"],
+        {"hsdn": 0.5},
+        {"short": 2.0, "anamnesis": 1.0},
+    )
+    assert (options["medsyn_compatible"], options["top_k"], options["inherit"]) == (True, 7, 0.5)
+
+
+def test_the_cli_writes_what_sample_priors_draws(kg, tmp_path, capsys):
+    flags = ["--mode", "random", "--codes", "J06", "K29", "--temperature", "2", "--templates", "short", "--seed", "4"]
+    assert medsyn(["priors", "--n", "40", "--out", str(tmp_path / "p.parquet"), *flags]) == 0
+    capsys.readouterr()
+    expected = sample_priors(
+        kg, 40, seed=4, mode="random", codes=["J06", "K29"], temperature=2.0, templates={"short": 1.0}
+    )
+    assert pq.read_table(tmp_path / "p.parquet").equals(expected.data.table)
+
+
+def test_the_generate_config_offers_the_fields_under_their_keys(kg):
+    from medsyn_hf.generation.config import GenerateScriptArguments
+
+    config_fields = {f.name: f for f in dataclasses.fields(GenerateScriptArguments)}
+    for name, key in CONFIG_KEYS.items():
+        policy_field = next(f for f in dataclasses.fields(PriorsPolicy) if f.name == name)
+        assert config_fields[key].default == policy_field.default, key
+        assert config_fields[key].metadata["help"] == policy_field.metadata["help"], key
+    config = GenerateScriptArguments(priors_mode="random", codes=["J06"], example_p=0.0, priors_temperature=2.0)
+    options = from_config(config)
+    assert (options["mode"], options["codes"], options["example_p"], options["temperature"]) == (
+        "random",
+        ["J06"],
+        0.0,
+        2.0,
+    )
+    drawn = sample_priors(kg, 20, seed=1, **options)
+    assert drawn.data.table.equals(
+        sample_priors(kg, 20, seed=1, mode="random", codes=["J06"], example_p=0.0, temperature=2.0).data.table
+    )
+    assert all(code.startswith("J06") for code in drawn["code"])

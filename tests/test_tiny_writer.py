@@ -1,0 +1,210 @@
+"""The packaged `medsyn-tiny` writer: shipped as bf16 safetensors with its card, named `medsyn-tiny` in configs, and
+following its prompts better than a random-init model; `medsyn tiny-model --pretrain` builds one end to end."""
+
+import json
+
+import pytest
+from conftest import SOURCES
+
+from medsyn_hf.cli import main as medsyn
+from medsyn_hf.tiny_model import WRITER_DIR, WRITER_NAME, resolve_model
+
+
+def test_packaged_writer_is_small_bf16_safetensors_with_a_card():
+    from safetensors import safe_open
+    from transformers import AutoConfig
+
+    files = {p.name: p.stat().st_size for p in WRITER_DIR.iterdir() if p.is_file()}
+    assert {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "README.md"} <= set(files)
+    assert sum(files.values()) < 20 * 2**20
+    with safe_open(WRITER_DIR / "model.safetensors", "pt") as f:
+        dtypes = {str(f.get_slice(k).get_dtype()) for k in f.keys()}
+    assert dtypes == {"BF16"}
+    assert AutoConfig.from_pretrained(WRITER_DIR).model_type == "llama"
+    card = (WRITER_DIR / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\nlibrary_name: transformers\n") and "- ru\n" in card
+    for source in (
+        "medsyn_gpt_notes",
+        "rumedtop3_train_complaints",
+        "icd10_names",
+        "wiki_disease_descriptions",
+        "instruction_tasks",
+        "note_writing",
+    ):
+        assert f"| {source} |" in card, source
+    assert "never trained on RuMedTop3 dev" in card and "Partial checkpoint" not in card
+
+
+def test_writer_name_resolves_in_model_configs(tmp_path, monkeypatch):
+    from medsyn_hf.generation.config import GenerationModelConfig
+
+    assert resolve_model(WRITER_NAME) == str(WRITER_DIR)
+    assert resolve_model("some/model") == "some/model"
+    assert GenerationModelConfig(model_name_or_path=WRITER_NAME).model_name_or_path == str(WRITER_DIR)
+    (tmp_path / WRITER_NAME).mkdir()  # a local folder of that name wins
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model(WRITER_NAME) == WRITER_NAME
+
+
+PRIORS = [  # (symptoms, code, name): common complaints of the recipe's codes
+    (["кашель", "температура", "боль в горле"], "J06.9", "Острая инфекция верхних дыхательных путей неуточненная"),
+    (["головная боль", "головокружение", "тошнота"], "I10", "Эссенциальная (первичная) гипертензия"),
+    (["боль в животе", "изжога", "тошнота"], "K29.7", "Гастрит неуточненный"),
+    (["боль в спине", "слабость", "онемение"], "M54.5", "Боль внизу спины"),
+    (["одышка", "кашель", "слабость"], "J18.9", "Пневмония неуточненная"),
+    (["сыпь", "зуд", "покраснение кожи"], "L30.9", "Дерматит неуточненный"),
+]
+
+
+def _mean_recall(model, tok) -> float:
+    import torch
+
+    from medsyn_hf.filters import symptom_recall
+    from medsyn_hf.prompts import render_messages
+
+    torch.manual_seed(0)
+    chats = [
+        tok.apply_chat_template(
+            render_messages({"symptoms": s, "code": c, "code_name_ru": n}, "anamnesis"),
+            add_generation_prompt=True,
+            tokenize=False,
+        )
+        for s, c, n in PRIORS
+    ]
+    tok.padding_side = "left"
+    batch = tok(chats, add_special_tokens=False, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        out = model.generate(**batch, max_new_tokens=96, do_sample=True, temperature=0.8, top_k=50)
+    notes = tok.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+    return sum(symptom_recall(note, s) for note, (s, _, _) in zip(notes, PRIORS)) / len(PRIORS)
+
+
+def test_writer_mentions_prompted_symptoms_unlike_a_random_init_model(one_torch_thread):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from medsyn_hf.tiny_model import build_model
+
+    tok = AutoTokenizer.from_pretrained(WRITER_DIR)
+    writer = AutoModelForCausalLM.from_pretrained(WRITER_DIR).float()
+    random_init = build_model(tok, seed=0)  # same tokenizer, same priors, same sampling
+    trained, untrained = _mean_recall(writer, tok), _mean_recall(random_init, tok)
+    assert trained >= untrained + 0.25, (trained, untrained)
+
+
+def test_pretrain_end_to_end_scaled_down(tmp_path, capsys):
+    out = tmp_path / "writer"
+    assert (
+        medsyn(
+            [
+                "tiny-model",
+                "--pretrain",
+                "--out",
+                str(out),
+                "--sources",
+                str(SOURCES),
+                "--limit",
+                "40",
+                "--vocab-size",
+                "600",
+                "--steps",
+                "4",
+                "--batch-size",
+                "2",
+                "--seq-len",
+                "1024",
+                "--val-rows",
+                "4",
+                "--log-every",
+                "2",
+                "--threads",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out) == {"out": str(out)}
+    curve = json.loads((out / "loss_curve.json").read_text())
+    assert [r["step"] for r in curve] == [2, 4] and all(r["val_loss"] > 0 for r in curve)
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "| step | lr | LM loss | task loss | held-out loss | tokens seen |" in card
+    assert "| 4 |" in card and "steps 4," in card and "--steps 4" in card
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(out).config.tie_word_embeddings
+    # a second stage: continues from the first (its tokenizer), weighted copying, a schedule stopped early
+    second = tmp_path / "second"
+    assert (
+        medsyn(
+            [
+                "tiny-model",
+                "--pretrain",
+                "--init",
+                str(out),
+                "--out",
+                str(second),
+                "--sources",
+                str(SOURCES),
+                "--limit",
+                "40",
+                "--steps",
+                "5",
+                "--stop-after",
+                "2",
+                "--batch-size",
+                "2",
+                "--seq-len",
+                "1024",
+                "--val-rows",
+                "4",
+                "--log-every",
+                "1",
+                "--threads",
+                "1",
+                "--copy-weight",
+                "4",
+                "--task-share",
+                "1",
+                "--complaints-line",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    assert [r["step"] for r in json.loads((second / "loss_curve.json").read_text())] == [1, 2]
+    assert (second / "tokenizer.json").read_bytes() == (out / "tokenizer.json").read_bytes()
+    assert (second / "README_stage1.md").read_text(encoding="utf-8") == card
+    card2 = (second / "README.md").read_text(encoding="utf-8")
+    assert "**Second stage**" in card2 and "stopped after 2" in card2 and "loss weight 4 " in card2
+    assert "--complaints-line" in card2 and "line first): True" in card2
+
+
+def test_complaints_line_opens_the_note_with_the_prompted_symptoms():
+    from medsyn_hf.training.pretrain import with_complaints_line
+
+    def example(note):
+        return {"prompt": [], "completion": [{"role": "assistant", "content": note}], "doc": note}
+
+    out = with_complaints_line(example("Анамнез: болеет 3 дня."), ["кашель", "боль в горле"])
+    assert out["completion"][0]["content"] == "Жалобы: кашель, боль в горле.\n\nАнамнез: болеет 3 дня."
+    already = example("Жалобы на кашель.\nАнамнез: ...")
+    assert with_complaints_line(already, ["кашель"]) == already
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--steps", "0"),
+        ("--task-share", "1.5"),
+        ("--seq-len", "5000"),
+        ("--lr", "-1"),
+        ("--stop-after", "3000"),
+        ("--copy-weight", "0"),
+        ("--init", "no/such/writer"),
+    ],
+)
+def test_pretrain_bad_setting_is_one_line_error(tmp_path, capsys, flag, value):
+    assert medsyn(["tiny-model", "--pretrain", "--out", str(tmp_path / "m"), flag, value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"medsyn: error: {flag}") and err.count("\n") == 1
+    assert not (tmp_path / "m").exists()
