@@ -169,27 +169,36 @@ def tiny_model_server(tiny_model_dir, tmp_path_factory):
         yield f"http://127.0.0.1:{port}/v1", log
 
 
-@pytest.fixture(scope="session")
-def space_url(tmp_path_factory, space_data, tiny_model_dir):
-    """The demo Space served on 127.0.0.1 by a subprocess, exactly as `python spaces/medsyn-demo/app.py` runs it."""
+def space_command(port: int, model, data_dirs, cache, *extra) -> tuple[list[str], dict]:
+    """`python spaces/medsyn-demo/app.py` on 127.0.0.1:`port` as a subprocess: its command and environment (the
+    repository importable; no SPACE_ID, so it runs as a local app, not as a Space)."""
     import sys
 
-    port, work = free_port(), tmp_path_factory.mktemp("space")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
-    cmd = [
-        sys.executable,
-        str(REPO / "spaces" / "medsyn-demo" / "app.py"),
+    env.pop("SPACE_ID", None)
+    app = REPO / "spaces" / "medsyn-demo" / "app.py"
+    args = [
         "--host",
         "127.0.0.1",
         "--port",
-        str(port),
+        port,
         "--model",
-        str(tiny_model_dir),
+        model,
         "--data-dirs",
-        str(space_data),
+        *data_dirs,
         "--cache",
-        str(work / "cache"),
+        cache,
+        *extra,
     ]
+    return [sys.executable, str(app), *map(str, args)], env
+
+
+@pytest.fixture(scope="session")
+def space_url(tmp_path_factory, space_data, tiny_model_dir):
+    """The demo Space served on 127.0.0.1 by a subprocess, exactly as `python spaces/medsyn-demo/app.py` runs it."""
+
+    port, work = free_port(), tmp_path_factory.mktemp("space")
+    cmd, env = space_command(port, tiny_model_dir, [space_data], work / "cache")
     url = f"http://127.0.0.1:{port}/"
     with served(cmd, url, work / "server.log", env=env, cwd=work):
         yield url

@@ -4,7 +4,6 @@ browser run with a server restart is in test_assess_browser.py)."""
 
 import json
 import math
-import os
 import re
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import FIXTURE_SOURCES, REPO, free_port, served
+from conftest import FIXTURE_SOURCES, free_port, served, space_command
 
 from medsyn_hf.assess import ITEMS, KEY
 from medsyn_hf.assess.answers import AnswerStore, annotator_name, check_answer, next_item
@@ -471,25 +470,9 @@ def leaks(text: str, folder) -> list[str]:
 @pytest.fixture(scope="module")
 def assess_space(tmp_path_factory, assessment, tiny_model_dir, space_data):
     port, work = free_port(), tmp_path_factory.mktemp("assess-space")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
-    env.pop("SPACE_ID", None)
-    cmd = [
-        sys.executable,
-        str(REPO / "spaces" / "medsyn-demo" / "app.py"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--model",
-        str(tiny_model_dir),
-        "--data-dirs",
-        str(space_data),
-        str(assessment.parent),
-        "--cache",
-        str(work / "cache"),
-        "--assess",
-        str(assessment),
-    ]
+    cmd, env = space_command(
+        port, tiny_model_dir, [space_data, assessment.parent], work / "cache", "--assess", assessment
+    )
     url = f"http://127.0.0.1:{port}/"
     with served(cmd, url, work / "server.log", env=env, cwd=work):
         yield url

@@ -3,13 +3,11 @@ in the middle, each annotator continues where they stopped, no answer is lost or
 gives the statistics of exactly those answers, and no response the page received carries the key."""
 
 import json
-import os
 import re
-import sys
 import time
 
 import pytest
-from conftest import REPO, free_port, served
+from conftest import free_port, served, space_command
 from test_assess import REAL, SYNTHETIC, leaks
 from test_space_browser import CHROMIUM, Chromium, q
 
@@ -97,24 +95,7 @@ def test_two_annotators_across_a_server_restart(tmp_path, tiny_model_dir):
     key, order = load_key(folder), [i["item_id"] for i in load_items(folder)]
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
-    env.pop("SPACE_ID", None)
-    cmd = [
-        sys.executable,
-        str(REPO / "spaces" / "medsyn-demo" / "app.py"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--model",
-        str(tiny_model_dir),
-        "--data-dirs",
-        str(tmp_path / "none"),
-        "--cache",
-        str(tmp_path / "cache"),
-        "--assess",
-        str(folder),
-    ]
+    cmd, env = space_command(port, tiny_model_dir, [tmp_path / "none"], tmp_path / "cache", "--assess", folder)
     with open(tmp_path / "chromium.log", "wb") as log:
         browser = Chromium(tmp_path / "profile", log, tmp_path / "failure.png")
     try:
