@@ -2,6 +2,7 @@
 following its prompts better than a random-init model; `medsyn tiny-model --pretrain` builds one end to end."""
 
 import json
+import shutil
 
 import pytest
 from conftest import SOURCES
@@ -208,3 +209,15 @@ def test_pretrain_bad_setting_is_one_line_error(tmp_path, capsys, flag, value):
     err = capsys.readouterr().err
     assert err.startswith(f"medsyn: error: {flag}") and err.count("\n") == 1
     assert not (tmp_path / "m").exists()
+
+
+def test_pretrain_never_replaces_the_writer_it_continues(tmp_path, tiny_model_dir, capsys):
+    """`--init` is an input even though `medsyn tiny-model` wrote it: --out (or --checkpoint-dir) on it is refused."""
+    init = tmp_path / "stage1"
+    shutil.copytree(tiny_model_dir, init)
+    before = {p.name: p.read_bytes() for p in init.iterdir()}
+    for outputs in (["--out", str(init)], ["--out", str(tmp_path / "m"), "--checkpoint-dir", str(init)]):
+        assert medsyn(["tiny-model", "--pretrain", "--init", str(init), *outputs]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(init) in err
+    assert {p.name: p.read_bytes() for p in init.iterdir()} == before and not (tmp_path / "m").exists()

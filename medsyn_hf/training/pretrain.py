@@ -490,10 +490,11 @@ def pretrain(out, sources, cfg: PretrainConfig, *, overwrite: bool = False, chec
 
     cfg.check()
     sources = Path(sources)
-    output = dict(command=COMMAND, inputs=[sources], overwrite=overwrite)
+    # --init is read, never replaced: neither output may be it (even though this command wrote it)
+    output = dict(command=COMMAND, inputs=[sources, *([cfg.init] if cfg.init else [])], overwrite=overwrite)
     check_output(out, **output)
     if checkpoint_dir:
-        check_output(checkpoint_dir, **output)
+        check_output(checkpoint_dir, **{**output, "inputs": [*output["inputs"], out]})
     command = shlex.join(
         [
             "medsyn",
