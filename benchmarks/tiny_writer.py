@@ -10,7 +10,8 @@ Prints one JSON line. Steps:
    at the recipe's sampling settings and *default* filter thresholds; each note's filter scores come from the run.
 3. Mean symptom recall, share kept, and copy ratio to the example note (priors that carry one), overall and per
    group; the MedSyn GPT notes' copy ratio to an example note of their category is measured with the same function
-   (``medsyn_hf.filters.copy_ratio``) in the same run as the reference the writer must not exceed.
+   (``medsyn_hf.filters.copy_ratio``, n-grams made only of the prompted symptoms' words not counted) in the same run
+   as the reference the writer must not exceed.
 Speeds are not measured here (the notes/s of the run is printed for information only).
 """
 
@@ -56,7 +57,8 @@ def held_out_priors(n: int, seed: int, recipe: dict, note_codes: set[str]):
 
 
 def gpt_copy_ratio(seed: int) -> dict:
-    """Copy ratio of each GPT note to a RuMedTop3 train note of its category, as the priors' examples are drawn."""
+    """Copy ratio of each GPT note to a RuMedTop3 train note of its category, as the priors' examples are drawn (its
+    own prompted symptoms' n-grams not counted, as the filter column does for the writer's notes)."""
     from medsyn_hf.filters import copy_ratio
     from medsyn_hf.priors.resources import load_examples
 
@@ -65,16 +67,20 @@ def gpt_copy_ratio(seed: int) -> dict:
     for code, text in zip(examples["code"], examples["text"]):
         by_category.setdefault(code, []).append(text)
     rng = np.random.default_rng(seed)
-    ratios = []
+    ratios, strict = [], []
     with gzip.open(NOTES, "rt", encoding="utf-8") as f:
         for note in map(json.loads, f):
             pool = by_category.get(note["icd10"].strip()[:3])
             if pool:
-                ratios.append(copy_ratio(note["response"], pool[rng.integers(len(pool))]))
-    return {"notes": len(ratios), "mean": round(float(np.mean(ratios)), 4)}
+                example = pool[rng.integers(len(pool))]
+                ratios.append(copy_ratio(note["response"], example, 5, note["symptoms"]))
+                strict.append(copy_ratio(note["response"], example))
+    return {"notes": len(ratios), "mean": round(float(np.mean(ratios)), 7), "strict": round(float(np.mean(strict)), 7)}
 
 
 def summary(notes: dict, mask: np.ndarray) -> dict | None:
+    from medsyn_hf.filters import copy_ratio
+
     if not mask.any():
         return None
     has_example = mask & np.array(notes["example"], dtype=bool)
@@ -84,10 +90,20 @@ def summary(notes: dict, mask: np.ndarray) -> dict | None:
         "mean_symptom_recall": round(float(recall[mask].mean()), 4),
         "kept_share": round(float(np.array(notes["keep"])[mask].mean()), 4),
         "mean_words": round(float(np.mean([len(t.split()) for t, m in zip(notes["response"], mask) if m])), 1),
-        "copy_ratio_to_example": round(float(np.array(notes["copy_ratio"], dtype=float)[has_example].mean()), 4)
+        # 7 decimals: the GPT notes' mean is ~4e-6, which 4 decimals would show as a tie at 0.0000
+        "copy_ratio_to_example": round(float(np.array(notes["copy_ratio"], dtype=float)[has_example].mean()), 7)
         if has_example.any()
         else None,
         "notes_with_example": int(has_example.sum()),
+        # every shared 5-gram, a prompted symptom's words too (the privacy report's strict figure)
+        "copy_ratio_strict": round(
+            float(
+                np.mean([copy_ratio(t, e) for t, e, m in zip(notes["response"], notes["anamnesis"], has_example) if m])
+            ),
+            7,
+        )
+        if has_example.any()
+        else None,
     }
 
 

@@ -76,6 +76,22 @@ def test_copy_ratio_and_span_on_a_worked_example():
     assert copy_ratio("а б", example) == 0.0
 
 
+def test_copy_ratio_does_not_count_naming_a_prompted_symptom_as_the_example_does():
+    example = "Жалобы на боль в поясничной области, иррадиирующую в левую ногу, усиливающуюся при ходьбе."
+    named = "Пациент жалуется на боль в поясничной области последние три дня, принимал обезболивающие."
+    copied = "Пациент предъявляет жалобы на боль в поясничной области, иррадиирующую в левую ногу, при нагрузке."
+    symptoms = ["боль в поясничной области", "слабость"]
+    assert copy_ratio(named, example) > 0  # «на боль в поясничной области» is a 5-gram of the example
+    assert copy_ratio(named, example, symptoms=symptoms) == 0.0  # but it only names the prompted symptom
+    # a copied clause still counts: its 5-grams with «иррадиирующую», «левую», «ногу» are not the prompt's words
+    strict, lenient = copy_ratio(copied, example), copy_ratio(copied, example, symptoms=symptoms)
+    words_ = len(copied.split())
+    assert 0 < lenient < strict and lenient == pytest.approx(5 / (words_ - 4))
+    # the filter column passes each note's prompted symptoms
+    rows = [{"response": text, "symptoms": symptoms, "example": example} for text in (named, copied)]
+    assert [r["copy_ratio"] for r in apply_filters(rows, FilterConfig())] == pytest.approx([0.0, lenient])
+
+
 def test_copy_ratio_on_real_notes(notes):
     a, b = notes[0]["response"], notes[1]["response"]
     assert copy_ratio(a, a) == 1.0
@@ -322,7 +338,11 @@ def test_note_scores_are_the_columns_apply_filters_writes(notes):
         scores = note_scores(row["response"], row["symptoms"], row["example"], config)
         assert list(scores) == ["symptom_recall", "copy_ratio", "copy_span", "n_chars", "n_words", "cyrillic_share"]
         assert scores == pytest.approx({k: filtered[k] for k in scores}, rel=1e-6)  # the column is float32
-    assert out[0]["copy_ratio"] == 1.0 and out[1]["copy_ratio"] < 0.5
+    # a note that is its own example: all its 5-grams but those made only of its prompted symptoms' words
+    assert out[0]["copy_ratio"] == pytest.approx(
+        copy_ratio(rows[0]["response"], rows[0]["example"], 5, rows[0]["symptoms"])
+    )
+    assert 0.9 < out[0]["copy_ratio"] < 1.0 and out[1]["copy_ratio"] < 0.5
 
 
 def test_a_dropped_filter_takes_its_threshold_along():
@@ -368,3 +388,6 @@ def test_evaluate_metrics_load_by_path_offline(notes):
     result = copy.compute(predictions=texts, references=examples, n=3)
     assert result["copy_ratio"] == pytest.approx(sum(copy_ratio(t, e, 3) for t, e in zip(texts, examples)) / 10)
     assert result["max_copy_span"] == copy_span(texts[0], texts[0])
+    lenient = copy.compute(predictions=texts, references=examples, symptoms=symptoms)["copy_ratio"]
+    assert lenient == pytest.approx(sum(copy_ratio(t, e, 5, s) for t, e, s in zip(texts, examples, symptoms)) / 10)
+    assert lenient < copy.compute(predictions=texts, references=examples)["copy_ratio"]

@@ -89,7 +89,7 @@ def test_copy_ratio_is_summarised_over_notes_with_an_example(sample):
     examples = [notes[i] if i % 3 == 0 else (notes[i][:400] if i % 3 == 1 else None) for i in range(len(notes))]
     data = sample.add_column("example", examples)
     result = pf.prompt_following(data, group_by=[])
-    copied = [copy_ratio(n, e) for n, e in zip(notes, examples) if e]
+    copied = [copy_ratio(n, e, 5, s) for n, e, s in zip(notes, examples, sample["symptoms"]) if e]
     stats = result["overall"]["copy_ratio"]
     assert list(result["groups"]) == ["all"] and result["example_column"] == "example"
     assert stats["n"] == len(copied) and stats["mean"] == pytest.approx(sum(copied) / len(copied), abs=1e-4)
@@ -136,7 +136,7 @@ def test_notes_take_the_example_text_from_anamnesis_not_the_boolean_flag(sample,
     examples = [notes[i][:300] if i % 2 == 0 else None for i in range(len(notes))]
     data = sample.add_column("example", [e is not None for e in examples]).add_column("anamnesis", examples)
     result = pf.prompt_following(data, group_by=[])
-    copied = [copy_ratio(n, e) for n, e in zip(notes, examples) if e]
+    copied = [copy_ratio(n, e, 5, s) for n, e, s in zip(notes, examples, sample["symptoms"]) if e]
     assert result["example_column"] == "anamnesis" and result["overall"]["copy_ratio"]["n"] == len(copied)
     assert result["overall"]["copy_ratio"]["mean"] == pytest.approx(sum(copied) / len(copied), abs=1e-4)
     data.to_parquet(str(tmp_path / "notes.parquet"))

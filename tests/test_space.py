@@ -111,7 +111,7 @@ def test_found_symptoms_are_highlighted_with_recall_and_copy_ratio(app):
         "symptom_recall": 2 / 3,
         "found": ["боль в горле", "кашель"],
         "missing": ["головокружение"],
-        "copy_ratio": copy_ratio(NOTE, NOTE[:60]),
+        "copy_ratio": copy_ratio(NOTE, NOTE[:60], 5, prior["symptoms"]),
     }
     assert 0 < checks["copy_ratio"] < 1
 

@@ -176,8 +176,28 @@ def test_pretrain_end_to_end_scaled_down(tmp_path, capsys):
     assert (second / "tokenizer.json").read_bytes() == (out / "tokenizer.json").read_bytes()
     assert (second / "README_stage1.md").read_text(encoding="utf-8") == card
     card2 = (second / "README.md").read_text(encoding="utf-8")
-    assert "**Second stage**" in card2 and "stopped after 2" in card2 and "loss weight 4 " in card2
+    assert "**Stage 2**" in card2 and "stopped after 2" in card2 and "loss weight 4 " in card2
     assert "--complaints-line" in card2 and "line first): True" in card2
+    # a third stage with another seed keeps every earlier stage's card, numbered
+    third = tmp_path / "third"
+    args = ["tiny-model", "--pretrain", "--init", str(second), "--out", str(third), "--sources", str(SOURCES)]
+    small = ["--limit", "40", "--steps", "1", "--batch-size", "2", "--val-rows", "4", "--threads", "1", "--seed", "1"]
+    assert medsyn([*args, *small, "--json"]) == 0
+    assert (third / "README_stage1.md").read_text(encoding="utf-8") == card
+    assert (third / "README_stage2.md").read_text(encoding="utf-8") == card2
+    assert "**Stage 3**" in (third / "README.md").read_text(encoding="utf-8")
+
+
+def test_held_out_notes_do_not_move_with_the_seed():
+    """A later stage run with another seed must still validate on notes no stage trained on."""
+    from medsyn_hf.training.pretrain import load_mix
+
+    texts, _, train0, held0 = load_mix(SOURCES, 40, 0, 4)
+    _, _, train1, held1 = load_mix(SOURCES, 40, 1, 4)
+    docs = {ex["doc"] for ex in held0}
+    assert len(docs) == 4 and docs == {ex["doc"] for ex in held1}
+    assert not docs & {ex["doc"] for ex in train0 + train1}
+    assert not docs & set(texts["medsyn_gpt_notes"])
 
 
 def test_complaints_line_opens_the_note_with_the_prompted_symptoms():

@@ -63,7 +63,8 @@ def pii_hits(texts: Sequence[str]) -> dict:
 
 
 def example_copying(texts: Sequence[str], examples: Sequence[str | None]) -> dict | None:
-    """The filters' copy ratio (share of the note's word 5-grams found in its example note) over notes with one."""
+    """The copy ratio (share of the note's word 5-grams found in its example note) over notes with one; strict, as a
+    privacy figure: n-grams of the prompted symptoms' words count too (the filter column does not count them)."""
     from medsyn_hf.filters import FilterConfig, copy_ratio
 
     limit = FilterConfig().max_copy_ratio

@@ -94,7 +94,7 @@ def prompt_following(
     examples = list(data[example_column]) if example_column else [None] * len(notes)
     groups = [" / ".join(map(str, values)) for values in zip(*(data[c] for c in group_by))] or ["all"] * len(notes)
     recall = [symptom_recall(n, s, config.symptom_match_share) for n, s in zip(notes, symptoms)]
-    copy = [copy_ratio(n, e, config.copy_ngram) if e else None for n, e in zip(notes, examples)]
+    copy = [copy_ratio(n, e, config.copy_ngram, s) if e else None for n, e, s in zip(notes, examples, symptoms)]
 
     def summary(rows: list[int]) -> dict:
         copied = [copy[i] for i in rows if copy[i] is not None]

@@ -17,14 +17,15 @@ _FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "INTJ"})
 
 
 @lru_cache(maxsize=200_000)
-def _is_content(word: str) -> bool:
+def is_content(word: str) -> bool:
+    """Does the word carry meaning (not a preposition, conjunction, particle or interjection)?"""
     return morph().parse(word)[0].tag.POS not in _FUNCTION_POS
 
 
 @lru_cache(maxsize=100_000)
 def symptom_lemmas(symptom: str) -> frozenset[str]:
     """Content lemmas of a symptom string ('боль в ушах и снижение слуха' -> {боль, ухо, снижение, слух})."""
-    return frozenset(lemma(w) for w in words(symptom) if _is_content(w))
+    return frozenset(lemma(w) for w in words(symptom) if is_content(w))
 
 
 def note_lemmas(note: str) -> frozenset[str]:

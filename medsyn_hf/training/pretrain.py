@@ -124,7 +124,9 @@ def load_mix(
     if complaints_line:
         symptoms = {n["response"].strip(): [s.strip() for s in n["symptoms"] if s.strip()] for n in data["notes"]}
         notes = [with_complaints_line(ex, symptoms[ex["doc"]]) for ex in notes]
-    ranked = sorted(notes, key=lambda ex: hashlib.sha256(f"{seed}|{ex['doc']}".encode()).hexdigest())
+    # The held-out notes do not move with --seed, so a later stage run with another seed (new batches, new prompt
+    # renderings) still validates on notes that no stage trained on.
+    ranked = sorted(notes, key=lambda ex: hashlib.sha256(f"0|{ex['doc']}".encode()).hexdigest())
     held, train = ranked[:val_rows], ranked[val_rows:]
     held_docs = {ex["doc"] for ex in held}
     with gzip.open(sources / NOTES, "rt", encoding="utf-8") as f:
@@ -374,6 +376,7 @@ def render_card(
     command: str,
     n_params: int,
     final: bool,
+    stage: int = 1,
 ) -> str:
     header = "\n".join(
         [
@@ -408,7 +411,7 @@ def render_card(
     status = "" if final else f"\n**Partial checkpoint** (step {curve[-1]['step'] if curve else 0} of {cfg.steps}).\n"
     if cfg.init:
         status += (
-            f"\n**Second stage**: continued from `{cfg.init}` with the settings below; the earlier stages' "
+            f"\n**Stage {stage}**: continued from `{cfg.init}` with the settings below; the earlier stages' "
             "cards and loss curves are kept here as `README_stage<n>.md` and `loss_curve_stage<n>.json`.\n"
         )
     return f"""{header}
@@ -460,6 +463,7 @@ rows (`loss_curve.json`; `loss_curve.png`).
 ```python
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from medsyn_hf.tiny_model import WRITER_DIR
+
 tok = AutoTokenizer.from_pretrained(WRITER_DIR)
 model = AutoModelForCausalLM.from_pretrained(WRITER_DIR)
 ```
@@ -524,9 +528,12 @@ def pretrain(out, sources, cfg: PretrainConfig, *, overwrite: bool = False, chec
     blocks, task, val, counts = encode_mix(tokenizer, texts, task_rows, held, cfg.seq_len, cfg.seed)
     log(json.dumps({"lm_blocks": len(blocks), "mix": counts}))
 
+    # this run's stage: one more than the cards the init keeps of its own earlier stages (each stage keeps them all)
+    stage = len(list(Path(cfg.init).glob("README_stage*.md"))) + 2 if cfg.init else 1
+
     def card(model, curve, tps, final):
         n_params = sum(p.numel() for p in model.parameters())
-        return render_card(cfg, counts, report, curve, tps, command, n_params, final)
+        return render_card(cfg, counts, report, curve, tps, command, n_params, final, stage)
 
     def checkpoint(model, curve, tps):
         with safe_output(checkpoint_dir, **{**output, "overwrite": True}) as tmp:
@@ -540,10 +547,9 @@ def pretrain(out, sources, cfg: PretrainConfig, *, overwrite: bool = False, chec
             earlier = sorted(init.glob("README_stage*.md")) + sorted(init.glob("loss_curve_stage*.json"))
             for path in earlier:
                 (Path(tmp) / path.name).write_bytes(path.read_bytes())
-            stage = len(list(init.glob("README_stage*.md"))) + 1
             for name, kept in (
-                ("README.md", f"README_stage{stage}.md"),
-                ("loss_curve.json", f"loss_curve_stage{stage}.json"),
+                ("README.md", f"README_stage{stage - 1}.md"),
+                ("loss_curve.json", f"loss_curve_stage{stage - 1}.json"),
             ):
                 if (init / name).is_file():
                     (Path(tmp) / kept).write_bytes((init / name).read_bytes())

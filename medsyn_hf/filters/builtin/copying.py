@@ -15,7 +15,8 @@ class Copying(NoteFilter):
     columns = {
         "copy_ratio": (
             Value("float32"),
-            "share of the note's word 5-grams that also occur in the example note (0 without an example)",
+            "share of the note's word 5-grams that also occur in the example note, those made only of the prompted "
+            "symptoms' words not counted (0 without an example)",
         ),
         "copy_span": (
             Value("int32"),
@@ -35,7 +36,9 @@ class Copying(NoteFilter):
 
     def score(self, notes, config):
         return {
-            "copy_ratio": [copy_ratio(t, e, config.copy_ngram) for t, e in zip(notes.texts, notes.examples)],
+            "copy_ratio": [
+                copy_ratio(t, e, config.copy_ngram, s) for t, e, s in zip(notes.texts, notes.examples, notes.symptoms)
+            ],
             "copy_span": [copy_span(t, e) for t, e in zip(notes.texts, notes.examples)],
         }
 

@@ -21,6 +21,8 @@ Args:
     predictions (list of str): generated notes.
     references (list of str): the example note each was shown ("" when none).
     n (int): n-gram length in words (default 5).
+    symptoms (list of list of str, optional): each note's prompted symptoms; n-grams made only of their words are not
+        counted as copied (the generation filter's column does the same).
 Returns:
     copy_ratio (float): mean per-note share of copied n-grams.
     copy_span (float): mean per-note longest verbatim span, in words.
@@ -37,8 +39,9 @@ class CopyRatio(evaluate.Metric):
     def _info(self):
         return metric_info(_DESCRIPTION, _KWARGS_DESCRIPTION, datasets.Value("string"))
 
-    def _compute(self, predictions, references, n=5):
-        ratios = [copy_ratio(note, example, n) for note, example in zip(predictions, references)]
+    def _compute(self, predictions, references, n=5, symptoms=None):
+        symptoms = symptoms or [()] * len(predictions)
+        ratios = [copy_ratio(note, example, n, s) for note, example, s in zip(predictions, references, symptoms)]
         spans = [copy_span(note, example) for note, example in zip(predictions, references)]
         count = max(len(ratios), 1)
         return {
