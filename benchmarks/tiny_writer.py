@@ -85,25 +85,18 @@ def summary(notes: dict, mask: np.ndarray) -> dict | None:
         return None
     has_example = mask & np.array(notes["example"], dtype=bool)
     recall = np.array(notes["symptoms_recall"], dtype=float)
+    # the filter column, and strictly: every shared 5-gram, a prompted symptom's words too (the privacy report's
+    # figure); 7 decimals: the GPT notes' mean is ~4e-6, which 4 decimals would show as a tie at 0.0000
+    column = np.array(notes["copy_ratio"], dtype=float)[has_example]
+    strict = [copy_ratio(t, e) for t, e, m in zip(notes["response"], notes["anamnesis"], has_example) if m]
     return {
         "notes": int(mask.sum()),
         "mean_symptom_recall": round(float(recall[mask].mean()), 4),
         "kept_share": round(float(np.array(notes["keep"])[mask].mean()), 4),
         "mean_words": round(float(np.mean([len(t.split()) for t, m in zip(notes["response"], mask) if m])), 1),
-        # 7 decimals: the GPT notes' mean is ~4e-6, which 4 decimals would show as a tie at 0.0000
-        "copy_ratio_to_example": round(float(np.array(notes["copy_ratio"], dtype=float)[has_example].mean()), 7)
-        if has_example.any()
-        else None,
+        "copy_ratio_to_example": round(float(column.mean()), 7) if strict else None,
         "notes_with_example": int(has_example.sum()),
-        # every shared 5-gram, a prompted symptom's words too (the privacy report's strict figure)
-        "copy_ratio_strict": round(
-            float(
-                np.mean([copy_ratio(t, e) for t, e, m in zip(notes["response"], notes["anamnesis"], has_example) if m])
-            ),
-            7,
-        )
-        if has_example.any()
-        else None,
+        "copy_ratio_strict": round(float(np.mean(strict)), 7) if strict else None,
     }
 
 

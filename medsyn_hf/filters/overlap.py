@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from difflib import SequenceMatcher
 
+from medsyn_hf.filters.recall import is_content, symptom_lemmas
 from medsyn_hf.normalize import lemma, words
 
 
@@ -20,8 +21,6 @@ def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
 
 def _prompted(gram: tuple[str, ...], own: frozenset[str]) -> bool:
     """Is every content word of the n-gram one of the prompted symptoms' lemmas?"""
-    from medsyn_hf.filters.recall import is_content
-
     return all(lemma(w) in own or not is_content(w) for w in gram)
 
 
@@ -34,8 +33,6 @@ def copy_ratio(note: str, example: str | None, n: int = 5, symptoms: Iterable[st
     if not grams:
         return 0.0
     seen = set(_ngrams(words(example), n))
-    from medsyn_hf.filters.recall import symptom_lemmas
-
     own = frozenset().union(*map(symptom_lemmas, symptoms))
     return sum(g in seen and not (own and _prompted(g, own)) for g in grams) / len(grams)
 
