@@ -32,6 +32,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import datasets  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
+from generation_throughput import SHAPES  # noqa: E402  (the one LLaMA-2-7B shape of both benchmarks)
 from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, TrainerCallback, set_seed  # noqa: E402
 
 from medsyn_hf.tiny_model import build as build_tiny_model  # noqa: E402
@@ -44,16 +45,6 @@ RECIPES = {
     "tiny": REPO / "recipes/tiny/sft/config.yaml",
     "llama-2-7b": REPO / "recipes/llama-2-7b/sft/config_lora.yaml",
 }
-LLAMA_2_7B = dict(
-    hidden_size=4096,
-    intermediate_size=11008,
-    num_hidden_layers=32,
-    num_attention_heads=32,
-    num_key_value_heads=32,
-    max_position_embeddings=4096,
-    vocab_size=32000,
-    rms_norm_eps=1e-5,
-)
 PEAK_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "H800": 989.4, "A100": 312.0, "L40S": 362.0, "A10G": 125.0}
 SYSTEM = "Ты — опытный врач. Пиши медицинские записи на русском языке."
 
@@ -116,7 +107,7 @@ def random_model(shape: str, tokenizer_dir: Path, model_args, device: str):
     config = AutoConfig.from_pretrained(tokenizer_dir)
     if shape == "llama-2-7b":
         ids = {k: getattr(config, k) for k in ("bos_token_id", "eos_token_id", "pad_token_id")}
-        config = LlamaConfig(**LLAMA_2_7B, **ids)
+        config = LlamaConfig(**SHAPES["llama-2-7b"], **ids)
     set_seed(0)
     dtype = getattr(torch, model_args.dtype)
     with torch.device(device):
