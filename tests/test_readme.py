@@ -266,7 +266,7 @@ def make_steps(command: str, cwd: Path) -> list[str]:
         text=True,
         check=True,
     ).stdout
-    steps = [c for _, c in shell_commands(out)]
+    steps = [c for _, c in shell_commands(out) if not re.match(r"^g?make(\[\d+\])?: ", c)]  # make's own messages
     return [c.replace(f"{venv}/bin/", "") for c in steps if not re.match(r"^(echo|true|:)\b", c)]
 
 
