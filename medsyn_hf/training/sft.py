@@ -156,13 +156,18 @@ def check_lora_targets(model_args: ModelConfig, training_args: SFTConfig, model=
     if model is None:
         from transformers import AutoConfig, AutoModelForCausalLM
 
-        config = AutoConfig.from_pretrained(
-            model_args.model_name_or_path,
-            revision=model_args.model_revision,
-            trust_remote_code=training_args.trust_remote_code,
-        )
-        with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(config, trust_remote_code=training_args.trust_remote_code)
+        try:
+            config = AutoConfig.from_pretrained(
+                model_args.model_name_or_path,
+                revision=model_args.model_revision,
+                trust_remote_code=training_args.trust_remote_code,
+            )
+            with torch.device("meta"):
+                model = AutoModelForCausalLM.from_config(config, trust_remote_code=training_args.trust_remote_code)
+        except (OSError, ValueError) as err:
+            raise MedsynError(
+                f"model_name_or_path: cannot load {model_args.model_name_or_path!r} ({first_line(err)})"
+            ) from None
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     missing = sorted(set(targets) - names)
     if missing:
