@@ -212,3 +212,21 @@ def gpt_notes_sample():
 
     with gzip.open(SOURCES / "medsyn_gpt_notes" / "notes.jsonl.gz", "rt", encoding="utf-8") as f:
         return [json.loads(line) for i, line in enumerate(f) if i % 100 == 0]
+
+
+@pytest.fixture(scope="session")
+def recipe_models(tmp_path_factory):
+    """{Hub id: folder} of a tiny random model of each GPU recipe's architecture class with its family's tokenizer
+    (tests/recipe_models.py); built once, a second each."""
+    from recipe_models import FAMILIES, build_recipe_model
+
+    root = tmp_path_factory.mktemp("recipe-models")
+    return {hub_id: build_recipe_model(hub_id, root / hub_id.split("/")[1]) for hub_id in FAMILIES}
+
+
+@pytest.fixture(scope="session")
+def built_ift(tmp_path_factory):
+    """`medsyn ift build --limit 8`: the real Hub layout (six task configs and `all`), 8 examples per task."""
+    from medsyn_hf.ift.build import build_ift
+
+    return Path(build_ift(tmp_path_factory.mktemp("built-ift") / "ift", SOURCES, limit=8)["out"])

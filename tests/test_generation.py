@@ -197,12 +197,12 @@ def test_recipes_parse(config):
 
     script, gen, model = parse_args(["--config", str(config)], make_parser())
     filter_config(script.filters)  # thresholds name real FilterConfig fields
-    if gen.backend == "openai":  # a server holds the (merged) model: no adapter, the requests name it
-        assert gen.base_url and gen.served_model_name and model.adapter_name_or_path is None
-        assert gen.extra_body == {"top_k": 50} and gen.concurrency >= 64
+    if gen.backend == "openai":  # vLLM serves the base model with the SFT adapter, named by served_model_name
+        assert gen.base_url and gen.served_model_name and model.adapter_name_or_path
+        assert gen.extra_body["top_k"] == 50 and gen.concurrency >= 64
     else:
         assert gen.batch_size <= script.shard_size  # batches never span shards
-        assert (model.adapter_name_or_path is not None) == ("llama-2-7b" in str(config))
+        assert (model.adapter_name_or_path is not None) == (config.parts[-3] != "tiny")  # GPU recipes: + adapter
 
 
 def test_two_processes_write_the_same_notes_as_one(tmp_path, tiny_model_dir):

@@ -28,8 +28,6 @@ from pathlib import Path
 import pytest
 from conftest import REPO, free_port
 
-from medsyn_hf.ift.tasks import TASKS
-
 READMES = (REPO / "README.md", REPO / "spaces" / "medsyn-demo" / "README.md")
 DEMO_HEADING = "What `make demo` does"
 DEMO_OUTPUTS = ("runs/demo/ift", "runs/demo/sft", "runs/demo/generate/latest", "runs/demo/ru-notes")
@@ -52,6 +50,7 @@ class Rule:
         return re.search(self.pattern, command) is not None
 
 
+STAND_IN = r"\1 --model_name_or_path runs/recipe-models/\2"  # the recipe folder's tiny stand-in (build_recipe_models)
 LIMITS = "--max_steps 2 --gradient_accumulation_steps 1 --eval_strategy no --save_strategy no"
 RULES = (
     Rule(r"^make (test|test-all)\b", run="skip", why="runs the test suite, this test included: recursion"),
@@ -90,11 +89,12 @@ RULES = (
         why="the recipe's path outputs/ift is what its header's command writes; here: the demo's",
     ),
     Rule(
-        r"recipes/llama-2-7b/sft/config_lora\.yaml",
-        add=f"--model_name_or_path medsyn-tiny --dtype float32 --bf16 false --use_cpu true --max_length 256 {LIMITS}",
-        yaml=(("datasets", [{"path": "runs/demo/ift", "name": task} for task in TASKS]),),
-        why="a 7B model needs a GPU: the same LoRA recipe (all six tasks, packing, merged copy) on the tiny model; "
-        "its TRL `datasets` mixture names outputs/ift, here the demo's folder",
+        r"recipes/[\w.-]+/sft/config_lora\.yaml",
+        sub=((r"(--config recipes/([\w.-]+)/sft/config_lora\.yaml)", STAND_IN),),
+        add=f"--dtype float32 --bf16 false --use_cpu true --max_length 512 {LIMITS}",
+        why="a 7-8B model needs a GPU (and a Llama one a licence): the recipe as written, on a tiny random model of "
+        "the same architecture class with its family's tokenizer and chat template (tests/recipe_models.py; the "
+        "sandbox builds one per GPU recipe into runs/recipe-models/), on CPU, 2 steps of 512-token rows",
     ),
     Rule(
         r"recipes/tiny/generate/config\.yaml",
@@ -103,12 +103,13 @@ RULES = (
         "and default filters stay: the pretrained writer's notes pass them (publish needs kept notes)",
     ),
     Rule(
-        r"recipes/llama-2-7b/generate/config\.yaml",
-        add="--model_name_or_path medsyn-tiny --dtype float32 --num_priors 8 --shard_size 8 "
-        "--max_new_tokens 64 --batch_size 8",
-        yaml=(("filters", {"min_symptom_recall": 0.0, "min_words": 5}),),
-        why="a 7B model needs a GPU: the tiny model with the LoRA adapter the scaled-down LoRA recipe above wrote; "
-        "the 7B filter thresholds would reject all its notes, which publish refuses",
+        r"recipes/(?!tiny/)[\w.-]+/generate/config\.yaml",
+        sub=((r"(--config recipes/([\w.-]+)/generate/config\.yaml)", STAND_IN),),
+        add="--dtype float32 --num_priors 8 --shard_size 8 --max_new_tokens 16 --batch_size 8",
+        yaml=(("filters", {"min_symptom_recall": 0.0, "min_words": 0, "min_cyrillic_share": 0.0}),),
+        why="as the SFT rule: the recipe's tiny stand-in with the LoRA adapter its scaled-down SFT wrote (the "
+        "recipe's own adapter_name_or_path), 8 short notes; a random model's notes fail the real filter thresholds, "
+        "and publish refuses a dataset with no kept note",
     ),
     Rule(
         r"^medsyn kg build\b",
@@ -265,7 +266,7 @@ def make_steps(command: str, cwd: Path) -> list[str]:
         text=True,
         check=True,
     ).stdout
-    steps = [c for _, c in shell_commands(out)]
+    steps = [c for _, c in shell_commands(out) if not re.match(r"^g?make(\[\d+\])?: ", c)]  # make's own messages
     return [c.replace(f"{venv}/bin/", "") for c in steps if not re.match(r"^(echo|true|:)\b", c)]
 
 
@@ -444,10 +445,21 @@ def sandbox(tmp_path_factory):
                 root / entry.name,
                 **({"symlinks": True, "ignore": shutil.ignore_patterns(*NOT_COPIED)} if entry.is_dir() else {}),
             )
+    build_recipe_models(root)
     box = Sandbox(root)
     for command in demo_block():
         box.failures(Command(command, f"README.md ({DEMO_HEADING})"))
     return box
+
+
+def build_recipe_models(root: Path) -> None:
+    """runs/recipe-models/<recipe>: the tiny stand-in of each GPU recipe's model, which the GPU recipes' rules load."""
+    import yaml
+    from recipe_models import build_recipe_model
+
+    for config in sorted((root / "recipes").glob("*/sft/config_lora.yaml")):
+        model = yaml.safe_load(config.read_text(encoding="utf-8"))["model_name_or_path"]
+        build_recipe_model(model, root / "runs" / "recipe-models" / config.parents[1].name)
 
 
 def command_id(command: Command) -> str:
@@ -504,3 +516,23 @@ def test_reading_commands():
     assert scaled("medsyn publish a --out b --repo-id c")[1] == "offline"
     assert scaled("make test")[1] == "skip" and scaled("make demo")[1] == "make"
     assert scaled("medsyn nonesuch")[0] == "medsyn nonesuch" and scaled("medsyn nonesuch")[1] == "ok"
+
+
+def test_make_install_takes_the_torch_the_user_chooses():
+    """`make install` installs TORCH_SPEC (default torch==2.13.0) from TORCH_INDEX when given (README, "Install")."""
+
+    def torch_step(*variables: str) -> str:
+        out = subprocess.run(
+            ["make", "-n", "-B", "install", "VENV=/nonexistent/venv", *variables],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return next(line for line in out.splitlines() if "torch" in line)
+
+    pip = "/nonexistent/venv/bin/pip install -q"
+    assert torch_step() == f'{pip} "torch==2.13.0"'
+    cpu = "https://download.pytorch.org/whl/cpu"
+    assert torch_step(f"TORCH_INDEX={cpu}") == f'{pip} --index-url {cpu} "torch==2.13.0"'
+    assert torch_step("TORCH_SPEC=torch>=2.8") == f'{pip} "torch>=2.8"'

@@ -66,19 +66,19 @@ def test_trl_sft_trains_the_tiny_recipe(tmp_path, tiny_model_dir, ift_dir):
 
 @pytest.mark.parametrize("config", SFT_RECIPES, ids=lambda p: p.parts[-3])
 def test_trl_parser_reads_every_sft_recipe(config):
-    """TRL's parser (`trl sft`'s) on each recipe: every key is TRL's except our one documented extension, which `trl
-    sft` would hand to `accelerate launch` (and which it rejects)."""
+    """TRL's parser (`trl sft`'s) on each recipe: every key is TRL's (an unknown one would be handed to `accelerate
+    launch`, which rejects it), and `--dataset_name` on the command line replaces the recipe's dataset."""
     from trl.scripts.sft import make_parser
 
+    args = ["--config", str(config), "--use_cpu", "true"]
     script, training, model, mixture, left, _ = make_parser().parse_args_and_config(
-        ["--config", str(config), "--use_cpu", "true"], return_remaining_strings=True, separate_remaining_strings=True
+        args, return_remaining_strings=True, separate_remaining_strings=True
     )
-    assert training.completion_only_loss and training.max_length
-    if config == TINY_SFT:
-        assert left == [] and (script.dataset_name, script.dataset_config) == ("outputs/ift", "note_writing")
-    else:
-        assert left == ["--save_merged_model", "True"]
-        assert [d.name for d in mixture.datasets][0] == "note_writing" and mixture.test_split_size == 0.01
+    assert training.completion_only_loss and training.max_length and left == []
+    assert script.dataset_name == "outputs/ift" and not mixture.datasets  # so nothing masks dataset_name
+    assert script.dataset_config == ("note_writing" if config == TINY_SFT else "all")
+    moved = make_parser().parse_args_and_config([*args, "--dataset_name", "runs/my-ift"])[0]
+    assert moved.dataset_name == "runs/my-ift"
 
 
 def test_mixture_is_trls_with_a_seeded_test_split(tmp_path, ift_dir):

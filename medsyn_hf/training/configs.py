@@ -23,7 +23,7 @@ MAX_SEED = 2**32 - 1  # numpy's seed range (set_seed seeds numpy)
 MIXTURE_MOVED = (
     "dataset_mixture: replaced by TRL's mixture keys: top-level `datasets: [{path, name, split, columns, "
     "fraction}]` and `test_split_size` (weights: `fraction`, or a split such as train[:5%] / "
-    "train+train); see recipes/llama-2-7b/sft/config_lora.yaml"
+    'train+train); see README, "Fine-tuning (SFT)"'
 )
 
 

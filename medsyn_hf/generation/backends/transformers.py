@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.generation.backends.base import Backend, Completion, OnBatch
@@ -228,6 +229,13 @@ class TransformersConfig:
         default=None,
         metadata={"help": "transformers: KV cache; unset: 'static' (+ torch.compile) on CUDA, dynamic on CPU."},
     )
+    chat_template_kwargs: dict[str, Any] | None = field(
+        default=None,
+        metadata={
+            "help": "transformers: extra variables of the model's chat template, e.g. {enable_thinking: false} for "
+            "Qwen3 (vLLM takes the same as extra_body: {chat_template_kwargs: {...}}). YAML only."
+        },
+    )
 
     def __post_init__(self):
         check_range("batch_size", self.batch_size, 1)
@@ -240,7 +248,7 @@ class TransformersBackend(Backend):
 
     name = "transformers"
     Config = TransformersConfig
-    run_id_fields = ("top_k", "repetition_penalty")
+    run_id_fields = ("top_k", "repetition_penalty", "chat_template_kwargs")
 
     def __init__(self, gen_args, model_args, device="cpu", model_and_tokenizer=None):
         super().__init__(gen_args, model_args, device)
@@ -261,10 +269,11 @@ class TransformersBackend(Backend):
         return {"dtype": model_args.dtype}
 
     def generate(self, messages_list, keys, on_batch: OnBatch | None = None) -> list[Completion]:
+        template_kwargs = self.config.chat_template_kwargs or {}
         prompts = [
-            self.tokenizer.apply_chat_template(list(m), add_generation_prompt=True, tokenize=True, return_dict=True)[
-                "input_ids"
-            ]
+            self.tokenizer.apply_chat_template(
+                list(m), add_generation_prompt=True, tokenize=True, return_dict=True, **template_kwargs
+            )["input_ids"]
             for m in messages_list
         ]
 
