@@ -34,8 +34,25 @@ logger = logging.getLogger(__name__)
 COMMAND = "medsyn sft"
 
 
+# Options of TRL's and transformers' dataclasses that do not apply to `medsyn sft`: TRL's debug flag, deprecated
+# aliases, streaming of `dataset_name` (a mixture streams with `streaming`), the removed `dataset_mixture`. Hidden from
+# --help (recipe_args.hide_options).
+HIDDEN = (
+    "ignore_bias_buffers",
+    "dataset_streaming",
+    "dataset_mixture",
+    "gradient_checkpointing_kwargs",
+    "use_liger_kernel",
+    "pad_token",
+    "debug",
+    "local_rank",
+)
+
+
 def make_parser() -> TrlParser:
-    return TrlParser((ScriptArguments, SFTConfig, ModelConfig), prog="medsyn sft")
+    parser = TrlParser((ScriptArguments, SFTConfig, ModelConfig), prog="medsyn sft")
+    recipe_args.hide_options(parser, HIDDEN)
+    return parser
 
 
 def parse_args(argv: list[str], parser: TrlParser | None = None):
