@@ -48,8 +48,9 @@ WRITER_LICENSE = "cc-by-sa-4.0"  # the packaged writer medsyn-tiny (weights)
 CORPUS_LICENSE = "cc-by-sa-4.0"  # `medsyn publish`'s default for a notes dataset
 LICENSE_STORY = (
     "**Licences.** The code of medsyn_hf is MIT. The packaged writer `medsyn-tiny` is released under "
-    "**CC BY-SA 4.0**: it is trained on the medsyn instruction data, whose Wikipedia text is CC BY-SA (share-alike), "
-    "besides MIT (MedSyn GPT notes, MKG tables) and Apache-2.0 (RuMedTop3 train) sources. Notes datasets made with "
+    "**CC BY-SA 4.0**: it is trained on Russian Wikipedia text (CC BY-SA, share-alike), on its own and within the "
+    "medsyn instruction data (itself CC BY-SA 4.0), besides MIT (MedSyn GPT notes, MKG tables) and Apache-2.0 "
+    "(RuMedTop3 train) sources. Notes datasets made with "
     "medsyn_hf are published under **CC BY-SA 4.0** by default for the same reason (their writer is trained on CC "
     "BY-SA text); the real RuMedTop3 train notes they show as examples (`anamnesis`) stay Apache-2.0, with "
     "RuMedBench's attribution. A notes dataset written by another model is also bound by that model's licence "

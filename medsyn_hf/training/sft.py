@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import sys
 from pathlib import Path
 
@@ -176,7 +175,11 @@ def build_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_
     return trainer, sources
 
 
-def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> dict:
+def main(
+    script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig, argv: list[str] | None = None
+) -> dict:
+    """Train; ``argv``, the arguments the three came from (default: the process's), is the card's Reproduce
+    command."""
     set_seed(training_args.seed)
 
     ###############
@@ -259,8 +262,16 @@ def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: Mod
     trainer.model.config.use_cache = True  # restore the k,v cache for fast generation
     trainer.save_model(training_args.output_dir)
     if trainer.accelerator.is_main_process:
-        command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
-        write_model_card(training_args.output_dir, script_args, training_args, model_args, sources, metrics, command)
+        write_model_card(
+            training_args.output_dir,
+            script_args,
+            training_args,
+            model_args,
+            sources,
+            metrics,
+            sys.argv[1:] if argv is None else argv,
+            tokenizer=trainer.processing_class,
+        )
         if training_args.save_merged_model and model_args.use_peft:
             logger.info(f"Merged model saved to {save_merged_model(training_args.output_dir, model_args)}")
         if training_args.push_to_hub:
