@@ -25,16 +25,16 @@ def add_trl_parser(subparsers, name: str, help: str) -> argparse.ArgumentParser:
     return p
 
 
-def hide_options(parser, names) -> None:
+def hide_options(parser, names) -> list[str]:
     """Keep options that do not apply to the command out of its ``--help`` (TRL's debug flags, fields of TRL's
     dataclasses the command never reads). They stay accepted, as TRL's own scripts accept them, so one YAML config
-    can still serve several commands; every name must be one of the parser's options."""
+    can still serve several commands. Returns the names the parser lacks (a TRL release that dropped a field: the
+    tests require none, a user's run is not stopped by it)."""
     actions = {action.dest: action for action in parser._actions}
-    unknown = sorted(set(names) - set(actions))
-    if unknown:
-        raise ValueError(f"{parser.prog}: no option(s) {', '.join(unknown)} to hide")
     for name in names:
-        actions[name].help = argparse.SUPPRESS
+        if name in actions:
+            actions[name].help = argparse.SUPPRESS
+    return sorted(set(names) - set(actions))
 
 
 def _usage_error(message: str):

@@ -38,7 +38,7 @@ def _generation_args(args: dict) -> dict:
     """The common sampling settings and those of the backend the run used (all of them for a backend this process
     does not know: a user's registered one)."""
     try:
-        own = {f.name for f in fields(get_backend(args["backend"]).Config)}
+        own = {f.name for f in fields(get_backend(args.get("backend", "transformers")).Config)}
     except MedsynError:
         return dict(args)
     kept = own | {f.name for f in fields(SamplingArguments)}
@@ -68,7 +68,7 @@ def run_recipe(config: dict, out_name: str, publish_flags: list[str] = ()) -> tu
     files: dict[str, bytes] = {}
     script = {k: v for k, v in config["script_args"].items() if k not in UNUSED_SCRIPT_FIELDS}
     script = _inputs({**script, "output_dir": OUTPUT_DIR, "overwrite_output_dir": False}, files)
-    generation = _inputs(_generation_args(config["generation_args"]), files)
+    generation = _inputs(_generation_args(config.get("generation_args") or {}), files)  # older runs lack them
     named = {WRITER_DIR: WRITER_NAME}
     model = {k: v for k, v in config["model_args"].items() if k not in UNUSED_MODEL_FIELDS}
     local = [k for k in MODEL_FIELDS if is_local_path(model.get(k)) and public_name(model[k], named) != WRITER_NAME]
