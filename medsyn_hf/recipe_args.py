@@ -25,6 +25,18 @@ def add_trl_parser(subparsers, name: str, help: str) -> argparse.ArgumentParser:
     return p
 
 
+def hide_options(parser, names) -> list[str]:
+    """Keep options that do not apply to the command out of its ``--help`` (TRL's debug flags, fields of TRL's
+    dataclasses the command never reads). They stay accepted, as TRL's own scripts accept them, so one YAML config
+    can still serve several commands. Returns the names the parser lacks (a TRL release that dropped a field: the
+    tests require none, a user's run is not stopped by it)."""
+    actions = {action.dest: action for action in parser._actions}
+    for name in names:
+        if name in actions:
+            actions[name].help = argparse.SUPPRESS
+    return sorted(set(names) - set(actions))
+
+
 def _usage_error(message: str):
     raise MedsynError(message)
 

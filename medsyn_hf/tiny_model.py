@@ -1,7 +1,8 @@
-"""A tiny random-init LLaMA plus a BPE tokenizer trained on our Russian corpus: the CPU stand-in for LLaMA-2-7B.
-
-Tests, the demo and `recipes/tiny/sft/config.yaml` train it; nothing is downloaded. The tokenizer and the weights
-are deterministic for given sources and seed, so two builds give the same files.
+"""Tiny LLaMA-architecture models with a BPE tokenizer trained on our Russian corpus, the CPU stand-ins for
+LLaMA-2-7B: a random-init one (`medsyn tiny-model`, the tests' fixture and the demo's fallback when no writer is
+packaged) and the packaged pretrained writer `medsyn-tiny` (`medsyn tiny-model --pretrain`), the model of the demo,
+the Space and `recipes/tiny`. Nothing is downloaded. The tokenizer and the random-init weights are deterministic for
+given sources and seed, so two builds give the same files.
 """
 
 from __future__ import annotations
@@ -187,7 +188,9 @@ def _run(args) -> None:
 def add_cli(subparsers) -> None:
     p = subparsers.add_parser(
         "tiny-model",
-        help="build the tiny random-init LLaMA + Russian BPE tokenizer used by tests, the demo and recipes/tiny",
+        description=__doc__.split("\n\n")[0].replace("\n", " "),
+        help=f"build a tiny random-init LLaMA + Russian BPE tokenizer (a test fixture; the demo's and "
+        f"recipes/tiny's model is the packaged writer {WRITER_NAME}), or with --pretrain pretrain that writer",
     )
     p.add_argument(
         "--out",

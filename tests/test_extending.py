@@ -116,7 +116,9 @@ def test_toy_filter_in_a_generation_run_and_its_card(toy_filter, tiny_model_dir,
     assert "| `n_exclamations` | exclamation marks in the note |" in card
     from medsyn_hf.filters import REGISTRY
 
-    assert all(f"| {name} | {f.description()} |" in card for name, f in REGISTRY.items())  # the built-ins too
+    # the built-ins too; the LLM judge's, whose `judge_score` these notes lack, as not applied
+    assert all(f"| {name} | {f.description()} |" in card for name, f in REGISTRY.items() if not f.reads)
+    assert "Not applied, the notes lacking the columns they read: judge_score." in card
 
 
 def test_a_filter_cannot_take_another_filters_names():

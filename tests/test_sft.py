@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,21 @@ def recipe(tmp_path, tiny_model_dir, ift_dir, name="config.yaml", **changes):
 def run(config_path, *overrides):
     from medsyn_hf.training.sft import main, parse_args
 
-    return main(*parse_args(["--config", str(config_path), *overrides]))
+    argv = ["--config", str(config_path), *overrides]
+    return main(*parse_args(argv), argv=argv)
+
+
+def run_quick_start(card: str, folder, monkeypatch) -> str:
+    """The card's quick start, run from the folder's parent (its `model_id` is the folder's name): the note."""
+    import contextlib
+    import io
+
+    code = re.search(r"## Quick start\n\n```python\n(.*?)```", card, re.S).group(1)
+    monkeypatch.chdir(folder.parent)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "quick_start", "exec"), {})
+    return out.getvalue().strip()
 
 
 def trainer_state(path):
@@ -67,7 +82,7 @@ def test_prompt_is_masked_and_eos_is_a_label(tmp_path, tiny_model_dir, ift_dir):
         assert all(label == -100 for i, label in enumerate(labels) if ids[i] == tok.pad_token_id)
 
 
-def test_loss_decreases_and_the_run_is_saved_with_a_card(tmp_path, tiny_model_dir, ift_dir):
+def test_loss_decreases_and_the_run_is_saved_with_a_card(tmp_path, tiny_model_dir, ift_dir, monkeypatch):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     metrics = run(recipe(tmp_path, tiny_model_dir, ift_dir, max_steps=16, warmup_steps=2, learning_rate=3e-3))
@@ -81,14 +96,23 @@ def test_loss_decreases_and_the_run_is_saved_with_a_card(tmp_path, tiny_model_di
     assert model.generation_config.eos_token_id == tok.eos_token_id  # generation stops where training taught
     card = (out / "README.md").read_text(encoding="utf-8")
     for fact in (
-        str(tiny_model_dir),
+        f"`{tiny_model_dir.name}` fine-tuned",  # the base by its name
         "note_writing",
         "learning_rate",
         "| `0.003` |",
         "Intended use",
         "full fine-tuning",
+        "medsyn sft --config recipe.yaml",
+        "@inproceedings{kumichev2024medsyn,",
     ):
         assert fact in card, fact
+    assert str(tmp_path) not in card and "/tmp" not in card  # no path of the training machine
+    recipe_text = (out / "recipe.yaml").read_text(encoding="utf-8")  # the recipe, beside the weights
+    assert "learning_rate: 0.003" in recipe_text and str(tmp_path) not in recipe_text
+    prompt = re.search(r"into this prompt.*?```text\n(.*?)\n```", card, re.S).group(1)
+    assert prompt.startswith("<s><|im_start|>system\n") and prompt.endswith("<|im_start|>assistant\n")
+    assert "Жалобы: боль в горле, насморк, кашель." in prompt
+    assert run_quick_start(card, out, monkeypatch)  # load, prompt, generate: a note comes out
 
 
 def test_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_model_dir, ift_dir):
@@ -109,7 +133,7 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_model_d
     assert [e["step"] for e in final["log_history"] if "loss" in e] == [1, 2, 3]  # steps 1-2 not redone
 
 
-def test_lora_on_packed_rows_saves_adapter_and_merged_model(tmp_path, tiny_model_dir, ift_dir):
+def test_lora_on_packed_rows_saves_adapter_and_merged_model(tmp_path, tiny_model_dir, ift_dir, monkeypatch):
     """The 7B recipes' shape in miniature: LoRA on q,k,v,o over padding-free packed rows (sdpa_varlen, here on CPU)."""
     from transformers import AutoModelForCausalLM
 
@@ -138,7 +162,9 @@ def test_lora_on_packed_rows_saves_adapter_and_merged_model(tmp_path, tiny_model
     assert not any("lora" in name for name in merged.state_dict())
     q_merged, q_base = merged.model.layers[0].self_attn.q_proj.weight, base.model.layers[0].self_attn.q_proj.weight
     assert q_merged.shape == q_base.shape and not q_merged.equal(q_base)  # the adapter is in the weights
-    assert "LoRA" in (out / "README.md").read_text(encoding="utf-8")
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "LoRA" in card and "AutoPeftModelForCausalLM.from_pretrained(model_id)" in card
+    assert run_quick_start(card, out, monkeypatch)  # the adapter loads its base and writes
 
 
 def test_mixture_weights_subsample_and_upsample(tiny_model_dir, ift_dir):

@@ -610,9 +610,12 @@ def _write(folder: Path, splits: dict, args, gen_args, model_args, report: dict)
 def make_parser():
     from trl import TrlParser
 
-    from medsyn_hf.generation.config import GenerationArguments, GenerationModelConfig
+    from medsyn_hf.generation.config import UNUSED_MODEL_FIELDS, GenerationArguments, GenerationModelConfig
+    from medsyn_hf.recipe_args import hide_options
 
-    return TrlParser((JudgeArguments, GenerationArguments, GenerationModelConfig), prog=COMMAND)
+    parser = TrlParser((JudgeArguments, GenerationArguments, GenerationModelConfig), prog=COMMAND)
+    hide_options(parser, UNUSED_MODEL_FIELDS)
+    return parser
 
 
 def parse(argv: list[str]):

@@ -66,6 +66,7 @@ class _Filter:
     name: ClassVar[str]
     columns: ClassVar[dict[str, tuple[Any, str]]] = {}  # column -> (datasets feature, what it means)
     reasons: ClassVar[dict[str, str]] = {}  # `filter_reason` value -> when a note gets it
+    reads: ClassVar[tuple[str, ...]] = ()  # columns it needs besides text, symptoms and example (absent: not applied)
     thresholds: ClassVar[dict[str, Threshold]] = {}  # FilterConfig field -> its Threshold
 
     @classmethod

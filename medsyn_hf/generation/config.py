@@ -17,6 +17,27 @@ from medsyn_hf.generation.backends.transformers import TransformersConfig
 from medsyn_hf.priors.policy import config_arguments
 from medsyn_hf.validate import check_range
 
+# Fields of TRL's dataclasses that generation (and `medsyn eval judge`, which takes the same model arguments) never
+# reads: TRL's debug flag, the test split and streaming of a training dataset, LoRA training and bitsandbytes loading.
+# Hidden from --help and left out of a published recipe; still accepted, as in TRL's own scripts.
+UNUSED_SCRIPT_FIELDS = ("dataset_test_split", "dataset_streaming", "ignore_bias_buffers")
+UNUSED_MODEL_FIELDS = (
+    "use_peft",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_target_modules",
+    "lora_target_parameters",
+    "lora_modules_to_save",
+    "lora_task_type",
+    "use_rslora",
+    "use_dora",
+    "load_in_8bit",
+    "load_in_4bit",
+    "bnb_4bit_quant_type",
+    "use_bnb_nested_quant",
+    "bnb_4bit_quant_storage",
+)
 MAX_NEW_TOKENS = 32_768  # also bounded by the model's context once it is known (`run.check_model`)
 MAX_SEED = 2**32 - 1
 

@@ -14,13 +14,23 @@ from dataclasses import asdict
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.generation.reproduce import CONFIG, RECIPE, run_recipe
+from medsyn_hf.provenance import (
+    CORPUS_LICENSE,
+    LICENSE_STORY,
+    MEDSYN_CITATION,
+    RUMEDBENCH_CITATION,
+    SOURCES,
+    TOOLKIT_CITATION,
+)
 
 CARD_TEMPLATE = "notes"
 COMMAND = "medsyn publish"
 RUN_CONFIG_KEYS = ("run_id", "run_config", "script_args", "model_args")
 PLOT = "code_distribution.png"
 REPORT_DIR = "report"  # where `--report`'s plots and report.md go inside the dataset folder
-LICENSE = "cc-by-sa-4.0"  # the generator is trained on CC BY-SA instructions; example notes are Apache-2.0
+LICENSE = CORPUS_LICENSE  # the licence story: medsyn_hf.provenance.LICENSE_STORY
+SAMPLE_CHARS = 400  # longer strings of the card's sample record are cut here
 
 
 def code_counts(notes) -> list[dict]:
@@ -87,6 +97,42 @@ def _summary(notes) -> dict:
     }
 
 
+def sources(summary: dict, model: str) -> list[dict]:
+    """The source datasets of the notes, each with its licence and what it gave them (the card's provenance)."""
+    roles = {
+        "rumedtop3_train": f"the real example notes of {summary['with_example']:,} prompts, shown verbatim in "
+        "`anamnesis`; symptoms of the MKG"
+        if summary["with_example"]
+        else "symptoms of the MKG (no prompt of this run showed an example note)",
+        "mkg": "codes, their Russian names and the weighted symptoms of every prior",
+        "medsyn_gpt_notes": "symptoms of the MKG"
+        + ("; training data of the writer `medsyn-tiny`" if model == "medsyn-tiny" else ""),
+        "rosstat": "the patients (sex, age, location, marital status, smoking)",
+    }
+    if model == "medsyn-tiny":
+        roles["ru_wikipedia"] = "training data of the writer `medsyn-tiny` (disease descriptions)"
+    return [
+        dict(zip(("name", "what", "origin", "license"), (name, *SOURCES[name])), role=role)
+        for name, role in roles.items()
+    ]
+
+
+def sample_record(notes) -> str:
+    """The card's sample record section: the first kept note as JSON, long strings cut to SAMPLE_CHARS."""
+
+    def cut(value):
+        if isinstance(value, str) and len(value) > SAMPLE_CHARS:
+            return value[:SAMPLE_CHARS] + "…"
+        if isinstance(value, list):
+            return [cut(v) for v in value]
+        if isinstance(value, dict):
+            return {k: cut(v) for k, v in value.items()}
+        return value
+
+    record = json.dumps(cut(notes[0]), ensure_ascii=False, indent=1)
+    return f"The first note of `train`:\n\n```json\n{record}\n```"
+
+
 def read_run_config(run_dir: Path) -> dict:
     """The run's config.json, checked to be what `medsyn generate` writes."""
     config_path = run_dir / "config.json"
@@ -133,6 +179,25 @@ def _report_section(folder: str | Path | None, kept: int) -> tuple[dict | None, 
     )
 
 
+def _reproduce(recipe: dict) -> str:
+    """The card's "Reproduce" section: where the arguments are and the commands that re-run them."""
+    local = recipe["local"]
+    note = (
+        f"\n\n{', '.join(f'`{k}`' for k in local)} named a local folder of the machine that made it, shown here by "
+        "its name: put it on the Hub (or beside the copy) and give its id or path in generate.yaml to re-run."
+        if local
+        else ""
+    )
+    return (
+        f"Everything that determined the notes is in [`{CONFIG}`]({CONFIG}): the script, generation and model "
+        f"arguments of run `{recipe['run_id']}` (medsyn_hf {recipe['medsyn_hf_version']}); "
+        f"[`{RECIPE}`]({RECIPE}) is the same as a `medsyn generate` recipe. From a copy of this repository, with "
+        "medsyn_hf installed:\n\n```bash\n" + "\n".join(recipe["command"]) + "\n```\n\n"
+        "The same model and medsyn_hf version write the same notes, token for token: each note's tokens are drawn "
+        "with its own seed." + note
+    )
+
+
 def publish(
     run_dir: str | Path,
     out: str | Path,
@@ -176,7 +241,9 @@ def publish(
     card_report, report_files = _report_section(report, len(splits["train"]))
     counts = code_counts(notes)
     summary = _summary(notes)
-    script, model = config["script_args"], config["model_args"]
+    flags = ["--license", license] if license != LICENSE else []
+    recipe, recipe_files = run_recipe(config, Path(out).resolve().name, flags)
+    script, model = recipe["script_args"], recipe["model_args"]  # as published: no local paths
     generation = {  # what determined the notes (the run id's inputs), readably
         "model": model["model_name_or_path"],
         "adapter": model.get("adapter_name_or_path"),
@@ -212,20 +279,27 @@ def publish(
             "pretty_name": "MedSyn-HF synthetic Russian clinical notes",
             "annotations_creators": ["machine-generated"],
             "language_creators": ["machine-generated"],
-            "source_datasets": ["original"],
+            "source_datasets": ["original", *(f"extended|{name}" for name in ("rumedtop3_train", "mkg"))],
             "tags": ["medical", "clinical-notes", "icd-10", "synthetic", "russian", "medsyn"],
         },
-        repo_id=repo_id or str(out),
+        repo_id=repo_id or Path(out).resolve().name,  # a local folder by its name: no path of this machine
         run_id=config["run_id"],
         summary=summary,
         counts=counts,
         plot=PLOT,
         generation_yaml=yaml.safe_dump(generation, allow_unicode=True, sort_keys=False).strip(),
         filters_yaml=yaml.safe_dump(asdict(filter_config(script.get("filters"))), sort_keys=False).strip(),
-        filters=filter_facts(filter_config(script.get("filters"))),
+        filters=filter_facts(filter_config(script.get("filters")), notes.column_names),
         columns=NOTES_COLUMNS_DOC,
         splits={name: len(ds) for name, ds in splits.items()},
         report=card_report,
+        sections=[  # rendered in order after "How it was made"; more sections go here
+            {"title": "Reproduce", "body": _reproduce(recipe)},
+            {"title": "Sample record", "body": sample_record(splits["train"])},
+        ],
+        sources=sources(summary, model["model_name_or_path"]),
+        license_story=LICENSE_STORY,
+        citations=[MEDSYN_CITATION, RUMEDBENCH_CITATION, TOOLKIT_CITATION],
     )
     pushed = {}
 
@@ -239,7 +313,7 @@ def publish(
         out,
         {"default": splits},
         card,
-        files={PLOT: plot_codes(counts), **report_files},
+        files={PLOT: plot_codes(counts), **report_files, **recipe_files},
         command=COMMAND,
         inputs=[run_dir, report],
         overwrite=overwrite,

@@ -13,6 +13,7 @@ import random
 import re
 from collections.abc import Iterator
 
+from medsyn_hf import provenance
 from medsyn_hf.ift import phrasings as ph
 
 TASKS = (
@@ -23,29 +24,8 @@ TASKS = (
     "disease_description",
     "note_continuation",
 )
-SOURCES = {  # `source` column -> (what it is, origin, license); rendered into the card
-    "medsyn_gpt_notes": (
-        "11,480 synthetic notes by gpt-3.5-turbo / gpt-4 (part of MedSyn-ift)",
-        "https://github.com/milteam/MedSyn",
-        "MIT",
-    ),
-    "rumedtop3_train": (
-        "RuMedTop3 train: real outpatient complaints with 3-character ICD-10 codes (RuMedBench)",
-        "https://github.com/sb-ai-lab/MedBench",
-        "Apache-2.0",
-    ),
-    "mkg": (
-        "medsyn_hf Medical Knowledge Graph: official Russian ICD-10 (МКБ-10, NSI 1.2.643.5.1.13.13.11.1005) + "
-        "MedSyn symptom tables + HSDN (Zhou et al. 2014) + symptoms of RuMedTop3 train and the GPT notes",
-        "https://github.com/ak4nv/mkb10, https://github.com/milteam/MedSyn, HSDN",
-        "MIT / CC BY / Apache-2.0",
-    ),
-    "ru_wikipedia": (
-        "Russian Wikipedia paragraphs on the symptoms of 209 diseases (collected by the MedSyn authors)",
-        "https://ru.wikipedia.org",
-        "CC BY-SA",
-    ),
-}
+# `source` column -> (what it is, origin, license); rendered into the card
+SOURCES = {name: provenance.SOURCES[name] for name in ("medsyn_gpt_notes", "rumedtop3_train", "mkg", "ru_wikipedia")}
 NOTE_TEMPLATES = ("anamnesis", "anamnesis_patient", "short", "examination", "hidden_diagnosis")
 MIN_NOTE_CHARS = 200
 _REFUSAL = re.compile(r"виртуальн\w* помощник|языков\w* модел|не могу выполнить", re.IGNORECASE)

@@ -29,6 +29,8 @@ from itertools import islice
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.provenance import LICENSE_STORY, MEDSYN_CITATION, TOOLKIT_CITATION, WRITER_LICENSE, public_name
+from medsyn_hf.tiny_model import DEFAULT_SOURCES
 from medsyn_hf.validate import check_range
 
 # The random-init shape with tied embeddings (~5.2M parameters, ~10 MB in bf16): on this CPU (~150-300 tokens/s
@@ -382,7 +384,7 @@ def render_card(
         [
             "---",
             "library_name: transformers",
-            "license: mit",
+            f"license: {WRITER_LICENSE}",
             "language:",
             "- ru",
             "pipeline_tag: text-generation",
@@ -411,8 +413,8 @@ def render_card(
     status = "" if final else f"\n**Partial checkpoint** (step {curve[-1]['step'] if curve else 0} of {cfg.steps}).\n"
     if cfg.init:
         status += (
-            f"\n**Stage {stage}**: continued from `{cfg.init}` with the settings below; the earlier stages' "
-            "cards and loss curves are kept here as `README_stage<n>.md` and `loss_curve_stage<n>.json`.\n"
+            f"\n**Stage {stage}**: continued from the stage-{stage - 1} writer with the settings below; the earlier "
+            "stages' cards and loss curves are kept here as `README_stage<n>.md` and `loss_curve_stage<n>.json`.\n"
         )
     return f"""{header}
 # medsyn-tiny: a {n_params / 1e6:.1f}M-parameter Russian clinical-note writer
@@ -469,6 +471,16 @@ model = AutoModelForCausalLM.from_pretrained(WRITER_DIR)
 ```
 
 In configs, `model_name_or_path: medsyn-tiny` names this model (`medsyn_hf.tiny_model.resolve_model`).
+
+## Licence
+
+{LICENSE_STORY}
+
+## Citation
+
+```bibtex
+{MEDSYN_CITATION}
+{TOOLKIT_CITATION}```
 """
 
 
@@ -477,14 +489,22 @@ def _fmt(x) -> str:
 
 
 def _flags(cfg: PretrainConfig) -> list[str]:
-    """Every setting as its `medsyn tiny-model --pretrain` flag: the card's command reproduces the run."""
+    """Every setting as its `medsyn tiny-model --pretrain` flag: the card's command reproduces the run (the writer
+    it continues, ``--init``, by its folder's name: no path of the machine that trained it)."""
     flags = []
     for name, value in asdict(cfg).items():
         if name in ("bf16", "complaints_line"):
             flags += ["--" + name.replace("_", "-")] if value else []
         elif value is not None:
-            flags += ["--" + name.replace("_", "-"), str(value)]
+            flags += ["--" + name.replace("_", "-"), str(public_name(value) if name == "init" else value)]
     return flags
+
+
+def card_command(out, sources, cfg: PretrainConfig) -> str:
+    """The card's command: the output and the writer it continues by their names, the repository's data/sources as
+    such, another sources folder by its name; the checkpoint folder (which does not change the writer) left out."""
+    shown = ["--out", public_name(str(out)), "--sources", public_name(str(sources), {DEFAULT_SOURCES: "data/sources"})]
+    return shlex.join(["medsyn", "tiny-model", "--pretrain", *shown, *_flags(cfg)])
 
 
 def pretrain(out, sources, cfg: PretrainConfig, *, overwrite: bool = False, checkpoint_dir=None, log=print) -> Path:
@@ -499,19 +519,7 @@ def pretrain(out, sources, cfg: PretrainConfig, *, overwrite: bool = False, chec
     check_output(out, **output)
     if checkpoint_dir:
         check_output(checkpoint_dir, **{**output, "inputs": [*output["inputs"], out]})
-    command = shlex.join(
-        [
-            "medsyn",
-            "tiny-model",
-            "--pretrain",
-            "--out",
-            str(out),
-            "--sources",
-            str(sources),
-            *(["--checkpoint-dir", str(checkpoint_dir)] if checkpoint_dir else []),
-            *_flags(cfg),
-        ]
-    )
+    command = card_command(out, sources, cfg)
     try:
         if cfg.init:  # a second stage keeps the first one's vocabulary
             from transformers import AutoTokenizer

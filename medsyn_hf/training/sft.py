@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import sys
 from pathlib import Path
 
@@ -35,8 +34,25 @@ logger = logging.getLogger(__name__)
 COMMAND = "medsyn sft"
 
 
+# Options of TRL's and transformers' dataclasses that do not apply to `medsyn sft`: TRL's debug flag, deprecated
+# aliases, streaming of `dataset_name` (a mixture streams with `streaming`), the removed `dataset_mixture`. Hidden from
+# --help (recipe_args.hide_options).
+HIDDEN = (
+    "ignore_bias_buffers",
+    "dataset_streaming",
+    "dataset_mixture",
+    "gradient_checkpointing_kwargs",
+    "use_liger_kernel",
+    "pad_token",
+    "debug",
+    "local_rank",
+)
+
+
 def make_parser() -> TrlParser:
-    return TrlParser((ScriptArguments, SFTConfig, ModelConfig), prog="medsyn sft")
+    parser = TrlParser((ScriptArguments, SFTConfig, ModelConfig), prog="medsyn sft")
+    recipe_args.hide_options(parser, HIDDEN)
+    return parser
 
 
 def parse_args(argv: list[str], parser: TrlParser | None = None):
@@ -226,7 +242,11 @@ def build_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_
     return trainer, sources
 
 
-def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> dict:
+def main(
+    script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig, argv: list[str] | None = None
+) -> dict:
+    """Train; ``argv``, the arguments the three came from (default: the process's), is the card's Reproduce
+    command."""
     set_seed(training_args.seed)
 
     ###############
@@ -309,8 +329,16 @@ def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: Mod
     trainer.model.config.use_cache = True  # restore the k,v cache for fast generation
     trainer.save_model(training_args.output_dir)
     if trainer.accelerator.is_main_process:
-        command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
-        write_model_card(training_args.output_dir, script_args, training_args, model_args, sources, metrics, command)
+        write_model_card(
+            training_args.output_dir,
+            script_args,
+            training_args,
+            model_args,
+            sources,
+            metrics,
+            sys.argv[1:] if argv is None else argv,
+            tokenizer=trainer.processing_class,
+        )
         if training_args.save_merged_model and model_args.use_peft:
             logger.info(f"Merged model saved to {save_merged_model(training_args.output_dir, model_args)}")
         if training_args.push_to_hub:
