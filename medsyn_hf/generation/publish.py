@@ -8,12 +8,12 @@ Kept notes are the ``train`` split, notes the filters dropped the ``rejected`` s
 from __future__ import annotations
 
 import io
-import json
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.textfile import read_json
 
 CARD_TEMPLATE = "notes"
 COMMAND = "medsyn publish"
@@ -93,11 +93,9 @@ def read_run_config(run_dir: Path) -> dict:
     if not config_path.is_file():
         raise MedsynError(f"{run_dir}: no config.json (not a `medsyn generate` run folder)")
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise MedsynError(
-            f"{config_path}: unreadable ({type(err).__name__}); rerun `medsyn generate` to rewrite it"
-        ) from None
+        config = read_json(config_path, "run config")
+    except MedsynError as err:
+        raise MedsynError(f"{err}: unreadable; rerun `medsyn generate` to rewrite it") from None
     missing = [k for k in RUN_CONFIG_KEYS if not isinstance(config, dict) or k not in config]
     if missing or not all(isinstance(config[k], dict) for k in RUN_CONFIG_KEYS[1:]):
         raise MedsynError(
