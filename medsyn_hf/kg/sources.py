@@ -251,9 +251,12 @@ def read_gender_split(path: Path) -> dict[str, str]:
     return out
 
 
-def jsonl_records(path: Path, required: dict[str, type], code: str | None = None) -> list[dict]:
-    """The records of a JSON-lines source; each needs the ``required`` fields with their types (a list: of strings),
-    the file at least one record, and its ``code`` field (if named) mostly ICD-10 codes."""
+def jsonl_records(path: Path, required: dict[str, type] | tuple[str, ...], code: str | None = None) -> list[dict]:
+    """The records of a JSON-lines source; each needs the ``required`` fields with their types (a list: of strings;
+    a tuple of names: any type), the file at least one record, and its ``code`` field (if named) mostly ICD-10
+    codes."""
+    if not isinstance(required, dict):
+        required = dict.fromkeys(required, object)
     records = []
     for line, record in json_lines(check_file(path, "source file")):
         missing = [k for k in required if k not in record]
