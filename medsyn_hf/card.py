@@ -18,6 +18,7 @@ from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.schemas import NOTES_RENAMED
+from medsyn_hf.textfile import read_text
 
 # The repository's dataset_card/ (editable installs); a wheel installs the same files under <prefix>/share.
 CARD_DIR = next(
@@ -158,9 +159,7 @@ def validate_card(card, folder: str | os.PathLike | None = None, required=REQUIR
     from huggingface_hub import DatasetCard
 
     if isinstance(card, os.PathLike):
-        if not Path(card).is_file():
-            raise MedsynError(f"{card}: dataset card not found")
-        card = Path(card).read_text(encoding="utf-8")
+        card = read_text(card, "dataset card")
     if isinstance(card, str):
         try:
             card = DatasetCard(card)

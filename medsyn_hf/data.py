@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.textfile import check_utf8, is_text_file
 from medsyn_hf.validate import is_hub_id
 
 FILE_SUFFIXES = (".parquet", ".jsonl", ".json", ".jsonl.gz", ".json.gz")
@@ -58,8 +59,23 @@ def _cache_dir(folder: Path) -> str:
     return str(Path(datasets.config.HF_DATASETS_CACHE) / "medsyn_local" / digest.hexdigest()[:16])
 
 
+def _check_text_files(path: Path) -> None:
+    """Decode every text file datasets will read from ``path`` first (``medsyn_hf.textfile``): pyarrow's JSON
+    reader does not check UTF-8, so a stray byte would only fail when a column is read, as a traceback."""
+    if path.is_file():
+        files = [path] if is_text_file(path) else []
+    else:  # not hidden ones (datasets skips them; our output marker is one)
+        files = [p for p in sorted(path.rglob("*")) if is_text_file(p) and p.is_file()]
+        files = [p for p in files if not any(part.startswith(".") for part in p.relative_to(path).parts)]
+    for file in files:
+        if not check_utf8(file) and file == path:
+            raise MedsynError(f"{path}: the dataset has no rows (the file is empty or blank)")
+
+
 def _read_local(path: Path, config: str | None):
     import datasets
+
+    _check_text_files(path)
 
     if path.is_dir() and any((path / name).exists() for name in ("state.json", "dataset_dict.json")):
         if config:

@@ -250,6 +250,16 @@ ASSESS_ITEM_COLUMNS_DOC = {
     "code": "3-character ICD-10 category of the note (subcodes are cut: only synthetic notes would have them)",
     "code_name": "Russian name of the category (official МКБ-10 directory)",
 }
+ASSESS_KEY_FEATURES = Features(  # key/key.jsonl: only `medsyn assess score` reads it
+    {
+        "item_id": Value("string"),
+        "origin": Value("string"),
+        "source_id": Value("string"),
+        "pair": Value("int64"),
+        "same_code": Value("bool"),
+        "n_chars": Value("int64"),
+    }
+)
 ASSESS_ANSWER_FEATURES = Features(
     {
         "item_id": Value("string"),

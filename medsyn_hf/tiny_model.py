@@ -7,13 +7,13 @@ given sources and seed, so two builds give the same files.
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.io import check_output, safe_output
+from medsyn_hf.kg.sources import jsonl_records
 from medsyn_hf.validate import check_range
 
 DEFAULT_SOURCES = Path(__file__).resolve().parents[1] / "data" / "sources"
@@ -76,14 +76,11 @@ def corpus(sources: str | Path) -> Iterator[str]:
         raise MedsynError(
             f"tiny-model sources not found: {', '.join(missing)} (pass --sources DIR, a copy of data/sources)"
         )
-    with gzip.open(sources / NOTES, "rt", encoding="utf-8") as f:
-        for line in f:
-            note = json.loads(line)
-            yield note["response"]
-            yield note["prompt"].strip()
-    with open(sources / COMPLAINTS, encoding="utf-8") as f:
-        for line in f:
-            yield json.loads(line)["symptoms"]
+    for note in jsonl_records(sources / NOTES, {"response": str, "prompt": str}):
+        yield note["response"]
+        yield note["prompt"].strip()
+    for complaint in jsonl_records(sources / COMPLAINTS, {"symptoms": str}):
+        yield complaint["symptoms"]
 
 
 def train_tokenizer(texts: Iterator[str], vocab_size: int = 8000):

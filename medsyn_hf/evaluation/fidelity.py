@@ -104,6 +104,12 @@ def two_sample_test(
     features = discriminator_features([*real, *synthetic])  # no labels involved: fitted once on all notes
     scores = np.zeros(len(labels))
     for train, test in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(features, labels, groups):
+        if len(np.unique(labels[train])) < 2:  # one side is a few texts many times over: a fold holds all of them
+            distinct = len(set(groups[: len(real)])), len(set(groups[len(real) :]))
+            raise MedsynError(
+                f"{distinct[0]} distinct real and {distinct[1]} distinct synthetic texts of shared codes: too few "
+                "different notes on a side to train the discriminator"
+            )
         model = LogisticRegression(C=1.0, solver="liblinear", random_state=seed).fit(features[train], labels[train])
         scores[test] = model.decision_function(features[test])
     value = auc(scores, labels)

@@ -11,12 +11,14 @@ from pathlib import Path
 
 from medsyn_hf.data import load_dataset
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.guards import require_text
 from medsyn_hf.io import check_output, safe_output
 from medsyn_hf.schemas import column_for
 
 COMMAND = "medsyn eval prompt-following"
 DEFAULT_GROUP_BY = ("generation_model", "template")
 _STATS = ("mean", "median", "p10", "p90")
+STRING = ("string", "large_string")
 
 
 def add_cli(eval_subparsers) -> None:
@@ -68,6 +70,7 @@ def prompt_following(
     example_column: str | None = None,
     group_by: list[str] | None = None,
     config=None,
+    source="the dataset",
 ) -> dict:
     """Per-note scores and per-group summaries. ``example_column=None`` uses the example-text column of the dataset's
     schema (``schemas.column_for``: notes keep a boolean ``example`` flag and the text in ``anamnesis``);
@@ -83,6 +86,7 @@ def prompt_following(
     for column in [text_column, symptoms_column, example_column, *group_by]:
         if column is not None and column not in columns:
             raise MedsynError(f"column {column!r} not in the dataset (columns: {', '.join(columns)})")
+    _check_types(data, text_column, symptoms_column, source)
     kind = getattr(data.features[example_column], "dtype", "nested") if example_column else "string"
     if kind not in ("string", "large_string"):
         raise MedsynError(
@@ -117,6 +121,21 @@ def prompt_following(
         "groups": {group: summary(rows) for group, rows in sorted(by_group.items())},
         "scores": {"group": groups, "symptom_recall": recall, "copy_ratio": copy},
     }
+
+
+def _check_types(data, text_column: str, symptoms_column: str, source) -> None:
+    """Texts must be strings and not all empty (``guards.require_text``), symptoms lists of strings: anything else
+    would score as zeros, not fail."""
+    texts, symptoms = data.features[text_column], data.features[symptoms_column]
+    if getattr(texts, "dtype", None) not in STRING:
+        raise MedsynError(f"{source}: column {text_column!r} holds {_kind(texts)} values, not note texts")
+    if getattr(getattr(symptoms, "feature", None), "dtype", None) not in STRING:
+        raise MedsynError(f"{source}: column {symptoms_column!r} holds {_kind(symptoms)}, not lists of symptoms")
+    require_text(data[text_column], source, text_column)
+
+
+def _kind(feature) -> str:
+    return getattr(feature, "dtype", None) or type(feature).__name__
 
 
 def markdown_table(result: dict) -> str:
@@ -188,7 +207,9 @@ def _run(args) -> int:
     if args.out is not None:
         check_output(args.out, **output)
     data = load_dataset(args.dataset, args.split)
-    result = prompt_following(data, args.text_column, args.symptoms_column, args.example_column, group_by, config)
+    result = prompt_following(
+        data, args.text_column, args.symptoms_column, args.example_column, group_by, config, args.dataset
+    )
     summary = {"dataset": str(args.dataset), **{k: v for k, v in result.items() if k != "scores"}}
     table = markdown_table(result)
     if args.out:

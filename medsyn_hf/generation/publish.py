@@ -23,6 +23,7 @@ from medsyn_hf.provenance import (
     SOURCES,
     TOOLKIT_CITATION,
 )
+from medsyn_hf.textfile import read_json
 
 CARD_TEMPLATE = "notes"
 COMMAND = "medsyn publish"
@@ -139,11 +140,9 @@ def read_run_config(run_dir: Path) -> dict:
     if not config_path.is_file():
         raise MedsynError(f"{run_dir}: no config.json (not a `medsyn generate` run folder)")
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise MedsynError(
-            f"{config_path}: unreadable ({type(err).__name__}); rerun `medsyn generate` to rewrite it"
-        ) from None
+        config = read_json(config_path, "run config")
+    except MedsynError as err:
+        raise MedsynError(f"{err}: unreadable; rerun `medsyn generate` to rewrite it") from None
     missing = [k for k in RUN_CONFIG_KEYS if not isinstance(config, dict) or k not in config]
     if missing or not all(isinstance(config[k], dict) for k in RUN_CONFIG_KEYS[1:]):
         raise MedsynError(

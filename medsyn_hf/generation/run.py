@@ -229,7 +229,7 @@ def generate_shard(
     keys = [row_key(seed, s) for s in rows["seed"]]
     messages = [list(m) for m in rows["messages"]]
     path = request_cache_path(run_dir, index)
-    cache = read_cache(path)
+    cache = read_cache(path, ("text", "prompt_tokens", "completion_tokens", "finish_reason"))
     request_keys = [request_key(identity, m, k) for m, k in zip(messages, keys)]
     missing = [i for i, key in enumerate(request_keys) if key not in cache]
     update(len(keys) - len(missing), 0)
@@ -320,13 +320,12 @@ def main(script_args, gen_args, model_args) -> dict:
         # built when a request is due: a shard whose replies are all cached needs no model
         backend = functools.cache(lambda: make_backend(gen_args, model_args, state.device))
         bar, update = _progress(sum(len(ranges[i]) for i in todo), not state.is_local_main_process)
-        for index in todo:
-            failed.update(
-                generate_shard(
-                    run_dir, index, ranges[index], priors.select(ranges[index]), config, gen_args.seed, backend, update
-                )
-            )
-        bar.close()
+        try:
+            for index in todo:
+                rows, seed = priors.select(ranges[index]), gen_args.seed
+                failed.update(generate_shard(run_dir, index, ranges[index], rows, config, seed, backend, update))
+        finally:  # also on a fatal error: its line then starts below the bar, not on it
+            bar.close()
     state.wait_for_everyone()
     unwritten = pending_shards(run_dir, len(ranges))
     if unwritten:

@@ -3,31 +3,49 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
+from medsyn_hf.errors import MedsynError
 from medsyn_hf.kg.graph import default_path, load_graph
 from medsyn_hf.validate import int_arg
 
 
 def _build(args):
-    from medsyn_hf.kg.build import build
+    """Build, print the graph's figures beside the packaged graph's, and warn (stderr) about every figure that
+    dropped by more than a few percent, naming the source files it comes from: a source that is valid but wrong
+    (a shorter file, an older version) must not go unnoticed."""
+    from medsyn_hf.kg.build import build, compare_stats, graph_stats
+    from medsyn_hf.textfile import read_json
+
+    def packaged() -> dict | None:
+        try:
+            return graph_stats(read_json(default_path()))
+        except (MedsynError, KeyError, TypeError, ValueError, IndexError):
+            return None
 
     start = time.perf_counter()
+    replaces_it = Path(args.out).resolve() == default_path().resolve()
+    reference = packaged() if replaces_it else None  # read before the build replaces it
     data = build(Path(args.sources), Path(args.out), overwrite=args.overwrite)
-    report = {
-        "out": str(args.out),
-        "codes": len(data["codes"]),
-        "symptoms": len(data["symptoms"]),
-        "has_symptom_edges": len(data["edges"]),
-        "seconds": round(time.perf_counter() - start, 2),
-    }
+    reference = reference if replaces_it else packaged()
+    stats = graph_stats(data)
+    report = {"out": str(args.out), **stats, "packaged": reference, "seconds": round(time.perf_counter() - start, 2)}
     print(
         json.dumps(report)
         if args.json
         else f"MKG of {report['codes']} codes, {report['symptoms']} symptoms and {report['has_symptom_edges']} "
         f"symptom edges -> {report['out']} in {report['seconds']} s"
+        + (
+            f" (packaged graph: {reference['codes']} codes, {reference['symptoms']} symptoms and "
+            f"{reference['has_symptom_edges']} symptom edges)"
+            if reference
+            else ""
+        )
     )
+    for warning in compare_stats(stats, reference or {}, args.sources):
+        print(f"medsyn: warning: {warning}", file=sys.stderr)
 
 
 def _stats(args):

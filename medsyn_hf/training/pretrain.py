@@ -111,10 +111,8 @@ def load_mix(
     sources: Path, limit: int | None, seed: int, val_rows: int, complaints_line: bool = False
 ) -> tuple[dict, dict, list, list]:
     """(LM texts per source, ift report, note-writing train rows, held-out rows); no RuMedTop3 dev text."""
-    import gzip
-
     from medsyn_hf.ift.build import WIKI, clean_examples, load_sources
-    from medsyn_hf.kg.sources import csv_rows, read_icd_tree
+    from medsyn_hf.kg.sources import csv_rows, jsonl_records, read_icd_tree
     from medsyn_hf.tiny_model import COMPLAINTS, NOTES
 
     data = load_sources(sources)
@@ -131,10 +129,8 @@ def load_mix(
     ranked = sorted(notes, key=lambda ex: hashlib.sha256(f"0|{ex['doc']}".encode()).hexdigest())
     held, train = ranked[:val_rows], ranked[val_rows:]
     held_docs = {ex["doc"] for ex in held}
-    with gzip.open(sources / NOTES, "rt", encoding="utf-8") as f:
-        gpt = [json.loads(line)["response"].strip() for line in islice(f, limit)]
-    with open(sources / COMPLAINTS, encoding="utf-8") as f:
-        complaints = [json.loads(line)["symptoms"] for line in islice(f, limit)]
+    gpt = [r["response"].strip() for r in islice(jsonl_records(sources / NOTES, {"response": str}), limit)]
+    complaints = [r["symptoms"] for r in islice(jsonl_records(sources / COMPLAINTS, {"symptoms": str}), limit)]
     icd = [f"{r['code']} {r['name']}" for r in islice(read_icd_tree(sources / ICD_NAMES), limit)]
     wiki = [
         f"{row['Index']}. {row['Симптомы']}"

@@ -214,6 +214,15 @@ def build_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_
     empty = [split for split in needed if isinstance(dataset[split], datasets.Dataset) and not len(dataset[split])]
     if empty:
         raise MedsynError(f"dataset split(s) {empty} have no rows; check dataset_name, dataset_config and the mixture")
+    for split in needed:  # a dataset of another shape fails deep inside TRL's preparation (KeyError: 'text')
+        columns = set(getattr(dataset[split], "column_names", None) or ())
+        text = training_args.dataset_text_field
+        if columns and not (text in columns or "messages" in columns or {"prompt", "completion"} <= columns):
+            raise MedsynError(
+                f"{script_args.dataset_name or 'datasets'}: split {split!r} has none of the columns SFT trains on: "
+                f"{text!r} (dataset_text_field), 'messages', or 'prompt' and 'completion' (columns: "
+                f"{', '.join(sorted(columns))})"
+            )
     configure_attention(training_args, model_args)
     model_init_kwargs = dict(
         revision=model_args.model_revision,

@@ -24,6 +24,7 @@ from medsyn_hf.generation.backends import adapter_base, is_model_folder
 from medsyn_hf.hub import hub_errors
 from medsyn_hf.io import MARKER, check_output, safe_output
 from medsyn_hf.space.browse import HUB_EXAMPLE
+from medsyn_hf.textfile import read_json
 from medsyn_hf.validate import is_hub_id
 
 SPACE = Path(__file__).resolve().parent
@@ -85,6 +86,9 @@ def check_model(model: Path) -> None:
         raise MedsynError(f"{model}: model folder not found")
     if not is_model_folder(model):
         raise MedsynError(f"{model}: not a model folder (a model with its tokenizer, or a LoRA adapter)")
+    for name in ("config.json", "tokenizer_config.json", "adapter_config.json"):  # what the Space reads first
+        if (model / name).exists() and not isinstance(read_json(model / name, "model file"), dict):
+            raise MedsynError(f"{model / name}: not a JSON object (a broken model folder?)")
     base = adapter_base(model)
     if base is not None and not is_hub_id(base):
         merged = model / "merged"  # SFT's save_merged_model
