@@ -2,7 +2,8 @@
 rendered from ``dataset_card/notes.md``, the code-distribution plot) -> optionally the Hub.
 
 Kept notes are the ``train`` split, notes the filters dropped the ``rejected`` split (with ``filter_reason``), so
-``load_dataset(folder, split="train")`` gives the usable notes and nothing generated is hidden.
+``load_dataset(folder, split="train")`` gives the usable notes and nothing generated is hidden. A run that followed a
+plan by deficit carries its plan.json into the folder, and the card shows plan against kept notes per code.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.generation.notes import plan_kept
+from medsyn_hf.priors.plan import PLAN_FILE, read_plan
 
 CARD_TEMPLATE = "notes"
 COMMAND = "medsyn publish"
@@ -24,12 +27,16 @@ LICENSE = "cc-by-sa-4.0"  # the generator is trained on CC BY-SA instructions; e
 
 
 def code_counts(notes) -> list[dict]:
-    """Per ICD-10 code: its Russian name, notes generated and notes kept; most kept first."""
+    """Per ICD-10 code: its Russian name, notes generated and kept, and the dropped ones by `filter_reason` (a note
+    dropped for two reasons counts under both); most kept first."""
     total = Counter(notes["ICD-10"])
     kept = Counter(c for c, k in zip(notes["ICD-10"], notes["keep"]) if k)
     names = dict(zip(notes["ICD-10"], notes["code_name_ru"]))
+    reasons: dict[str, Counter] = {c: Counter() for c in total}
+    for code, why in zip(notes["ICD-10"], notes["filter_reason"]):
+        reasons[code].update(r for r in why.split(",") if r)
     return [
-        {"code": c, "name": names[c], "total": total[c], "kept": kept[c]}
+        {"code": c, "name": names[c], "total": total[c], "kept": kept[c], "reasons": dict(reasons[c].most_common())}
         for c in sorted(total, key=lambda c: (-kept[c], -total[c], c))
     ]
 
@@ -85,6 +92,13 @@ def _summary(notes) -> dict:
         "reasons": dict(reasons.most_common()),
         "pii": dict(Counter(k for ks in notes["pii_found"] for k in ks)),
     }
+
+
+def _selection_facts(script: dict, plan) -> dict | None:
+    """What the selection filters compared the notes with (the card's selection paragraph); None when they were off
+    (no real notes)."""
+    source = script.get("real_dataset") or (plan.real.get("source") if plan is not None else None)
+    return {"real": source, "plan": plan is not None} if source else None
 
 
 def read_run_config(run_dir: Path) -> dict:
@@ -174,6 +188,8 @@ def publish(
     if len(rejected):
         splits["rejected"] = rejected
     card_report, report_files = _report_section(report, len(splits["train"]))
+    plan = read_plan(run_dir)
+    plan_files = {PLAN_FILE: (run_dir / PLAN_FILE).read_bytes()} if plan is not None else {}
     counts = code_counts(notes)
     summary = _summary(notes)
     script, model = config["script_args"], config["model_args"]
@@ -186,7 +202,7 @@ def publish(
         or {
             k: script.get(k)
             for k in (
-                "num_priors",
+                *(("real_dataset", "fill_to", "fill_over") if script.get("fill_to") else ("num_priors",)),
                 "priors_mode",
                 "priors_level",
                 "codes",
@@ -226,6 +242,8 @@ def publish(
         columns=NOTES_COLUMNS_DOC,
         splits={name: len(ds) for name, ds in splits.items()},
         report=card_report,
+        plan=plan_kept(plan, notes) | {"real": plan.real, "level": plan.level, "file": PLAN_FILE} if plan else None,
+        selection=_selection_facts(script, plan),
     )
     pushed = {}
 
@@ -239,7 +257,7 @@ def publish(
         out,
         {"default": splits},
         card,
-        files={PLOT: plot_codes(counts), **report_files},
+        files={PLOT: plot_codes(counts), **report_files, **plan_files},
         command=COMMAND,
         inputs=[run_dir, report],
         overwrite=overwrite,
