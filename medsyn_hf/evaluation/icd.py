@@ -77,7 +77,7 @@ SUMMARISED = (
     "seconds",
 )
 COMMAND = "medsyn eval icd"
-PLAN_K = "plan"  # `--topup` without a value: the K of the synthetic dataset's plan
+PLAN_K = object()  # `--topup` without a value: the plan's K (a string const would go through `type=int`)
 
 Ranker = Callable[
     [np.ndarray, int], list[list[str]]
@@ -573,7 +573,7 @@ def _check(args) -> None:
 def _plan_topup(args) -> None:
     """``--topup`` from the plan the synthetic dataset carries: K when ``--topup`` has no value, and by default (no
     ``--topup``, ``--synthetic-fraction`` or ``--grid``)."""
-    asked = args.topup == PLAN_K
+    asked = args.topup is PLAN_K
     if not (asked or (args.synthetic and args.topup is None and args.synthetic_fraction is None and not args.grid)):
         return
     plan = plan_of(args.synthetic) if args.synthetic else None

@@ -19,6 +19,7 @@ Only statements that are about the patient count:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 SEXES = ("male", "female")
 
@@ -88,10 +89,11 @@ _VERBS = {
 }
 
 
-def _patient_sentences(text: str) -> list[str]:
+@lru_cache(maxsize=1024)  # the age and the sex of a note are read one after the other
+def _patient_sentences(text: str) -> tuple[str, ...]:
     """The note's sentences (lower case, ё as е) that name no relative."""
     lowered = text.lower().replace("ё", "е")
-    return [s.group() for s in _SENTENCE.finditer(lowered) if not _RELATIVE.search(s.group())]
+    return tuple(s.group() for s in _SENTENCE.finditer(lowered) if not _RELATIVE.search(s.group()))
 
 
 def _is_age(sentence: str, match: re.Match) -> bool:

@@ -152,13 +152,17 @@ def load_reference(script_args, plan):
     if source is None:
         return None
     own = script_args.real_dataset is not None
-    texts, codes = load_labelled_notes(
-        source,
-        script_args.real_text_column if own else real.get("text_column"),
-        script_args.real_code_column if own else real.get("code_column"),
-        script_args.real_split if own else real.get("split"),
-        flags=("real_text_column", "real_code_column"),
-    )
+    try:
+        texts, codes = load_labelled_notes(
+            source,
+            script_args.real_text_column if own else real.get("text_column"),
+            script_args.real_code_column if own else real.get("code_column"),
+            script_args.real_split if own else real.get("split"),
+            flags=("real_text_column", "real_code_column"),
+        )
+    except MedsynError as err:
+        where = "real_dataset" if own else f"the real notes of the plan {script_args.dataset_name} (set real_dataset)"
+        raise MedsynError(f"{where}: {err}") from None
     level = plan.level if plan is not None else script_args.priors_level
     kg = load_graph()
     return Reference(

@@ -11,8 +11,10 @@ from medsyn_hf.text_views import VIEWS, view
 
 
 def selection_texts(notes, config) -> list[str]:
-    """The view of each note that the realism and label filters compare with the real notes (real notes are compared
-    whole: for RuMedTop3 they are complaints, which the ``complaint`` view cuts out of a generated anamnesis)."""
+    """The view of each note that the realism and label filters compare with the real notes (for RuMedTop3, whose
+    notes are complaints, the ``complaint`` view cuts them out of a generated anamnesis). The label classifier
+    trains on the real notes whole, as `medsyn eval icd` does; the discriminator sees the same view of both sides,
+    as `medsyn eval report` does."""
     return [view(text, config.selection_view) for text in notes.texts]
 
 

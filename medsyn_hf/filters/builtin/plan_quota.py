@@ -10,6 +10,14 @@ from medsyn_hf.filters.base import SetFilter, Threshold
 from medsyn_hf.filters.builtin.label_consistency import note_units
 
 
+def _column(notes, name: str) -> list:
+    """A column of the notes, all None if they have none (the filter that adds it is not registered)."""
+    try:
+        return list(notes.columns[name])
+    except KeyError:
+        return [None] * len(notes)
+
+
 class PlanQuota(SetFilter):
     """Plan quota: each code keeps its best K − n notes (the plan's need), by `realism`, then `label_rank`."""
 
@@ -39,8 +47,7 @@ class PlanQuota(SetFilter):
         if reference is None or reference.need is None:
             return {"selection_rank": rank, "plan_need": [None] * len(notes)}
         units = note_units(notes)
-        realism = list(notes.columns["realism"]) if "realism" in notes.columns else [None] * len(notes)
-        labels = list(notes.columns["label_rank"]) if "label_rank" in notes.columns else [None] * len(notes)
+        realism, labels = (_column(notes, name) for name in ("realism", "label_rank"))
         by_code: dict[str, list[int]] = {}
         for i, (code, ok) in enumerate(zip(units, passing)):
             if ok and code is not None:

@@ -10,6 +10,7 @@ from datasets import Value
 from medsyn_hf.filters.base import SetFilter, Threshold
 from medsyn_hf.filters.builtin.label_consistency import selection_texts
 from medsyn_hf.filters.discriminator import FOLDS, realism_scores
+from medsyn_hf.text_views import view
 
 
 class Realism(SetFilter):
@@ -38,9 +39,8 @@ class Realism(SetFilter):
     def score(self, notes, passing, config):
         if notes.reference is None:
             return {"realism": [None] * len(notes)}
-        scores = realism_scores(
-            [text for text in notes.reference.texts], selection_texts(notes, config), config.realism_folds
-        )
+        real = [view(text, config.selection_view) for text in notes.reference.texts]  # both sides alike, as the report
+        scores = realism_scores(real, selection_texts(notes, config), config.realism_folds)
         return {"realism": [None if np.isnan(s) else float(s) for s in scores]}
 
     def reject(self, note, config):
