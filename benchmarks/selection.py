@@ -20,6 +20,9 @@ K − n of them (K scaled by the share kept) and is compared with real only on t
 - best by realism: the quota's choice (`realism`, then `label_rank`), with ``label_top_k`` in ``--label-top-k``
   and ``min_realism`` in ``--min-realism``.
 
+Each variant also gets the discriminator AUC of its notes (seed 0's choice, complaint view) against the validation
+notes — real notes neither selection nor its discriminator saw — code-matched as `medsyn eval report` does.
+
 Rare codes: fewer than 20 × (1 − holdout) training notes.
 
     python benchmarks/selection.py --choose [--topups 20,80] [--seeds 0,1,2]
@@ -119,9 +122,11 @@ def choose(holdout: float, topups: list[int], seeds: list[int], label_top_ks: li
     """The train-only comparison of the module docstring."""
     from medsyn_hf.data import load_labelled_notes
     from medsyn_hf.evaluation import icd
+    from medsyn_hf.evaluation.fidelity import matched_sample, two_sample_test
     from medsyn_hf.evaluation.icd_data import Notes, stratified_sample, topup_sample
     from medsyn_hf.evaluation.icd_metrics import icd_scores, paired_differences
     from medsyn_hf.filters import FilterConfig, Reference, apply_filters
+    from medsyn_hf.text_views import complaint
 
     texts, codes = load_labelled_notes(REAL)
     fit = set(stratified_sample(codes, 1 - holdout, seed=0).tolist())
@@ -197,6 +202,13 @@ def choose(holdout: float, topups: list[int], seeds: list[int], label_top_ks: li
                 chosen = pick(seed)
                 added.append(len(chosen))
                 treated[seed] = rank(np.r_[np.arange(n_real), n_real + np.asarray(chosen, dtype=int)], seed)
+            first = np.asarray(pick(seeds[0]), dtype=int)
+            real_side, synthetic_side = matched_sample(valid.codes, columns["code"][first].tolist(), 10_000)
+            fidelity = two_sample_test(
+                [complaint(valid.texts[i]) for i in real_side],
+                [experiment.synthetic.texts[first[i]] for i in synthetic_side],
+                n_bootstrap=200,
+            )
             diff = paired_differences(
                 [baseline[s] for s in seeds], [treated[s] for s in seeds], experiment.eval.codes, experiment.rare
             )
@@ -210,6 +222,8 @@ def choose(holdout: float, topups: list[int], seeds: list[int], label_top_ks: li
                     for key in SCORED
                     if key in diff
                 },
+                "auc": fidelity["auc"],
+                "auc_ci": fidelity["auc_ci"],
                 "seconds": round(time.perf_counter() - wall, 1),
             }
             cells.append(cell)

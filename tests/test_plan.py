@@ -272,3 +272,16 @@ def test_a_plans_missing_real_notes_are_named(tmp_path, capsys, user_jsonl):
         plan,
     )
     assert reference.need == {"J06": 5, "K29": 8} and len(reference.texts) == sum(COUNTS.values())
+
+
+def test_real_notes_without_a_plan_select_without_a_quota(user_jsonl):
+    from medsyn_hf.generation.config import GenerateScriptArguments
+    from medsyn_hf.generation.run import load_reference
+
+    assert load_reference(GenerateScriptArguments(), None) is None  # no real notes: selection is off
+    script = GenerateScriptArguments(
+        real_dataset=str(user_jsonl), real_text_column="note", real_code_column="icd", priors_level="category"
+    )
+    reference = load_reference(script, None)
+    assert reference.need is None and reference.level == "category"
+    assert sorted(set(reference.codes)) == ["A00", "J02", "J06", "K29", "Z99"]  # Z99.99 counts as its category

@@ -87,14 +87,15 @@ class PlanOptions:
         check_options(self.fill_to, self.fill_over)
 
 
-# `medsyn plan`'s flag for each PlanOptions field (the brief names of a command line; the config keeps the long ones)
+# `medsyn plan`'s flag and metavar for each PlanOptions field (a command line's brief names; the config keeps the
+# long ones)
 FLAGS = {
-    "real_dataset": "--real",
-    "real_text_column": "--text-column",
-    "real_code_column": "--code-column",
-    "real_split": "--split",
-    "fill_to": "--fill-to",
-    "fill_over": "--over",
+    "real_dataset": ("--real", "DATA"),
+    "real_text_column": ("--text-column", "COLUMN"),
+    "real_code_column": ("--code-column", "COLUMN"),
+    "real_split": ("--split", "SPLIT"),
+    "fill_to": ("--fill-to", "K"),
+    "fill_over": ("--over", "F"),
 }
 
 
@@ -110,8 +111,10 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     types = {"fill_to": int_arg(1, MAX_FILL_TO), "fill_over": float_arg(1, MAX_OVER)}
     for f in fields(PlanOptions):
         required = f.name in ("real_dataset", "fill_to")
+        flag, metavar = FLAGS[f.name]
         parser.add_argument(
-            FLAGS[f.name],
+            flag,
+            metavar=metavar,
             dest=f.name,
             type=types.get(f.name, str),
             default=f.default,
