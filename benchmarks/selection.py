@@ -20,6 +20,11 @@ K − n of them (K scaled by the share kept) and is compared with real only on t
 - best by realism: the quota's choice (`realism`, then `label_rank`), with ``label_top_k`` in ``--label-top-k``
   and ``min_realism`` in ``--min-realism``.
 
+With ``--over F``, two more variants see what the quota's ranking is worth when it has a surplus to choose from (the
+GPT notes of a rare code are often fewer than its need, and then every variant keeps all of them): each code's need
+is capped at its passing notes / F, as if they had been over-generated F-fold, and the capped need is filled at
+random or by realism.
+
 Each variant also gets the discriminator AUC of its notes (seed 0's choice, complaint view) against the validation
 notes — real notes neither selection nor its discriminator saw — code-matched as `medsyn eval report` does.
 
@@ -118,7 +123,9 @@ def speed(n: int, fill_to: int = 80) -> dict:
     }
 
 
-def choose(holdout: float, topups: list[int], seeds: list[int], label_top_ks: list, min_realisms: list, log) -> dict:
+def choose(
+    holdout: float, topups: list[int], seeds: list[int], label_top_ks: list, min_realisms: list, over, log
+) -> dict:
     """The train-only comparison of the module docstring."""
     from medsyn_hf.data import load_labelled_notes
     from medsyn_hf.evaluation import icd
@@ -172,6 +179,7 @@ def choose(holdout: float, topups: list[int], seeds: list[int], label_top_ks: li
         return np.sort(np.array(chosen, dtype=int))
 
     passing = np.flatnonzero(columns["keep"].astype(bool))
+    passing_codes = columns["code"][passing]
     cells = []
     for k in topups:
         k_scaled = round(k * (1 - holdout))
@@ -194,6 +202,13 @@ def choose(holdout: float, topups: list[int], seeds: list[int], label_top_ks: li
                 variants[f"best by realism, label_top_k={top_k}, min_realism={low}"] = lambda seed, ok=ok, need=need: (
                     best(ok, need)
                 )
+        if over:
+            pool = Counter(passing_codes.tolist())
+            capped = {c: min(n, int(pool[c] / over)) for c, n in need.items()}
+            variants[f"over-generated x{over:g}: random"] = lambda seed, capped=capped: _random_within(
+                passing, passing_codes, capped, seed
+            )
+            variants[f"over-generated x{over:g}: best by realism"] = lambda seed, capped=capped: best(passing, capped)
         for name, pick in variants.items():
             wall = time.perf_counter()
             treated = {}
@@ -241,6 +256,17 @@ def choose(holdout: float, topups: list[int], seeds: list[int], label_top_ks: li
     }
 
 
+def _random_within(candidates: np.ndarray, codes: np.ndarray, need: dict, seed: int) -> np.ndarray:
+    """Per code, ``need`` of its ``candidates`` drawn at random (seeded)."""
+    order = np.random.default_rng(seed).permutation(len(candidates))
+    taken, chosen = Counter(), []
+    for i in order:
+        if taken[codes[i]] < need.get(codes[i], 0):
+            taken[codes[i]] += 1
+            chosen.append(candidates[i])
+    return np.sort(np.array(chosen, dtype=int))
+
+
 def _values(text: str) -> list:
     return [None if x == "none" else float(x) if "." in x else int(x) for x in text.split(",")]
 
@@ -254,6 +280,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=_values, default=[0, 1, 2])
     parser.add_argument("--label-top-k", type=_values, default=[None, 20, 10, 5, 3])
     parser.add_argument("--min-realism", type=_values, default=[None])
+    parser.add_argument("--over", type=float, help="also the simulated over-generation variants (e.g. 1.25)")
     args = parser.parse_args()
 
     import datasets
@@ -261,7 +288,7 @@ def main() -> None:
     datasets.disable_progress_bars()
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     if args.choose:
-        result = choose(args.holdout, args.topups, args.seeds, args.label_top_k, args.min_realism, log)
+        result = choose(args.holdout, args.topups, args.seeds, args.label_top_k, args.min_realism, args.over, log)
     else:
         result = speed(args.n)
     print(json.dumps(result, ensure_ascii=False))
