@@ -105,9 +105,16 @@ def _plan(args):
     with safe_output(args.out, **output) as tmp:
         priors.save_to_disk(str(tmp))
         planning.write_plan(tmp, plan)
-    for row in plan.unplannable:  # listed, never dropped silently
+    shown = 20
+    for row in plan.unplannable[:shown]:  # listed, never dropped silently
         print(
             f"medsyn plan: {row['code']} ({row['real']} real notes) not planned: {planning.STATUSES[row['status']]}",
+            file=sys.stderr,
+        )
+    if len(plan.unplannable) > shown:
+        print(
+            f"medsyn plan: ... and {len(plan.unplannable) - shown} more codes not planned "
+            f"({args.out}/{planning.PLAN_TABLE} lists every code)",
             file=sys.stderr,
         )
     totals = plan.totals()

@@ -254,10 +254,11 @@ def sample_plan(kg, options: PlanOptions, *, seed: int = 0, num_proc: int = 1, f
     )
     total = sum(plan.counts.values())
     if not total:
-        why = "cannot be planned (see `medsyn plan`'s table)" if plan.unplannable else f"have {plan.fill_to} or more"
+        status = Counter(row["status"] for row in plan.codes)
         raise MedsynError(
-            f"nothing to plan: every one of the {len(plan.codes)} codes of {options.real_dataset} {why}; "
-            "raise fill_to / --fill-to"
+            f"nothing to plan: of the {len(plan.codes)} codes of {options.real_dataset}, "
+            + ", ".join(f"{n} {name}" for name, n in sorted(status.items()))
+            + f" ({STATUSES['full'].split(':')[0]} at K={plan.fill_to}); raise fill_to / --fill-to or check the codes"
         )
     return plan, sample_priors(kg, total, seed=seed, num_proc=num_proc, counts=plan.counts, **policy)
 
