@@ -127,7 +127,8 @@ def prepare_priors(script_args, seed: int):
         from medsyn_hf.priors import sample_priors
 
         if script_args.fill_to is not None:
-            return sample_plan(load_graph(), script_args, seed=seed, **from_config(script_args))[::-1]
+            plan, priors = sample_plan(load_graph(), script_args, seed=seed, **from_config(script_args))
+            return priors, plan
         return sample_priors(load_graph(), script_args.num_priors, seed=seed, **from_config(script_args)), None
     from medsyn_hf.data import load_dataset
 

@@ -12,10 +12,8 @@ from medsyn_hf.filters.builtin.label_consistency import note_units
 
 def _column(notes, name: str) -> list:
     """A column of the notes, all None if they have none (the filter that adds it is not registered)."""
-    try:
-        return list(notes.columns[name])
-    except KeyError:
-        return [None] * len(notes)
+    names = getattr(notes.columns, "column_names", notes.columns)  # a Dataset's, or a batch dict's keys
+    return list(notes.columns[name]) if name in names else [None] * len(notes)
 
 
 class PlanQuota(SetFilter):
