@@ -176,3 +176,36 @@ def pick_column(
     raise MedsynError(
         f"{source}: no {what} column ({' or '.join(candidates)}; columns: {', '.join(names)}); name it with {flag}"
     )
+
+
+# Default columns of a labelled notes dataset: our notes and the MedSyn GPT notes first, then RuMedTop3's.
+TEXT_COLUMNS = ("response", "text", "symptoms")
+CODE_COLUMNS = ("ICD-10", "icd10", "code")
+
+
+def load_labelled_notes(
+    source: str | os.PathLike,
+    text_column: str | None = None,
+    code_column: str | Sequence[str] | None = None,
+    split: str | None = None,
+    *,
+    flags: tuple[str, str] = ("--text-column", "--code-column"),
+) -> tuple[list[str], list[str]]:
+    """(texts, codes) of a notes dataset — RuMedTop3's JSON lines, a user's own file with text and code columns,
+    parquet, a folder or a Hub id: ``text_column``, else the first of TEXT_COLUMNS the dataset has; ``code_column``
+    (or the first it has of a list of them), else the first of CODE_COLUMNS. Codes are stripped and upper-cased,
+    nothing else: what they mean is the caller's business. A row without a text or a code is an error naming it,
+    never a silent drop; ``flags`` name the options that pick the columns in messages."""
+    data = load_dataset(source, split)
+    candidates = CODE_COLUMNS if code_column is None or isinstance(code_column, str) else tuple(code_column)
+    wanted = code_column if isinstance(code_column, str) else None
+    text = pick_column(data, text_column, TEXT_COLUMNS, "text", source, flag=flags[0], strings=True)
+    code = pick_column(data, wanted, candidates, "ICD-10 code", source, flag=flags[1])
+    texts, codes = data[text], data[code]
+    for name, values in ((code, codes), (text, texts)):
+        missing = [i for i, value in enumerate(values) if value is None or not str(value).strip()]
+        if missing:
+            raise MedsynError(
+                f"{source}: {len(missing)} of {len(values)} rows have no {name!r} (first: row {missing[0]})"
+            )
+    return [str(t) for t in texts], [str(c).strip().upper() for c in codes]

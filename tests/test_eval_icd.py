@@ -15,6 +15,7 @@ from medsyn_hf.errors import MedsynError
 from medsyn_hf.evaluation import icd, icd_classifier
 from medsyn_hf.evaluation.icd_data import Notes, category, load_labelled, stratified_sample, topup_sample
 from medsyn_hf.evaluation.icd_metrics import excludes_zero, icd_scores, paired_differences
+from medsyn_hf.filters import code_classifier
 
 RARE_K = 12
 
@@ -175,7 +176,7 @@ def test_tfidf_weights_are_the_vectorizers_on_the_training_notes(files):
 
     texts = [r["symptoms"] for r in files["rows"]["train"]]
     counts = icd_classifier.char_ngram_counts(texts)
-    train, evaluation = icd_classifier.tfidf(counts[:50], counts[50:80])
+    train, evaluation = code_classifier.tfidf(counts[:50], counts[50:80])
     transformer = TfidfTransformer().fit(counts[:50])
     assert abs(train - transformer.transform(counts[:50])).max() < 1e-12
     unseen = np.bincount(counts[:50].indices, minlength=counts.shape[1]) == 0

@@ -75,7 +75,9 @@ def test_toy_filter_adds_its_column_reason_and_threshold(toy_filter):
     assert [r["n_exclamations"] for r in out] == [0, 4, 9, 4]
     assert [r["filter_reason"] for r in out] == ["", "too_excited", "too_excited", "too_short,too_excited"]
     assert [r["keep"] for r in out] == [True, False, False, False]
-    assert list(out[0])[-4:] == ["n_exclamations", "is_duplicate", "keep", "filter_reason"]  # after the built-ins'
+    set_columns = ["real_run", "label_rank", "realism", "is_duplicate", "selection_rank", "plan_need"]
+    # after the built-ins' note columns; set filters' columns come after every note filter's
+    assert list(out[0])[-9:] == ["n_exclamations", *set_columns, "keep", "filter_reason"]
     looser = apply_filters(out, FilterConfig(max_exclamations=5))  # its threshold, re-filtered
     assert [r["filter_reason"] for r in looser] == ["", "", "too_excited", "too_short"]
 

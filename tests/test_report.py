@@ -120,7 +120,7 @@ def test_utility_compares_real_only_with_a_topup(tmp_path, top_rows):
 
 
 def test_longest_common_runs_match_a_pairwise_search():
-    from medsyn_hf.evaluation.ngrams import longest_common_runs, tokenize
+    from medsyn_hf.filters.ngrams import longest_common_runs, tokenize
     from medsyn_hf.normalize import words
 
     rng = random.Random(0)

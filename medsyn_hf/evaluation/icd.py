@@ -5,7 +5,8 @@ notes, and scored on ``--eval`` with RuMedBench's acc@1 / hit@3, per code, macro
 ``--rare-k`` real training notes). Synthetic notes are added in one of two ways:
 
 - ``--topup K``: every code is brought up to K training notes with synthetic notes of that code (codes that already
-  have K get none) — the notes go where the real ones are few, i.e. to the rare codes;
+  have K get none) — the notes go where the real ones are few, i.e. to the rare codes. A synthetic dataset made
+  from a plan (`medsyn plan`) carries it: its K is the default, and ``--topup`` without K;
 - ``--synthetic-fraction F``: a stratified share of the whole synthetic set (MedSyn's design; default 1).
 
 Each is compared with real only on the same eval notes and seeds (``--seeds``): the difference of every score with a
@@ -53,6 +54,7 @@ from medsyn_hf.evaluation.icd_data import (
 )
 from medsyn_hf.evaluation.icd_metrics import excludes_zero, icd_scores, paired_differences
 from medsyn_hf.io import safe_output
+from medsyn_hf.priors.plan import plan_of
 
 RARE_K = 20  # RuMedTop3 train has 11 to 560 notes per code: 33 of its 105 codes have fewer than 20
 MAX_CHARS = text_views.MAX_CHARS
@@ -75,6 +77,7 @@ SUMMARISED = (
     "seconds",
 )
 COMMAND = "medsyn eval icd"
+PLAN_K = object()  # `--topup` without a value: the plan's K (a string const would go through `type=int`)
 
 Ranker = Callable[
     [np.ndarray, int], list[list[str]]
@@ -490,8 +493,12 @@ def add_cli(eval_subparsers) -> None:
     run.add_argument(
         "--topup",
         type=int,
+        nargs="?",
+        const=PLAN_K,
         metavar="K",
-        help="bring every code up to K training notes with synthetic notes of that code",
+        help="bring every code up to K training notes with synthetic notes of that code; without K, or by default "
+        "when the synthetic dataset carries a plan (`medsyn plan`'s plan.json) and no --synthetic-fraction is given: "
+        "the plan's K",
     )
     run.add_argument(
         "--synthetic-fraction",
@@ -563,7 +570,26 @@ def _check(args) -> None:
         raise MedsynError("--rare-k must be at least 1, --bootstrap and --synthetic-max-chars at least 0")
 
 
+def _plan_topup(args) -> None:
+    """``--topup`` from the plan the synthetic dataset carries: K when ``--topup`` has no value, and by default (no
+    ``--topup``, ``--synthetic-fraction`` or ``--grid``)."""
+    asked = args.topup is PLAN_K
+    if not (asked or (args.synthetic and args.topup is None and args.synthetic_fraction is None and not args.grid)):
+        return
+    plan = plan_of(args.synthetic) if args.synthetic else None
+    if plan is not None:
+        args.topup = plan.fill_to
+        if not args.json:
+            print(f"--topup {plan.fill_to}: the K of the plan {args.synthetic} carries", file=sys.stderr)
+    elif asked:
+        raise MedsynError(
+            f"--topup without K takes the plan's K, but {args.synthetic or 'no --synthetic'} carries no plan "
+            "(plan.json); give --topup K"
+        )
+
+
 def _run(args) -> int:
+    _plan_topup(args)
     _check(args)
     import datasets
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from medsyn_hf.data import CODE_COLUMNS, TEXT_COLUMNS
 from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.evaluation.privacy import RUN_THRESHOLD
 from medsyn_hf.guards import MOST, refuse, side_problems
@@ -33,8 +34,6 @@ from medsyn_hf.text_views import MAX_CHARS
 from medsyn_hf.textfile import read_json
 
 COMMAND = "medsyn eval report"
-TEXT_COLUMNS = ("response", "text", "symptoms")  # our notes and the MedSyn GPT notes, then RuMedTop3
-CODE_COLUMNS = ("ICD-10", "icd10", "code")
 EXAMPLE_COLUMNS = ("anamnesis", "example")  # the example note's text (our notes' `example` is a flag)
 COLORS = {"synthetic": "#3b7dd8", "real": "#e08214", "real holdout": "#e08214"}
 PLOTS = {
@@ -160,8 +159,8 @@ def build_report(
     """(report, what the plots need). Fidelity on code-matched samples; diversity and privacy on every note."""
     from medsyn_hf.evaluation.diversity import diversity
     from medsyn_hf.evaluation.fidelity import fidelity, matched_sample
-    from medsyn_hf.evaluation.ngrams import tokenize, word_counts
     from medsyn_hf.evaluation.privacy import privacy
+    from medsyn_hf.filters.ngrams import tokenize, word_counts
     from medsyn_hf.text_views import view as text_view
 
     seconds = {}

@@ -35,7 +35,14 @@ def _generate(args) -> None:
             json.dumps(report)
             if "--json" in args.args
             else f"{report['notes']} notes ({report['kept']} kept by the filters) in {report['run_dir']}\n"
-            f"publish them: medsyn publish {report['run_dir']} --out REPO_DIR"
+            + (
+                f"plan (fill to {report['plan']['fill_to']}): {report['plan']['kept_towards_need']:,} kept notes "
+                f"towards a need of {report['plan']['need']:,}; {report['plan']['short_codes']} codes short of "
+                "theirs (per code: the published card)\n"
+                if "plan" in report
+                else ""
+            )
+            + f"publish them: medsyn publish {report['run_dir']} --out REPO_DIR"
         )
 
 

@@ -14,6 +14,7 @@ import trl
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.generation.backends.inference_client import InferenceClientConfig
 from medsyn_hf.generation.backends.transformers import TransformersConfig
+from medsyn_hf.priors.plan import PlanOptions, check_options
 from medsyn_hf.priors.policy import config_arguments
 from medsyn_hf.validate import check_range
 
@@ -43,13 +44,20 @@ MAX_SEED = 2**32 - 1
 
 
 @dataclass
-class GenerateScriptArguments(trl.ScriptArguments, config_arguments()):
+class GenerateScriptArguments(trl.ScriptArguments, config_arguments(), PlanOptions):
     """The priors' options (`priors_mode`, `codes`, `example_p`, `priors_temperature`, ...) come from
-    ``medsyn_hf.priors.policy`` (declared once, with `medsyn priors`' flags).
+    ``medsyn_hf.priors.policy`` (declared once, with `medsyn priors`' flags), the plan's (`real_dataset`, `fill_to`,
+    `fill_over`, `real_text_column`, ...) from ``medsyn_hf.priors.plan`` (with `medsyn plan`'s flags).
 
     Args:
-        dataset_name (`str`, *optional*): priors to generate from: a folder written by `medsyn priors`, a `.parquet`
-            file or a Hub dataset with PRIORS_FEATURES. Unset: `num_priors` priors are sampled from the packaged MKG.
+        dataset_name (`str`, *optional*): priors to generate from: a folder written by `medsyn priors` or
+            `medsyn plan` (whose plan.json the run then carries), a `.parquet` file or a Hub dataset with
+            PRIORS_FEATURES. Unset: priors are planned by deficit when `fill_to` is set (from `real_dataset`), else
+            `num_priors` are sampled from the packaged MKG.
+        real_dataset (`str`, *optional*): the user's real notes. With `fill_to`: what the plan counts. Always: what
+            the selection filters (realism, label consistency, the privacy guard, the plan's per-code quota)
+            compare the notes with; unset, a plan's own real notes are used, and without either those filters are
+            off.
     """
 
     num_priors: int = field(default=300, metadata={"help": "Priors to sample when `dataset_name` is not set."})
@@ -88,6 +96,14 @@ class GenerateScriptArguments(trl.ScriptArguments, config_arguments()):
             raise MedsynError(f"priors_mode: {self.priors_mode!r} is not one of {', '.join(MODES)}")
         if self.priors_level not in LEVELS:
             raise MedsynError(f"priors_level: {self.priors_level!r} is not one of {', '.join(LEVELS)}")
+        check_options(self.fill_to, self.fill_over)
+        if self.fill_to is not None and self.dataset_name is not None:
+            raise MedsynError(
+                "fill_to plans the priors and dataset_name gives them: set one (a `medsyn plan` folder as "
+                "dataset_name brings its plan)"
+            )
+        if self.fill_to is not None and self.real_dataset is None:
+            raise MedsynError("fill_to: a plan counts the real notes per code; set real_dataset too")
         filter_config(self.filters)  # typed and in range before any work
 
 

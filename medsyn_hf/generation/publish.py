@@ -2,11 +2,13 @@
 rendered from ``dataset_card/notes.md``, the code-distribution plot) -> optionally the Hub.
 
 Kept notes are the ``train`` split, notes the filters dropped the ``rejected`` split (with ``filter_reason``), so
-``load_dataset(folder, split="train")`` gives the usable notes and nothing generated is hidden.
+``load_dataset(folder, split="train")`` gives the usable notes and nothing generated is hidden. A run that followed a
+plan by deficit carries its plan.json into the folder, and the card shows plan against kept notes per code.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections import Counter
@@ -14,7 +16,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.generation.notes import plan_kept
 from medsyn_hf.generation.reproduce import CONFIG, RECIPE, run_recipe
+from medsyn_hf.priors.plan import PLAN_FILE, plan_json, read_plan
 from medsyn_hf.provenance import (
     CORPUS_LICENSE,
     LICENSE_STORY,
@@ -22,6 +26,7 @@ from medsyn_hf.provenance import (
     RUMEDBENCH_CITATION,
     SOURCES,
     TOOLKIT_CITATION,
+    public_name,
 )
 from medsyn_hf.textfile import read_json
 
@@ -35,12 +40,16 @@ SAMPLE_CHARS = 400  # longer strings of the card's sample record are cut here
 
 
 def code_counts(notes) -> list[dict]:
-    """Per ICD-10 code: its Russian name, notes generated and notes kept; most kept first."""
+    """Per ICD-10 code: its Russian name, notes generated and kept, and the dropped ones by `filter_reason` (a note
+    dropped for two reasons counts under both); most kept first."""
     total = Counter(notes["ICD-10"])
     kept = Counter(c for c, k in zip(notes["ICD-10"], notes["keep"]) if k)
     names = dict(zip(notes["ICD-10"], notes["code_name_ru"]))
+    reasons: dict[str, Counter] = {c: Counter() for c in total}
+    for code, why in zip(notes["ICD-10"], notes["filter_reason"]):
+        reasons[code].update(r for r in why.split(",") if r)
     return [
-        {"code": c, "name": names[c], "total": total[c], "kept": kept[c]}
+        {"code": c, "name": names[c], "total": total[c], "kept": kept[c], "reasons": dict(reasons[c].most_common())}
         for c in sorted(total, key=lambda c: (-kept[c], -total[c], c))
     ]
 
@@ -132,6 +141,13 @@ def sample_record(notes) -> str:
 
     record = json.dumps(cut(notes[0]), ensure_ascii=False, indent=1)
     return f"The first note of `train`:\n\n```json\n{record}\n```"
+
+
+def _selection_facts(script: dict, plan) -> dict | None:
+    """What the selection filters compared the notes with (the card's selection paragraph); None when they were off
+    (no real notes)."""
+    source = script.get("real_dataset") or (plan.real.get("source") if plan is not None else None)
+    return {"real": source, "plan": plan is not None} if source else None
 
 
 def read_run_config(run_dir: Path) -> dict:
@@ -238,6 +254,10 @@ def publish(
     if len(rejected):
         splits["rejected"] = rejected
     card_report, report_files = _report_section(report, len(splits["train"]))
+    plan = read_plan(run_dir)
+    if plan is not None:  # as published: the real notes by name, never a path of this machine (nor the notes)
+        plan = dataclasses.replace(plan, real={**plan.real, "source": public_name(plan.real.get("source"))})
+    plan_files = {PLAN_FILE: plan_json(plan)} if plan is not None else {}
     counts = code_counts(notes)
     summary = _summary(notes)
     flags = ["--license", license] if license != LICENSE else []
@@ -252,7 +272,7 @@ def publish(
         or {
             k: script.get(k)
             for k in (
-                "num_priors",
+                *(("real_dataset", "fill_to", "fill_over") if script.get("fill_to") else ("num_priors",)),
                 "priors_mode",
                 "priors_level",
                 "codes",
@@ -299,6 +319,8 @@ def publish(
         sources=sources(summary, model["model_name_or_path"]),
         license_story=LICENSE_STORY,
         citations=[MEDSYN_CITATION, RUMEDBENCH_CITATION, TOOLKIT_CITATION],
+        plan=plan_kept(plan, notes) | {"real": plan.real, "level": plan.level, "file": PLAN_FILE} if plan else None,
+        selection=_selection_facts(script, plan),
     )
     pushed = {}
 
@@ -312,7 +334,7 @@ def publish(
         out,
         {"default": splits},
         card,
-        files={PLOT: plot_codes(counts), **report_files, **recipe_files},
+        files={PLOT: plot_codes(counts), **report_files, **recipe_files, **plan_files},
         command=COMMAND,
         inputs=[run_dir, report],
         overwrite=overwrite,

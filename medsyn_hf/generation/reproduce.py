@@ -32,6 +32,8 @@ INPUTS = "inputs"  # input files the run read (a symptom-list YAML, a priors fil
 MAX_INPUT_BYTES = 10 << 20  # larger input files are named, not copied
 OUTPUT_DIR = GenerateScriptArguments.output_dir  # where the re-run writes (its default), relative to the copy
 MODEL_FIELDS = ("model_name_or_path", "adapter_name_or_path")
+# The user's real notes (planning and selection read them): named, never copied into a dataset that is published.
+PRIVATE_INPUTS = ("real_dataset",)
 
 
 def _generation_args(args: dict) -> dict:
@@ -45,10 +47,14 @@ def _generation_args(args: dict) -> dict:
     return {k: v for k, v in args.items() if k in kept or (k == "backend_args" and v)}
 
 
-def _inputs(args: dict, files: dict[str, bytes]) -> dict:
-    """``args`` with every small local input file copied into ``files`` (under inputs/) and named by its copy."""
+def _inputs(args: dict, files: dict[str, bytes], skip: dict) -> dict:
+    """``args`` with every small local input file copied into ``files`` (under inputs/) and named by its copy; the
+    ``skip`` keys take the given names instead."""
     out = {}
     for key, value in args.items():
+        if key in skip:
+            out[key] = skip[key]
+            continue
         path = Path(value) if is_local_path(value) else None
         if path is not None and path.is_file() and path.stat().st_size <= MAX_INPUT_BYTES:
             name = f"{INPUTS}/{path.name}"
@@ -67,13 +73,15 @@ def run_recipe(config: dict, out_name: str, publish_flags: list[str] = ()) -> tu
 
     files: dict[str, bytes] = {}
     script = {k: v for k, v in config["script_args"].items() if k not in UNUSED_SCRIPT_FIELDS}
-    script = _inputs({**script, "output_dir": OUTPUT_DIR, "overwrite_output_dir": False}, files)
-    generation = _inputs(_generation_args(config.get("generation_args") or {}), files)  # older runs lack them
+    private = {k: public_name(script[k]) for k in PRIVATE_INPUTS if is_local_path(script.get(k))}
+    script = _inputs({**script, "output_dir": OUTPUT_DIR, "overwrite_output_dir": False}, files, skip=private)
+    generation = _inputs(_generation_args(config.get("generation_args") or {}), files, {})  # older runs lack them
     named = {WRITER_DIR: WRITER_NAME}
     model = {k: v for k, v in config["model_args"].items() if k not in UNUSED_MODEL_FIELDS}
     local = [k for k in MODEL_FIELDS if is_local_path(model.get(k)) and public_name(model[k], named) != WRITER_NAME]
     if is_local_path(script.get("dataset_name")):  # a priors folder: too big to copy, named
         local.append("dataset_name")
+    local += list(private)
     model = {k: public_name(v, named) for k, v in model.items()}
     script["dataset_name"] = public_name(script.get("dataset_name"))
     command = [

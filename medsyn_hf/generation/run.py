@@ -2,6 +2,7 @@
 
     output_dir/<run id>/config.json            the full config; its note-determining part (`run_config`) gives the id
     output_dir/<run id>/priors.parquet         one prior (PRIORS_FEATURES) per note to write
+    output_dir/<run id>/plan.json              the plan by deficit the priors follow, if any (`medsyn_hf.priors.plan`)
     output_dir/<run id>/requests/shard-00007.jsonl   its finished requests, appended one by one (`request_cache`)
     output_dir/<run id>/shards/shard-00007.parquet   notes of priors [7*S, 8*S), written atomically: complete or absent
     output_dir/<run id>/notes.parquet          shards + priors + filter columns (NOTES_FEATURES), for `medsyn publish`
@@ -26,9 +27,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from medsyn_hf.data import load_labelled_notes
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.filters import Reference
 from medsyn_hf.generation.backends import RequestsFailed, get_backend, make_backend, row_key
+from medsyn_hf.generation.notes import plan_kept
 from medsyn_hf.io import atomic_path, check_output, claim_output
+from medsyn_hf.priors.plan import PLAN_FILE, plan_of, sample_plan, unit
 from medsyn_hf.request_cache import append_cache, read_cache, request_key
 
 logger = logging.getLogger(__name__)
@@ -107,15 +112,24 @@ def is_generate_output(folder: Path) -> bool:
 
 # -- priors ---------------------------------------------------------------------------------------------------------
 def load_priors(script_args, seed: int):
-    """The priors of `dataset_name` (folder, parquet file or Hub id), else sampled from the packaged MKG."""
+    """The priors of `dataset_name` (folder, parquet file or Hub id), else planned or sampled from the packaged MKG."""
+    return prepare_priors(script_args, seed)[0]
+
+
+def prepare_priors(script_args, seed: int):
+    """(priors, the plan they follow or None): `dataset_name`'s priors and the plan.json beside them; else a plan by
+    deficit when `fill_to` is set; else `num_priors` sampled by the priors' policy."""
+    from medsyn_hf.priors.policy import from_config
     from medsyn_hf.schemas import PRIORS_FEATURES
 
     if script_args.dataset_name is None:
         from medsyn_hf.kg import load_graph
         from medsyn_hf.priors import sample_priors
-        from medsyn_hf.priors.policy import from_config
 
-        return sample_priors(load_graph(), script_args.num_priors, seed=seed, **from_config(script_args))
+        if script_args.fill_to is not None:
+            plan, priors = sample_plan(load_graph(), script_args, seed=seed, **from_config(script_args))
+            return priors, plan
+        return sample_priors(load_graph(), script_args.num_priors, seed=seed, **from_config(script_args)), None
     from medsyn_hf.data import load_dataset
 
     try:
@@ -125,7 +139,36 @@ def load_priors(script_args, seed: int):
     missing = sorted(set(PRIORS_FEATURES) - set(ds.column_names))
     if missing:
         raise MedsynError(f"{script_args.dataset_name}: not a priors dataset (missing {', '.join(missing)})")
-    return ds.select_columns(list(PRIORS_FEATURES)).cast(PRIORS_FEATURES)
+    return ds.select_columns(list(PRIORS_FEATURES)).cast(PRIORS_FEATURES), plan_of(script_args.dataset_name)
+
+
+def load_reference(script_args, plan):
+    """The real notes the selection filters compare with (``filters.Reference``): `real_dataset` (and its columns),
+    else the plan's own real notes; None without either. Their codes are counted as the plan counts them, and the
+    plan's need per code sets the quota."""
+    from medsyn_hf.kg import load_graph
+
+    real = plan.real if plan is not None else {}
+    source = script_args.real_dataset or real.get("source")
+    if source is None:
+        return None
+    own = script_args.real_dataset is not None
+    try:
+        texts, codes = load_labelled_notes(
+            source,
+            script_args.real_text_column if own else real.get("text_column"),
+            script_args.real_code_column if own else real.get("code_column"),
+            script_args.real_split if own else real.get("split"),
+            flags=("real_text_column", "real_code_column"),
+        )
+    except MedsynError as err:
+        where = "real_dataset" if own else f"the real notes of the plan {script_args.dataset_name} (set real_dataset)"
+        raise MedsynError(f"{where}: {err}") from None
+    level = plan.level if plan is not None else script_args.priors_level
+    kg = load_graph()
+    return Reference(
+        texts, [unit(code, level, kg) for code in codes], level, plan.need if plan is not None else None, str(source)
+    )
 
 
 # -- shards ---------------------------------------------------------------------------------------------------------
@@ -172,8 +215,9 @@ def write_shard(path: Path, rows: dict) -> None:
         pq.write_table(pa.table(rows), tmp)
 
 
-def _prepare(run_dir: Path, config: dict, full_config: dict, priors) -> None:
-    """Main process only: the run folder, its config and priors, no temporary left by a killed run, no broken shard."""
+def _prepare(run_dir: Path, config: dict, full_config: dict, priors, plan) -> None:
+    """Main process only: the run folder, its config, priors and plan, no temporary left by a killed run, no broken
+    shard."""
     (run_dir / "shards").mkdir(parents=True, exist_ok=True)
     remove_broken_shards(run_dir, shard_ranges(len(priors), config["shard_size"]))
     for stale in (run_dir / "shards").glob(".shard-*"):  # atomic_path's temporaries of a killed process
@@ -192,6 +236,9 @@ def _prepare(run_dir: Path, config: dict, full_config: dict, priors) -> None:
     if not (run_dir / "priors.parquet").is_file():
         with atomic_path(run_dir / "priors.parquet") as tmp:
             priors.to_parquet(str(tmp))
+    if plan is not None:
+        with atomic_path(run_dir / PLAN_FILE) as tmp:
+            tmp.write_text(json.dumps(plan.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
 def _link_latest(run_dir: Path) -> None:
@@ -289,7 +336,8 @@ def main(script_args, gen_args, model_args) -> dict:
     )
     check_output(script_args.output_dir, **output)
     get_backend(gen_args.backend).check(gen_args, model_args)
-    priors = load_priors(script_args, gen_args.seed)
+    priors, plan = prepare_priors(script_args, gen_args.seed)
+    reference = load_reference(script_args, plan)  # read now: a bad real_dataset fails before any generation
     config = run_config(script_args, gen_args, model_args, priors_fingerprint(priors))
     run_dir = Path(script_args.output_dir) / run_id(config)
     full_config = {
@@ -299,7 +347,7 @@ def main(script_args, gen_args, model_args) -> dict:
     }
     if state.is_main_process:  # every input checked: now the folder may be written
         claim_output(script_args.output_dir, **output)
-        _prepare(run_dir, config, full_config, priors)
+        _prepare(run_dir, config, full_config, priors, plan)
     state.wait_for_everyone()
 
     ranges = shard_ranges(len(priors), script_args.shard_size)
@@ -343,7 +391,7 @@ def main(script_args, gen_args, model_args) -> dict:
     if state.is_main_process:
         from medsyn_hf.generation.notes import build_notes
 
-        notes = build_notes(run_dir, priors, generation_model_name(model_args), script_args.filters)
+        notes = build_notes(run_dir, priors, generation_model_name(model_args), script_args.filters, reference)
         _link_latest(run_dir)
         report.update(
             notes=len(notes),
@@ -351,5 +399,7 @@ def main(script_args, gen_args, model_args) -> dict:
             completion_tokens=sum(notes["completion_tokens"]),
             notes_file=str(run_dir / "notes.parquet"),
         )
+        if plan is not None:
+            report["plan"] = {k: v for k, v in plan_kept(plan, notes).items() if k != "codes"}  # per code: the card
     state.wait_for_everyone()
     return report

@@ -104,9 +104,11 @@ class PriorsPolicy:
     )
 
 
-def add_flags(parser: argparse.ArgumentParser) -> None:
-    """One ``--kebab-case`` flag per policy field, typed by the field (`medsyn priors`)."""
+def add_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """One ``--kebab-case`` flag per policy field but ``skip``, typed by the field (`medsyn priors`, `medsyn plan`)."""
     for f in fields(PriorsPolicy):
+        if f.name in skip:
+            continue
         cli = {k: v for k, v in f.metadata["cli"].items() if k != "parse"}
         if "action" not in cli and "nargs" not in cli:
             cli["type"] = next(t for t in (bool, int, float, str) if t in getattr(f.type, "__args__", (f.type,)))
@@ -117,6 +119,8 @@ def from_flags(args: argparse.Namespace) -> dict:
     """``sample_priors`` keyword arguments from the flags ``add_flags`` declared."""
     options = {}
     for f in fields(PriorsPolicy):
+        if not hasattr(args, f.name):  # a flag the command skipped
+            continue
         parse = f.metadata["cli"].get("parse")
         value = getattr(args, f.name)
         options[f.name] = parse(value) if parse else value
