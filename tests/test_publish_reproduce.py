@@ -3,6 +3,7 @@ paths of the machine that made it), `generate.yaml` and the input files it read,
 give the same notes, byte for byte. The card names its sources and their licences, shows a sample record, and every
 column it names is a column of the dataset."""
 
+import dataclasses
 import json
 import re
 import shlex
@@ -126,11 +127,12 @@ def named(card: str) -> set[str]:
 
 def test_every_column_the_card_names_is_a_column(published):
     """Every identifier the card shows in backticks is a column of the dataset, or one of the other names the card
-    speaks of (splits, filter reasons and thresholds, sources, files, the run and model): a wrong column name (a
+    speaks of (splits, filter reasons and thresholds, sources, the generate config's keys, the run and model): a wrong column name (a
     filter's own `symptom_recall` for the notes' `symptoms_recall`, priors' `code` for `ICD-10`) fails."""
     import datasets
 
     from medsyn_hf.filters import REGISTRY
+    from medsyn_hf.generation.config import GenerateScriptArguments
     from medsyn_hf.provenance import SOURCES
 
     out, _ = published
@@ -141,6 +143,7 @@ def test_every_column_the_card_names_is_a_column(published):
         *(r for f in REGISTRY.values() for r in f.reasons),
         *(t for f in REGISTRY.values() for t in f.thresholds),
         *SOURCES,
+        *(f.name for f in dataclasses.fields(GenerateScriptArguments)),
         config["run_id"],
         "medsyn-tiny",
     }
