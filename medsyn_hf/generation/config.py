@@ -1,7 +1,8 @@
 """The generation recipe's arguments: TRL's `ScriptArguments` and `ModelConfig`, extended, plus the sampling knobs.
 
 Only what changes the notes goes into the run id (`run.run_config`): the throughput knobs (batch size, concurrency,
-cache, compilation, number of processes) do not, so a crashed run can be resumed with a smaller batch.
+cache, compilation, decoding path, threads, number of processes) do not, so a crashed run can be resumed with a
+smaller batch.
 """
 
 from __future__ import annotations

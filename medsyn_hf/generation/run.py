@@ -220,49 +220,76 @@ def request_cache_path(run_dir: Path, index: int) -> Path:
     return run_dir / "requests" / f"shard-{index:05d}.jsonl"
 
 
-def generate_shard(
-    run_dir: Path, index: int, rows_range: range, rows, identity: dict, seed: int, backend, update
+def generate_shards(
+    run_dir: Path, shards: dict[int, range], priors, identity: dict, seed: int, backend, update
 ) -> dict:
-    """Write shard ``index`` from its cached replies plus the requests the cache lacks; each finished completion is
-    appended to the shard's request cache at once. ``backend()`` gives the backend. Returns the requests that failed
-    after their retries ({row: reason}; then the shard is not written and a re-run sends only those)."""
-    keys = [row_key(seed, s) for s in rows["seed"]]
-    messages = [list(m) for m in rows["messages"]]
-    path = request_cache_path(run_dir, index)
-    cache = read_cache(path)
-    request_keys = [request_key(identity, m, k) for m, k in zip(messages, keys)]
-    missing = [i for i, key in enumerate(request_keys) if key not in cache]
-    update(len(keys) - len(missing), 0)
+    """Write ``shards`` ({index: its rows}) from their cached replies plus the requests their caches lack, asked of
+    the backend in one call (so it can batch across shards). Each finished completion is appended to its shard's
+    request cache at once, and a shard is written as soon as it has all its replies. ``backend()`` gives the backend.
+    Returns the requests that failed after their retries ({row: reason}; their shard is not written and a re-run
+    sends only those)."""
+    keys, request_keys, caches, missing, messages = {}, {}, {}, [], []
+    for index, rows_range in shards.items():
+        rows = priors.select(rows_range)
+        keys[index] = [row_key(seed, s) for s in rows["seed"]]
+        shard_messages = [list(m) for m in rows["messages"]]
+        caches[index] = read_cache(request_cache_path(run_dir, index))
+        request_keys[index] = [request_key(identity, m, k) for m, k in zip(shard_messages, keys[index])]
+        todo = [j for j, key in enumerate(request_keys[index]) if key not in caches[index]]
+        missing += [(index, j) for j in todo]
+        messages += [shard_messages[j] for j in todo]
+        update(len(rows_range) - len(todo), 0)
+
+    def write_complete(indices) -> None:
+        for index in indices:
+            replies = [caches[index].get(key) for key in request_keys[index]]
+            if None in replies or shard_path(run_dir, index).is_file():
+                continue
+            names = ("prompt_tokens", "completion_tokens", "finish_reason")
+            write_shard(
+                shard_path(run_dir, index),
+                {
+                    "idx": list(shards[index]),
+                    "seed": keys[index],
+                    **{name: [r[name] for r in replies] for name in names},
+                    "response": [r["text"] for r in replies],
+                },
+            )
 
     def store(done: dict) -> None:
-        records = [
-            {"key": request_keys[missing[j]], **c._asdict()}
-            for j, c in done.items()
-            if request_keys[missing[j]] not in cache
-        ]
-        append_cache(path, records, hint="make the run folder writable")
-        cache.update((r["key"], r) for r in records)
-        update(len(records), sum(r["completion_tokens"] for r in records))
+        records: dict[int, list] = {}
+        for position, completion in done.items():
+            index, j = missing[position]
+            if request_keys[index][j] not in caches[index]:
+                records.setdefault(index, []).append({"key": request_keys[index][j], **completion._asdict()})
+        for index, new in records.items():
+            append_cache(request_cache_path(run_dir, index), new, hint="make the run folder writable")
+            caches[index].update((r["key"], r) for r in new)
+            update(len(new), sum(r["completion_tokens"] for r in new))
+        write_complete(records)
 
+    failed = {}
     if missing:
         try:  # a backend that reports no batches has its completions stored when it returns
-            store(
-                dict(enumerate(backend().generate([messages[i] for i in missing], [keys[i] for i in missing], store)))
-            )
+            store(dict(enumerate(backend().generate(messages, [keys[i][j] for i, j in missing], store))))
         except RequestsFailed as err:
-            logger.warning("shard %d: %s; the shard is written when a re-run has them", index, err)
-            return {rows_range[missing[j]]: reason for j, reason in err.failed.items()}
-    replies = [cache[key] for key in request_keys]
-    write_shard(
-        shard_path(run_dir, index),
-        {
-            "idx": list(rows_range),
-            "seed": keys,
-            **{name: [r[name] for r in replies] for name in ("prompt_tokens", "completion_tokens", "finish_reason")},
-            "response": [r["text"] for r in replies],
-        },
-    )
-    return {}
+            for position, reason in err.failed.items():
+                index, j = missing[position]
+                failed[shards[index][j]] = reason
+            logger.warning("shards %s: %s; a shard is written when a re-run has all its replies", list(shards), err)
+    write_complete(shards)  # those whose replies were all cached already
+    return failed
+
+
+def shard_groups(todo: list[int], ranges: list[range], prompts_per_call: int | None) -> list[list[int]]:
+    """``todo`` in consecutive groups of about ``prompts_per_call`` priors (whole shards); None: one shard each."""
+    groups: list[list[int]] = []
+    for index in todo:
+        if groups and prompts_per_call and sum(len(ranges[i]) for i in groups[-1]) < prompts_per_call:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups
 
 
 # -- the recipe -----------------------------------------------------------------------------------------------------
@@ -320,12 +347,10 @@ def main(script_args, gen_args, model_args) -> dict:
         # built when a request is due: a shard whose replies are all cached needs no model
         backend = functools.cache(lambda: make_backend(gen_args, model_args, state.device))
         bar, update = _progress(sum(len(ranges[i]) for i in todo), not state.is_local_main_process)
-        for index in todo:
-            failed.update(
-                generate_shard(
-                    run_dir, index, ranges[index], priors.select(ranges[index]), config, gen_args.seed, backend, update
-                )
-            )
+        per_call = get_backend(gen_args.backend).prompts_per_call(gen_args, state.device)
+        for group in shard_groups(todo, ranges, per_call):
+            shards = {i: ranges[i] for i in group}
+            failed.update(generate_shards(run_dir, shards, priors, config, gen_args.seed, backend, update))
         bar.close()
     state.wait_for_everyone()
     unwritten = pending_shards(run_dir, len(ranges))

@@ -94,5 +94,11 @@ class Backend:
     def model_identity(cls, gen_args, model_args) -> dict:
         return {}
 
+    @classmethod
+    def prompts_per_call(cls, gen_args, device) -> int | None:
+        """About how many prompts the run should pass to one ``generate`` call (whole shards, so a backend can batch
+        across them); None: one shard at a time."""
+        return None
+
     def generate(self, messages_list: list, keys: list[int], on_batch: OnBatch | None = None) -> list[Completion]:
         raise NotImplementedError

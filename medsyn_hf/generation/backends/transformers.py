@@ -17,10 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.generation.backends import decode
 from medsyn_hf.generation.backends.base import Backend, Completion, OnBatch
 from medsyn_hf.validate import check_range
 
 _M32 = 0xFFFFFFFF
+DECODINGS = ("auto", "generate")
+POOL_PROMPTS = 1024  # prompts per CPU-loop call: 8 batches of 128, sorted by length together
 
 
 # -- per-row sampling -------------------------------------------------------------------------------------------------
@@ -50,26 +53,40 @@ def sample_rows(scores, keys, step: int):
     return torch.searchsorted(cdf, target, right=True).clamp_(max=scores.shape[1] - 1)
 
 
-def make_row_sampler(keys, prompt_length: int, temperature: float, top_k: int, top_p: float):
-    """A LogitsProcessor for greedy `generate` that turns argmax into per-row sampling (see the module docstring):
-    it leaves only the sampled token finite. With top-k the rest works on the k best tokens only (no vocabulary
-    sort)."""
+def make_sampler(temperature: float, top_k: int, top_p: float) -> Callable:
+    """``sample(scores, keys, step) -> token per row``: greedy at temperature 0, else `sample_rows` on the temperature-
+    and top-p-warped k best scores (top-k first: no sort of the whole vocabulary)."""
     import torch
-    from transformers import LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
     warpers = LogitsProcessorList([TemperatureLogitsWarper(temperature)] if temperature > 0 else [])
     if temperature > 0 and top_p < 1.0:
         warpers.append(TopPLogitsWarper(top_p))
 
+    def sample(scores, keys, step: int):
+        if temperature == 0:
+            return scores.argmax(dim=-1)
+        best, index = torch.topk(scores, top_k) if 0 < top_k < scores.shape[1] else (scores, None)
+        token = sample_rows(warpers(None, best), keys, step)  # the warpers do not read input_ids
+        return (index.gather(1, token) if index is not None else token)[:, 0]
+
+    return sample
+
+
+def make_row_sampler(keys, prompt_length: int, temperature: float, top_k: int, top_p: float):
+    """A LogitsProcessor for greedy `generate` that turns argmax into per-row sampling (see the module docstring):
+    it leaves only the token `make_sampler` draws finite."""
+    import torch
+    from transformers import LogitsProcessor
+
+    sample = make_sampler(temperature, top_k, top_p)
+
     class RowSampler(LogitsProcessor):
         def __call__(self, input_ids, scores):
             if temperature == 0:
                 return scores
-            best, index = torch.topk(scores, top_k) if 0 < top_k < scores.shape[1] else (scores, None)
-            token = sample_rows(warpers(input_ids, best), keys, input_ids.shape[1] - prompt_length)
-            if index is not None:
-                token = index.gather(1, token)
-            return torch.full_like(scores, -float("inf")).scatter_(1, token, 0.0)
+            token = sample(scores, keys, input_ids.shape[1] - prompt_length)
+            return torch.full_like(scores, -float("inf")).scatter_(1, token[:, None], 0.0)
 
     return RowSampler()
 
@@ -157,14 +174,30 @@ def load_model(model_args, device):
     return model.eval(), tokenizer
 
 
+def uses_loop(model, gen_args) -> bool:
+    """Whether `token_generator` decodes with `decode`'s loop: ``decoding: auto`` on CPU, for a model the loop
+    supports, without a repetition penalty (it reads the whole sequence) or a cache implementation asked for."""
+    return (
+        getattr(gen_args, "decoding", "auto") == "auto"
+        and model.device.type == "cpu"
+        and gen_args.repetition_penalty == 1.0
+        and not gen_args.cache_implementation
+        and decode.supports_model(model)
+    )
+
+
 def token_generator(model, gen_args, eos: list[int], pad: int) -> Callable:
     """``(prompts: token id lists, keys, on_batch) -> [(generated ids, n_tokens, stopped)]`` in the prompts' order;
-    ``on_batch({position: (ids, n_tokens, stopped)})`` after each batch.
+    ``on_batch({position: (ids, n_tokens, stopped)})`` after each batch, in the calling thread.
 
-    Batches of ``gen_args.batch_size`` prompts sorted by length (longest first, so an out-of-memory shows at once),
-    left-padded. On CUDA the default cache is static, which makes `generate` compile the decoding step (CUDA graphs);
-    the first (longest) batch sizes the cache and later batches reuse its shape: one compilation per batch size.
+    On CPU (`uses_loop`): `decode`'s loop, batches planned by `decode.plan_batches`, ``cpu_threads`` at a time.
+    Otherwise `generate`: batches of ``gen_args.batch_size`` prompts sorted by length (longest first, so an
+    out-of-memory shows at once), left-padded. On CUDA the default cache is static, which makes `generate` compile
+    the decoding step (CUDA graphs); the first (longest) batch sizes the cache and later batches reuse its shape: one
+    compilation per batch size.
     """
+    if uses_loop(model, gen_args):
+        return loop_generator(model, gen_args, eos, pad)
     import torch
     from transformers import GenerationConfig
 
@@ -216,6 +249,29 @@ def token_generator(model, gen_args, eos: list[int], pad: int) -> Callable:
     return generate
 
 
+def loop_generator(model, gen_args, eos: list[int], pad: int) -> Callable:
+    """`token_generator` on `decode`'s loop."""
+    sample = make_sampler(gen_args.temperature, gen_args.top_k, gen_args.top_p)
+    threads = getattr(gen_args, "cpu_threads", None) or decode.default_threads()
+
+    def generate(prompts, keys, on_batch=None) -> list:
+        batches = decode.plan_batches([len(p) for p in prompts], gen_args.batch_size)
+        results = [None] * len(prompts)
+
+        def work(batch):
+            rows = ([prompts[i] for i in batch], [keys[i] for i in batch])
+            return decode.decode_batch(model, *rows, sample, eos, pad, gen_args.max_new_tokens)
+
+        for index, out in decode.run_batches(batches, work, threads):
+            for i, result in zip(batches[index], out):
+                results[i] = result
+            if on_batch:
+                on_batch({i: results[i] for i in batches[index]})
+        return results
+
+    return generate
+
+
 # -- the backend ------------------------------------------------------------------------------------------------------
 @dataclass
 class TransformersConfig:
@@ -226,11 +282,31 @@ class TransformersConfig:
     batch_size: int = field(default=64, metadata={"help": "transformers: prompts per `generate` call."})
     cache_implementation: str | None = field(
         default=None,
-        metadata={"help": "transformers: KV cache; unset: 'static' (+ torch.compile) on CUDA, dynamic on CPU."},
+        metadata={"help": "transformers: KV cache of `generate`; unset: 'static' (+ torch.compile) on CUDA."},
+    )
+    decoding: str = field(
+        default="auto",
+        metadata={
+            "help": "transformers: 'auto': on CPU our decoding loop (a cache allocated once, batches planned over "
+            "about POOL_PROMPTS prompts of several shards, ended rows dropped, one thread per core), elsewhere "
+            "`generate`; 'generate': `generate` everywhere, one shard's batches at a time (the earlier CPU path). "
+            "Same notes either way."
+        },
+    )
+    cpu_threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "transformers, CPU loop: decoding threads; unset: one per core (divided among the "
+            "processes of an `accelerate launch`)."
+        },
     )
 
     def __post_init__(self):
         check_range("batch_size", self.batch_size, 1)
+        if self.decoding not in DECODINGS:
+            raise MedsynError(f"decoding: {self.decoding!r} is not one of {', '.join(DECODINGS)}")
+        if self.cpu_threads is not None:
+            check_range("cpu_threads", self.cpu_threads, 1, 1024)
         check_range("top_k", self.top_k, 0)
         check_range("repetition_penalty", self.repetition_penalty, 0, low_open=True)
 
@@ -259,6 +335,13 @@ class TransformersBackend(Backend):
     @classmethod
     def model_identity(cls, gen_args, model_args) -> dict:
         return {"dtype": model_args.dtype}
+
+    @classmethod
+    def prompts_per_call(cls, gen_args, device) -> int | None:
+        """The CPU loop plans its batches over several shards' prompts (less padding, fuller batches, work for
+        every thread); `generate` takes one shard at a time."""
+        cpu = str(device) == "cpu" or getattr(device, "type", None) == "cpu"
+        return POOL_PROMPTS if cpu and getattr(gen_args, "decoding", "auto") == "auto" else None
 
     def generate(self, messages_list, keys, on_batch: OnBatch | None = None) -> list[Completion]:
         prompts = [
