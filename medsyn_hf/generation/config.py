@@ -16,7 +16,7 @@ from medsyn_hf.errors import MedsynError
 from medsyn_hf.generation.backends.inference_client import InferenceClientConfig
 from medsyn_hf.generation.backends.transformers import TransformersConfig
 from medsyn_hf.priors.policy import config_arguments
-from medsyn_hf.validate import check_range
+from medsyn_hf.validate import check_model_args, check_range
 
 MAX_NEW_TOKENS = 32_768  # also bounded by the model's context once it is known (`run.check_model`)
 MAX_SEED = 2**32 - 1
@@ -116,7 +116,6 @@ class GenerationModelConfig(trl.ModelConfig):
 
     def __post_init__(self):
         from medsyn_hf.tiny_model import resolve_model
-        from medsyn_hf.training.configs import check_model_args
 
         self.model_name_or_path = resolve_model(self.model_name_or_path)  # `medsyn-tiny`: the packaged writer
         check_model_args(self)  # whether the model exists is checked where it is loaded (a server may hold it)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.generation.backends import decode
 from medsyn_hf.generation.backends.base import Backend, Completion, OnBatch
-from medsyn_hf.validate import check_range
+from medsyn_hf.validate import check_model_path, check_range
 
 _M32 = 0xFFFFFFFF
 DECODINGS = ("auto", "generate")
@@ -113,8 +113,6 @@ def adapter_base(folder) -> str | None:
 def check_model(model_args, gen_args) -> None:
     """The model (and adapter) can be found, and ``max_new_tokens`` fits its context: checked before any writing."""
     from transformers import AutoConfig
-
-    from medsyn_hf.training.configs import check_model_path
 
     check_model_path("model_name_or_path", model_args.model_name_or_path)
     check_model_path("adapter_name_or_path", model_args.adapter_name_or_path)
