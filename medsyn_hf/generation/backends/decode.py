@@ -204,6 +204,7 @@ def run_batches(batches: list, work: Callable, threads: int) -> Iterator[tuple[i
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     pool = [threading.Thread(target=worker, daemon=True, name=f"decode-{k}") for k in range(threads)]
+    interrupted = False
     try:
         for thread in pool:
             thread.start()
@@ -212,8 +213,11 @@ def run_batches(batches: list, work: Callable, threads: int) -> Iterator[tuple[i
             if err is not None:
                 raise err
             yield index, result
+    except KeyboardInterrupt:  # the process is ending: its daemon threads need not finish their batch
+        interrupted = True
+        raise
     finally:
         stop.set()
-        for thread in pool:
+        for thread in pool if not interrupted else ():
             thread.join()
         torch.set_num_threads(torch_threads)
