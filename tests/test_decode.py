@@ -2,6 +2,8 @@
 (the earlier CPU path, still ``decoding: generate``), whatever the batch size, the thread count or the rows that end
 early; and a whole `medsyn generate` run gives the same notes.parquet on either path."""
 
+import os
+
 import pytest
 from test_generation import notes_table, run_inprocess, write_config
 
@@ -61,6 +63,8 @@ def test_plan_batches_bounds_padding():
 
 @pytest.mark.parametrize("temperature", [1.0, 0.0])
 def test_loop_writes_the_tokens_generate_writes(tiny, kg, temperature):
+    from medsyn_hf.generation.backends.decode import MIN_SHARED
+
     model, tok = tiny
     prompts, keys = prompts_and_keys(kg, tok, 11, seed=5)
     eos, pad = [tok.eos_token_id], tok.pad_token_id
@@ -68,7 +72,8 @@ def test_loop_writes_the_tokens_generate_writes(tiny, kg, temperature):
         model, generation_args(decoding="generate", batch_size=4, temperature=temperature), prompts, keys, eos, pad
     )
     assert len({tuple(ids) for ids, _, _ in old}) > 1
-    for batch_size, threads in ((3, 1), (16, 2), (1, 2)):
+    assert len(os.path.commonprefix(prompts)) >= MIN_SHARED  # the loop computes their shared start once per batch
+    for batch_size, threads in ((3, 1), (16, 2), (1, 2)):  # batches of 1: nothing shared
         args = generation_args(batch_size=batch_size, cpu_threads=threads, temperature=temperature)
         assert tokens(model, args, prompts, keys, eos, pad) == old, (batch_size, threads)
 

@@ -10,15 +10,18 @@ longest. Here:
   attention reads a view of its filled part, as long as the dynamic cache's tensor);
 - batches are planned over many prompts at once (`plan_batches`: longest first, each batch's prompts within a quarter
   of its longest one's length), so little of a batch is padding;
+- the start a batch's prompts share (system prompt and instructions: 76 of the tiny recipe's ~180 prompt tokens) is
+  computed once and copied to every row, which then holds [shared start][padding][rest of its prompt];
 - rows that ended are dropped from the batch (`decode_batch`, a few at a time: each drop copies the cache);
 - batches run on one Python thread per core with one torch thread each (`run_batches`): torch releases the GIL in
   its kernels, and a model this small gains nothing from splitting one matrix product over cores.
 
-The arithmetic is the same as `generate`'s: the same forward on the same left-padded rows, positions from the attention
-mask as `generate` computes them, the logits of the last position in float32, the same per-row sampler. A row's
-note is therefore the one `generate` writes for it; the float sums of a matrix product may round differently with
-another batch composition (in either path), which changes a sampled token only if the row's uniform number falls
-within such a rounding of a boundary of the cumulative distribution (`tests/test_decode.py` compares the notes).
+The arithmetic is the same as `generate`'s: the same forward on the same tokens at the same positions (from the
+attention mask, as `generate` computes them; padding is masked wherever it sits), the logits of the last position in
+float32, the same per-row sampler. A row's note is therefore the one `generate` writes for it; the float sums of a
+matrix product may round differently with another batch composition (in either path), which changes a sampled token
+only if the row's uniform number falls within such a rounding of a boundary of the cumulative distribution
+(`tests/test_decode.py` compares the notes).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from collections.abc import Callable, Iterator
 
 PADDING_SLACK = 0.25  # a batch's prompts are at least 3/4 as long as its longest one
 COMPACT_SHARE = 8  # ended rows are dropped once they are 1/8 of the batch (a drop copies the whole cache)
+MIN_SHARED = 16  # a batch's prompts that start with as many tokens in common (system prompt, template) share them
 
 
 @functools.cache
@@ -117,14 +121,32 @@ def _decode(model, prompts, keys, sample, eos, pad, max_new_tokens):
 
     batch, length = len(prompts), max(map(len, prompts))
     total = length + max_new_tokens
+    shared = min(len(os.path.commonprefix(prompts)), min(map(len, prompts)) - 1) if batch > 1 else 0
+    shared = shared if shared >= MIN_SHARED else 0
+    # each row: the prompts' shared start, its padding, the rest of its prompt (without a shared start: left padding)
     input_ids = torch.full((batch, length), pad, dtype=torch.long)
     mask = torch.ones((batch, total), dtype=torch.long)  # the attention mask of every step: a view of its prefix
+    input_ids[:, :shared] = torch.tensor(prompts[0][:shared])
     for row, prompt in enumerate(prompts):
-        input_ids[row, length - len(prompt) :] = torch.tensor(prompt)
-        mask[row, : length - len(prompt)] = 0
+        start = length - len(prompt) + shared
+        input_ids[row, start:] = torch.tensor(prompt[shared:])
+        mask[row, shared:start] = 0
     positions = (mask[:, :length].cumsum(-1) - 1).masked_fill(mask[:, :length] == 0, 0)  # as `generate`
-    cache = Cache(layers=[growing_layer()(total) for _ in range(model.config.get_text_config().num_hidden_layers)])
+    layers = model.config.get_text_config().num_hidden_layers
+    cache = Cache(layers=[growing_layer()(total) for _ in range(layers)])
     cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    if shared:  # computed once, copied to every row
+        start = Cache(layers=[growing_layer()(shared) for _ in range(layers)])
+        model(
+            input_ids=input_ids[:1, :shared],
+            attention_mask=mask[:1, :shared],
+            position_ids=positions[:1, :shared],
+            logits_to_keep=1,
+            use_cache=True,
+            **{cache_arg: start},
+        )
+        for layer, part in zip(cache.layers, start.layers):
+            layer.update(part.keys.expand(batch, -1, -1, -1), part.values.expand(batch, -1, -1, -1))
     eos_ids = torch.tensor(eos)
     tokens = torch.full((batch, max_new_tokens), pad, dtype=torch.long)
     n_tokens = torch.full((batch,), max_new_tokens)
@@ -132,9 +154,9 @@ def _decode(model, prompts, keys, sample, eos, pad, max_new_tokens):
     ended = torch.zeros(batch, dtype=torch.bool)  # of the rows in the batch
     keys = torch.as_tensor(keys)
     out = model(
-        input_ids=input_ids,
+        input_ids=input_ids[:, shared:],
         attention_mask=mask[:, :length],
-        position_ids=positions,
+        position_ids=positions[:, shared:],
         logits_to_keep=1,
         use_cache=True,
         **{cache_arg: cache},
