@@ -23,7 +23,7 @@ from medsyn_hf.validate import check_model_path, check_range
 
 _M32 = 0xFFFFFFFF
 DECODINGS = ("auto", "generate")
-POOL_PROMPTS = 1024  # prompts per CPU-loop call: 8 batches of 128, sorted by length together
+POOL_PROMPTS = 1024  # priors per CPU-loop call (whole shards): sorted by length together into its batches
 
 
 # -- per-row sampling -------------------------------------------------------------------------------------------------
@@ -277,7 +277,9 @@ class TransformersConfig:
 
     top_k: int = field(default=50, metadata={"help": "transformers: 0 is off (transformers' default is 50 too)."})
     repetition_penalty: float = field(default=1.0, metadata={"help": "transformers: 1.0 is off."})
-    batch_size: int = field(default=64, metadata={"help": "transformers: prompts per `generate` call."})
+    batch_size: int = field(
+        default=64, metadata={"help": "transformers: prompts per `generate` call; in the CPU loop, at most per batch."}
+    )
     cache_implementation: str | None = field(
         default=None,
         metadata={"help": "transformers: KV cache of `generate`; unset: 'static' (+ torch.compile) on CUDA."},
@@ -286,7 +288,7 @@ class TransformersConfig:
         default="auto",
         metadata={
             "help": "transformers: 'auto': on CPU our decoding loop (a cache allocated once, batches planned over "
-            "about POOL_PROMPTS prompts of several shards, ended rows dropped, one thread per core), elsewhere "
+            "about 1,024 prompts of several shards, ended rows dropped, one thread per core), elsewhere "
             "`generate`; 'generate': `generate` everywhere, one shard's batches at a time (the earlier CPU path). "
             "Same notes either way."
         },
