@@ -126,7 +126,7 @@ def test_packaged_writer_same_notes_on_both_paths(kg):
 def test_a_run_writes_the_same_notes_on_both_paths(tmp_path, tiny_model_dir):
     """Several shards in one loop call (the CPU path plans batches across shards), two threads, the last shard short;
     the decoding path is a speed setting: the same run id."""
-    from medsyn_hf.generation.backends.transformers import POOL_PROMPTS
+    from medsyn_hf.generation.backends.transformers import POOL_BATCHES
     from medsyn_hf.generation.run import shard_groups
 
     common = dict(num_priors=10, shard_size=3, max_new_tokens=10, temperature=1.0, example_p=0.5)
@@ -139,9 +139,9 @@ def test_a_run_writes_the_same_notes_on_both_paths(tmp_path, tiny_model_dir):
     assert old["run_dir"].split("/")[-1] == new["run_dir"].split("/")[-1]
     assert notes_table(new["run_dir"]) == notes_table(old["run_dir"])
     ranges = [range(0, 3), range(3, 6), range(6, 9), range(9, 10)]
-    assert shard_groups([0, 1, 2, 3], ranges, POOL_PROMPTS) == [[0, 1, 2, 3]]
-    assert shard_groups([0, 1, 2, 3], ranges, 5) == [[0, 1], [2, 3]]
-    assert shard_groups([1, 3], ranges, None) == [[1], [3]]
+    assert shard_groups(4, ranges, POOL_BATCHES * 4) == [[0, 1, 2, 3]]
+    assert shard_groups(4, ranges, 5) == [[0, 1], [2, 3]]
+    assert shard_groups(4, ranges, None) == [[0], [1], [2], [3]]
 
 
 def test_a_failing_batch_stops_the_others_and_is_raised():
@@ -178,3 +178,56 @@ def test_bad_decoding_settings_are_one_line_errors(tmp_path, capsys, flag, messa
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_only_the_batches_holding_a_needed_prompt_are_decoded(tiny, kg):
+    """What a resumed run asks: its batches are planned over every prompt, as in the uninterrupted run."""
+    from medsyn_hf.generation.backends.decode import plan_batches
+    from medsyn_hf.generation.backends.transformers import token_generator
+
+    model, tok = tiny
+    prompts, keys = prompts_and_keys(kg, tok, 11, seed=5)
+    generate = token_generator(
+        model, generation_args(batch_size=3, cpu_threads=2), [tok.eos_token_id], tok.pad_token_id
+    )
+    full = generate(prompts, keys)
+    batches = plan_batches([len(p) for p in prompts], 3)
+    assert len(batches) >= 4
+    part = generate(prompts, keys, needed={batches[1][-1], batches[-1][0]})
+    decoded = {i for i, result in enumerate(part) if result is not None}
+    assert decoded == set(batches[1]) | set(batches[-1])
+    assert all(part[i][0].tolist() == full[i][0].tolist() and part[i][1:] == full[i][1:] for i in decoded)
+
+
+def test_a_resumed_run_decodes_its_missing_notes_in_their_batches(tmp_path, tiny_model_dir, caplog):
+    """A shard lost and a cached reply lost in another: the re-run decodes the batches that held them (the group's
+    other shards, already written, are read from their caches) and writes the uninterrupted run's notes."""
+    import json
+
+    config = write_config(
+        tmp_path / "c.yaml",
+        tiny_model_dir,
+        tmp_path / "runs",
+        num_priors=10,
+        shard_size=3,
+        batch_size=2,
+        example_p=0.5,
+    )
+    first = run_inprocess(config)
+    reference = notes_table(first["run_dir"])
+    run_dir = tmp_path / "runs" / os.path.basename(first["run_dir"])
+    (run_dir / "shards" / "shard-00001.parquet").unlink()
+    (run_dir / "shards" / "shard-00002.parquet").unlink()
+    cache = run_dir / "requests" / "shard-00002.jsonl"
+    lines = cache.read_text(encoding="utf-8").splitlines(keepends=True)
+    cache.write_text("".join(lines[1:]), encoding="utf-8")  # one reply of shard 2 lost
+    (run_dir / "requests" / "shard-00001.jsonl").unlink()  # all of shard 1's
+    (run_dir / "notes.parquet").unlink()
+    with caplog.at_level("INFO", logger="medsyn_hf.generation.run"):
+        again = run_inprocess(config)
+    assert again["run_dir"] == first["run_dir"] and "4 shards, 2 to do" in caplog.text
+    assert notes_table(run_dir) == reference
+    assert len(cache.read_text(encoding="utf-8").splitlines()) == 3
+    assert {json.loads(line)["key"] for line in lines} == {
+        json.loads(line)["key"] for line in cache.read_text(encoding="utf-8").splitlines()
+    }

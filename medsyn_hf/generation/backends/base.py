@@ -96,8 +96,10 @@ class Backend:
 
     @classmethod
     def prompts_per_call(cls, gen_args, device) -> int | None:
-        """About how many prompts the run should pass to one ``generate`` call (whole shards, so a backend can batch
-        across them); None: one shard at a time."""
+        """At least how many prompts the run passes to one ``generate`` call (whole shards, so the backend can batch
+        across them); None: one shard's missing prompts at a time. A backend that returns a number is passed every
+        prompt of the call and ``needed=`` the positions without a cached reply; it completes at least those (None
+        for a position it skipped), so its batches can stay the same however the run was interrupted."""
         return None
 
     def generate(self, messages_list: list, keys: list[int], on_batch: OnBatch | None = None) -> list[Completion]:

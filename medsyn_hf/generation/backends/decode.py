@@ -18,10 +18,12 @@ longest. Here:
 
 The arithmetic is the same as `generate`'s: the same forward on the same tokens at the same positions (from the
 attention mask, as `generate` computes them; padding is masked wherever it sits), the logits of the last position in
-float32, the same per-row sampler. A row's note is therefore the one `generate` writes for it; the float sums of a
-matrix product may round differently with another batch composition (in either path), which changes a sampled token
-only if the row's uniform number falls within such a rounding of a boundary of the cumulative distribution
-(`tests/test_decode.py` compares the notes).
+float32, the same per-row sampler. A row's note is therefore the one `generate` writes for it, but for float rounding:
+a matrix product over another batch composition may round differently (in either path; ~1e-6 of a logit), which
+changes a token only at a near-tie of two candidates or a uniform number that close to a boundary of the cumulative
+distribution: 1 of 1,000 tiny-recipe notes differed from `generate`'s (`tests/test_decode.py` compares small runs;
+`benchmarks/cpu_generation.py` counts identical notes). Batches are a function of the prompts passed (and
+``batch_size``), never of the thread count or which thread runs them.
 """
 
 from __future__ import annotations

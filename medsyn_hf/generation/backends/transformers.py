@@ -2,9 +2,13 @@
 
 Sampling is per row: row r's token at step t is drawn by inverse CDF from the top-k/top-p-truncated softmax with one
 uniform number that is a hash of (row key, t) alone: an exact draw, and independent of which rows share the batch,
-how many processes run or in which order shards are done. So a resumed or data-parallel run writes the same notes as
-a single uninterrupted one (bit for bit on CPU; on a GPU as far as its kernels give the same logits for the same
-batch).
+how many processes run or in which order shards are done. A row's logits depend on its batch only through float
+rounding (~1e-6 of a logit: another batch size or padding sums a matrix product in another order), which decides a
+token only at a near-tie of two candidates (their order in the top-k) or a uniform number that close to a boundary:
+1 note of 1,000 differed between the CPU loop and `generate` for the tiny recipe. The run keeps each shard's (or
+each group's, for the CPU loop) batches the same under any process count and any resume, so a resumed or
+data-parallel run writes exactly the notes of a single uninterrupted one (on CPU; on a GPU as far as its kernels
+give the same logits for the same batch).
 
 Only torch and transformers are imported (lazily), so ``benchmarks/generation_throughput.py`` runs on a bare GPU box.
 """
@@ -23,7 +27,7 @@ from medsyn_hf.validate import check_model_path, check_range
 
 _M32 = 0xFFFFFFFF
 DECODINGS = ("auto", "generate")
-POOL_PROMPTS = 1024  # priors per CPU-loop call (whole shards): sorted by length together into its batches
+POOL_BATCHES = 16  # the CPU loop plans its batches over ~16 batches of prompts (whole shards) at a time
 
 
 # -- per-row sampling -------------------------------------------------------------------------------------------------
@@ -213,8 +217,10 @@ def token_generator(model, gen_args, eos: list[int], pad: int) -> Callable:
     eos_tensor = torch.tensor(eos, device=device)
 
     @torch.inference_mode()
-    def generate(prompts, keys, on_batch=None) -> list:
-        order = sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i))
+    def generate(prompts, keys, on_batch=None, needed=None) -> list:
+        order = sorted(
+            (i for i in range(len(prompts)) if needed is None or i in needed), key=lambda i: (-len(prompts[i]), i)
+        )
         results = [None] * len(prompts)
         for start in range(0, len(order), gen_args.batch_size):
             batch = order[start : start + gen_args.batch_size]
@@ -248,12 +254,15 @@ def token_generator(model, gen_args, eos: list[int], pad: int) -> Callable:
 
 
 def loop_generator(model, gen_args, eos: list[int], pad: int) -> Callable:
-    """`token_generator` on `decode`'s loop."""
+    """`token_generator` on `decode`'s loop; ``needed`` (positions): only the batches that hold one are decoded (the
+    others' results stay None), so the batches are those of all the prompts whichever are needed."""
     sample = make_sampler(gen_args.temperature, gen_args.top_k, gen_args.top_p)
     threads = getattr(gen_args, "cpu_threads", None) or decode.default_threads()
 
-    def generate(prompts, keys, on_batch=None) -> list:
+    def generate(prompts, keys, on_batch=None, needed=None) -> list:
         batches = decode.plan_batches([len(p) for p in prompts], gen_args.batch_size)
+        if needed is not None:
+            batches = [b for b in batches if not needed.isdisjoint(b)]
         results = [None] * len(prompts)
 
         def work(batch):
@@ -288,9 +297,9 @@ class TransformersConfig:
         default="auto",
         metadata={
             "help": "transformers: 'auto': on CPU our decoding loop (a cache allocated once, batches planned over "
-            "about 1,024 prompts of several shards, ended rows dropped, one thread per core), elsewhere "
-            "`generate`; 'generate': `generate` everywhere, one shard's batches at a time (the earlier CPU path). "
-            "Same notes either way."
+            "the prompts of 16 x batch_size priors (whole shards), ended rows dropped, one thread per core), "
+            "elsewhere `generate`; 'generate': `generate` everywhere, one shard's batches at a time (the earlier CPU "
+            "path). The same notes but for rare near-ties (benchmarks/README.md, 'CPU generation')."
         },
     )
     cpu_threads: int | None = field(
@@ -341,9 +350,12 @@ class TransformersBackend(Backend):
         """The CPU loop plans its batches over several shards' prompts (less padding, fuller batches, work for
         every thread); `generate` takes one shard at a time."""
         cpu = str(device) == "cpu" or getattr(device, "type", None) == "cpu"
-        return POOL_PROMPTS if cpu and getattr(gen_args, "decoding", "auto") == "auto" else None
+        auto = getattr(gen_args, "decoding", "auto") == "auto"
+        return POOL_BATCHES * gen_args.batch_size if cpu and auto else None
 
-    def generate(self, messages_list, keys, on_batch: OnBatch | None = None) -> list[Completion]:
+    def generate(self, messages_list, keys, on_batch: OnBatch | None = None, needed=None) -> list[Completion | None]:
+        """``needed`` (the run passes it, `prompts_per_call`): the positions to complete; on the CPU loop the batches
+        are planned over every prompt and those holding a needed one are decoded (None for the others)."""
         prompts = [
             self.tokenizer.apply_chat_template(list(m), add_generation_prompt=True, tokenize=True, return_dict=True)[
                 "input_ids"
@@ -367,5 +379,5 @@ class TransformersBackend(Backend):
             if on_batch:
                 on_batch(finished)
 
-        self.generate_tokens(prompts, keys, done)
-        return [completions[i] for i in range(len(prompts))]
+        self.generate_tokens(prompts, keys, done, needed)
+        return [completions.get(i) for i in range(len(prompts))]
