@@ -127,8 +127,9 @@ def named(card: str) -> set[str]:
 
 def test_every_column_the_card_names_is_a_column(published):
     """Every identifier the card shows in backticks is a column of the dataset, or one of the other names the card
-    speaks of (splits, filter reasons and thresholds, sources, the generate config's keys, the run and model): a wrong column name (a
-    filter's own `symptom_recall` for the notes' `symptoms_recall`, priors' `code` for `ICD-10`) fails."""
+    speaks of (splits, filter reasons and thresholds, sources, the generate config's keys, the run and model): a
+    wrong column name (a filter's own `symptom_recall` for the notes' `symptoms_recall`, priors' `code` for `ICD-10`)
+    fails."""
     import datasets
 
     from medsyn_hf.filters import REGISTRY

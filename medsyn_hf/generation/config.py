@@ -1,7 +1,8 @@
 """The generation recipe's arguments: TRL's `ScriptArguments` and `ModelConfig`, extended, plus the sampling knobs.
 
 Only what changes the notes goes into the run id (`run.run_config`): the throughput knobs (batch size, concurrency,
-cache, compilation, number of processes) do not, so a crashed run can be resumed with a smaller batch.
+cache, compilation, decoding path, threads, number of processes) do not, so a crashed run can be resumed with a
+smaller batch.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from medsyn_hf.generation.backends.inference_client import InferenceClientConfig
 from medsyn_hf.generation.backends.transformers import TransformersConfig
 from medsyn_hf.priors.plan import PlanOptions, check_options
 from medsyn_hf.priors.policy import config_arguments
-from medsyn_hf.validate import check_range
+from medsyn_hf.validate import check_model_args, check_range
 
 # Fields of TRL's dataclasses that generation (and `medsyn eval judge`, which takes the same model arguments) never
 # reads: TRL's debug flag, the test split and streaming of a training dataset, LoRA training and bitsandbytes loading.
@@ -152,7 +153,6 @@ class GenerationModelConfig(trl.ModelConfig):
 
     def __post_init__(self):
         from medsyn_hf.tiny_model import resolve_model
-        from medsyn_hf.training.configs import check_model_args
 
         self.model_name_or_path = resolve_model(self.model_name_or_path)  # `medsyn-tiny`: the packaged writer
         check_model_args(self)  # whether the model exists is checked where it is loaded (a server may hold it)

@@ -11,8 +11,11 @@
 Re-running the same config skips finished shards and, within a shard, sends only the requests its cache lacks: a
 crash, `kill -9` or a request that fails after its retries loses no finished completion, and no shard is ever partial.
 A run with failed requests writes every other shard, then stops with one error line (exit code 2) naming how many
-failed; re-running it resumes. Under `accelerate launch` process r of N does the pending shards r, r+N, ...;
-sampling is per row (`backends`), so any N and any resume give the same notes.
+failed; re-running it resumes. Under `accelerate launch` process r of N does the pending shards r, r+N, ...; with a
+backend that batches across shards (the CPU decoding loop, `Backend.prompts_per_call`), the pending groups of shards
+r, r+N, ... (`shard_groups`, fixed by the run's shape). Sampling is per row (`backends`), and a shard's or group's
+batches do not depend on the process count or on how often the run was resumed (with the same batch_size), so any N
+and any resume give the same notes.
 """
 
 from __future__ import annotations
@@ -263,53 +266,93 @@ def _progress(total: int, disable: bool):
     return bar, update
 
 
+REPLY_FIELDS = ("text", "prompt_tokens", "completion_tokens", "finish_reason")  # a cached reply lacking one is re-sent
+
+
 def request_cache_path(run_dir: Path, index: int) -> Path:
     return run_dir / "requests" / f"shard-{index:05d}.jsonl"
 
 
-def generate_shard(
-    run_dir: Path, index: int, rows_range: range, rows, identity: dict, seed: int, backend, update
+def generate_shards(
+    run_dir: Path, shards: dict[int, range], priors, identity: dict, seed: int, backend, update, whole: bool = False
 ) -> dict:
-    """Write shard ``index`` from its cached replies plus the requests the cache lacks; each finished completion is
-    appended to the shard's request cache at once. ``backend()`` gives the backend. Returns the requests that failed
-    after their retries ({row: reason}; then the shard is not written and a re-run sends only those)."""
-    keys = [row_key(seed, s) for s in rows["seed"]]
-    messages = [list(m) for m in rows["messages"]]
-    path = request_cache_path(run_dir, index)
-    cache = read_cache(path, ("text", "prompt_tokens", "completion_tokens", "finish_reason"))
-    request_keys = [request_key(identity, m, k) for m, k in zip(messages, keys)]
-    missing = [i for i, key in enumerate(request_keys) if key not in cache]
-    update(len(keys) - len(missing), 0)
+    """Write ``shards`` ({index: its rows}) from their cached replies plus the requests their caches lack, asked of
+    the backend in one call (so it can batch across shards). Each finished completion is appended to its shard's
+    request cache at once, and a shard is written as soon as it has all its replies. ``backend()`` gives the backend.
+
+    ``whole`` (a backend that plans its batches over the prompts of a call, `Backend.prompts_per_call`): the call
+    gets every prompt of ``shards`` and ``needed``, the positions without a reply; it computes the batches that hold
+    one, so a resumed run batches exactly as an uninterrupted one. Otherwise it gets only the missing ones.
+    Returns the requests that failed after their retries ({row: reason}; their shard is not written and a re-run
+    sends only those)."""
+    keys, request_keys, caches, asked, messages, needed = {}, {}, {}, [], [], set()
+    for index, rows_range in shards.items():
+        rows = priors.select(rows_range)
+        keys[index] = [row_key(seed, s) for s in rows["seed"]]
+        shard_messages = [list(m) for m in rows["messages"]]
+        caches[index] = read_cache(request_cache_path(run_dir, index), REPLY_FIELDS)
+        request_keys[index] = [request_key(identity, m, k) for m, k in zip(shard_messages, keys[index])]
+        for j, key in enumerate(request_keys[index]):
+            if key not in caches[index]:
+                needed.add(len(asked))
+            elif not whole:
+                continue
+            asked.append((index, j))
+            messages.append(shard_messages[j])
+        update(len(rows_range) - sum(key not in caches[index] for key in request_keys[index]), 0)
+
+    def write_complete(indices) -> None:
+        for index in indices:
+            replies = [caches[index].get(key) for key in request_keys[index]]
+            if None in replies or shard_path(run_dir, index).is_file():
+                continue
+            names = ("prompt_tokens", "completion_tokens", "finish_reason")
+            write_shard(
+                shard_path(run_dir, index),
+                {
+                    "idx": list(shards[index]),
+                    "seed": keys[index],
+                    **{name: [r[name] for r in replies] for name in names},
+                    "response": [r["text"] for r in replies],
+                },
+            )
 
     def store(done: dict) -> None:
-        records = [
-            {"key": request_keys[missing[j]], **c._asdict()}
-            for j, c in done.items()
-            if request_keys[missing[j]] not in cache
-        ]
-        append_cache(path, records, hint="make the run folder writable")
-        cache.update((r["key"], r) for r in records)
-        update(len(records), sum(r["completion_tokens"] for r in records))
+        records: dict[int, list] = {}
+        for position, completion in done.items():
+            index, j = asked[position]
+            if completion is not None and request_keys[index][j] not in caches[index]:
+                records.setdefault(index, []).append({"key": request_keys[index][j], **completion._asdict()})
+        for index, new in records.items():
+            append_cache(request_cache_path(run_dir, index), new, hint="make the run folder writable")
+            caches[index].update((r["key"], r) for r in new)
+            update(len(new), sum(r["completion_tokens"] for r in new))
+        write_complete(records)
 
-    if missing:
+    failed = {}
+    if needed:
+        extra = {"needed": needed} if whole else {}
         try:  # a backend that reports no batches has its completions stored when it returns
-            store(
-                dict(enumerate(backend().generate([messages[i] for i in missing], [keys[i] for i in missing], store)))
-            )
+            store(dict(enumerate(backend().generate(messages, [keys[i][j] for i, j in asked], store, **extra))))
         except RequestsFailed as err:
-            logger.warning("shard %d: %s; the shard is written when a re-run has them", index, err)
-            return {rows_range[missing[j]]: reason for j, reason in err.failed.items()}
-    replies = [cache[key] for key in request_keys]
-    write_shard(
-        shard_path(run_dir, index),
-        {
-            "idx": list(rows_range),
-            "seed": keys,
-            **{name: [r[name] for r in replies] for name in ("prompt_tokens", "completion_tokens", "finish_reason")},
-            "response": [r["text"] for r in replies],
-        },
-    )
-    return {}
+            for position, reason in err.failed.items():
+                index, j = asked[position]
+                failed[shards[index][j]] = reason
+            logger.warning("shards %s: %s; a shard is written when a re-run has all its replies", list(shards), err)
+    write_complete(shards)  # those whose replies were all cached already
+    return failed
+
+
+def shard_groups(num_shards: int, ranges: list[range], prompts_per_call: int | None) -> list[list[int]]:
+    """The shards in consecutive groups of at least ``prompts_per_call`` priors (the last one may have fewer); None:
+    one shard each. Fixed by the run's shape alone, so every process count and every resume groups alike."""
+    groups: list[list[int]] = []
+    for index in range(num_shards):
+        if groups and prompts_per_call and sum(len(ranges[i]) for i in groups[-1]) < prompts_per_call:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups
 
 
 # -- the recipe -----------------------------------------------------------------------------------------------------
@@ -351,15 +394,17 @@ def main(script_args, gen_args, model_args) -> dict:
     state.wait_for_everyone()
 
     ranges = shard_ranges(len(priors), script_args.shard_size)
-    pending = pending_shards(run_dir, len(ranges))
+    pending = set(pending_shards(run_dir, len(ranges)))
     state.wait_for_everyone()  # every process has listed the same pending shards before any is written
-    todo = pending[state.process_index :: state.num_processes]  # also balanced when resuming
+    per_call = get_backend(gen_args.backend).prompts_per_call(gen_args, state.device)
+    groups = [g for g in shard_groups(len(ranges), ranges, per_call) if pending.intersection(g)]
+    todo = groups[state.process_index :: state.num_processes]  # also balanced when resuming
     logger.info(
         "run %s: %d priors, %d shards, %d to do on process %d/%d",
         run_dir,
         len(priors),
         len(ranges),
-        len(todo),
+        len(pending.intersection(i for g in todo for i in g)),
         state.process_index,
         state.num_processes,
     )
@@ -367,11 +412,12 @@ def main(script_args, gen_args, model_args) -> dict:
     if todo:
         # built when a request is due: a shard whose replies are all cached needs no model
         backend = functools.cache(lambda: make_backend(gen_args, model_args, state.device))
-        bar, update = _progress(sum(len(ranges[i]) for i in todo), not state.is_local_main_process)
+        bar, update = _progress(sum(len(ranges[i]) for g in todo for i in g), not state.is_local_main_process)
         try:
-            for index in todo:
-                rows, seed = priors.select(ranges[index]), gen_args.seed
-                failed.update(generate_shard(run_dir, index, ranges[index], rows, config, seed, backend, update))
+            for group in todo:
+                shards = {i: ranges[i] for i in group}
+                whole = per_call is not None
+                failed.update(generate_shards(run_dir, shards, priors, config, gen_args.seed, backend, update, whole))
         finally:  # also on a fatal error: its line then starts below the bar, not on it
             bar.close()
     state.wait_for_everyone()
