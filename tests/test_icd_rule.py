@@ -77,3 +77,26 @@ def test_bad_rules_and_missing_scores_are_errors():
         choose(cells, metric="rare_acc1")
     with pytest.raises(MedsynError, match="at least 0"):
         choose(cells, max_acc1_drop=-1)
+
+
+def test_paired_se_judges_noise_on_the_difference_to_the_best():
+    """K=40 and K=80 gain 5.4 and 6.8 (each ± 2.4 against real only). If their paired difference, 1.4, is ± 0.5 (the
+    two top-ups share most notes and err alike), K=80 is better beyond noise; if it is ± 2.0, K=40 is within noise."""
+    cells = [REAL_ONLY, cell(821, 5.4, 2.4, 0.8), cell(1988, 6.8, 2.4, 0.9)]
+    asked = []
+
+    def versus(se):
+        def paired(i, j):
+            asked.append((i, j))
+            gains = [0.0, 5.4, 6.8]
+            return difference(gains[j] - gains[i], se)
+
+        return paired
+
+    tight = choose(cells, rule="paired-se", versus=versus(0.5))
+    assert tight["chosen"] == 2 and tight["threshold"] is None
+    assert tight["verdicts"][1]["below_best"] == pytest.approx(1.4) and not tight["verdicts"][1]["within_noise"]
+    assert set(asked) == {(0, 2), (1, 2)}  # each admissible cell against the best, never the best against itself
+    assert choose(cells, rule="paired-se", versus=versus(2.0))["chosen"] == 1
+    with pytest.raises(MedsynError, match="paired-se rule needs"):
+        choose(cells, rule="paired-se")
