@@ -12,7 +12,7 @@ from conftest import REPO, SOURCES
 
 from medsyn_hf.cli import main
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.evaluation import icd, icd_classifier, icd_rule
+from medsyn_hf.evaluation import icd, icd_choose, icd_classifier, icd_rule
 from medsyn_hf.evaluation.icd_data import Notes, category, load_labelled, stratified_sample, topup_sample
 from medsyn_hf.evaluation.icd_metrics import excludes_zero, icd_scores, paired_differences
 
@@ -503,6 +503,33 @@ def test_transformer_classifier_on_a_tiny_model(files, tiny_model_dir):
     predictions = rank(stratified_sample(real.codes, 0.3, 0), 0)
     assert len(predictions) == 20
     assert all(len(p) == 3 == len(set(p)) and set(p) <= set(real.codes) for p in predictions)
+
+
+def test_validation_scores_are_the_paired_differences_of_the_fitted_predictions(random_predictions):
+    """Scores on a subset of the notes: each cell's paired difference to real only, and any two cells' difference,
+    are paired_differences on those notes (same bootstrap seed and confidence), the scores their means over seeds."""
+    predictions, references, codes = random_predictions
+    rng = random.Random(1)
+    shuffled = [[rng.sample(p, len(p)) for p in predictions] for _ in range(2)]
+    fitted = [
+        {"candidate": None, "view": None, "topup": 0, "topup_applied": 0, "train_synthetic": {0: 0, 1: 0}},
+        {"candidate": "a", "view": "head", "topup": 8, "topup_applied": 6, "train_synthetic": {0: 10, 1: 12}},
+    ]
+    fitted[0]["predictions"] = {0: predictions, 1: predictions}
+    fitted[1]["predictions"] = {0: shuffled[0], 1: shuffled[1]}
+    subset = np.arange(0, len(references), 3)
+    scores = icd_choose.Scores(fitted, references, codes[6:], 300, 7, subset=subset)
+    cells = scores.cells()
+    on = [references[i] for i in subset]
+    expected = paired_differences(
+        [[predictions[i] for i in subset]] * 2, [[s[i] for i in subset] for s in shuffled], on, codes[6:], 300, seed=7
+    )
+    assert cells[1]["paired_diff"] == expected and "paired_diff" not in cells[0]
+    assert cells[1]["size"] == 11 and cells[0]["size"] == 0
+    assert cells[1]["acc1"] == pytest.approx(
+        np.mean([icd_scores([s[i] for i in subset], on, n_bootstrap=0)["acc1"] for s in shuffled])
+    )
+    assert scores.paired(1, 0)["acc1"]["diff"] == pytest.approx(-expected["acc1"]["diff"])
 
 
 def choose_argv(paths, *extra):

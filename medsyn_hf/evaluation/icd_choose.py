@@ -173,7 +173,12 @@ class Scores:
         """Configuration ``j`` minus configuration ``i``: :func:`paired_differences` of every score."""
         if (i, j) not in self._paired:
             self._paired[i, j] = paired_differences(
-                self._predictions(i), self._predictions(j), self.references, self.rare, self.n_bootstrap, self.seed
+                self._predictions(i),
+                self._predictions(j),
+                self.references,
+                self.rare,
+                self.n_bootstrap,
+                seed=self.seed,
             )
         return self._paired[i, j]
 
