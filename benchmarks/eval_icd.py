@@ -97,7 +97,7 @@ def topup_benchmark(args) -> dict:
     summary = result.pop("choose_on_train")
     return {
         "benchmark": "eval_icd_topup",
-        "command": " ".join(["medsyn", *map(str, argv)]).replace(tmp, "TMP"),
+        "command": " ".join(["medsyn", *map(str, argv)]).replace(tmp, "TMP").replace(f"{SOURCES.parents[1]}/", ""),
         "cpus": os.cpu_count(),
         "load_average": round(os.getloadavg()[0], 2),
         "chosen": summary["chosen"],

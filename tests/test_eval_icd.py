@@ -532,6 +532,25 @@ def test_validation_scores_are_the_paired_differences_of_the_fitted_predictions(
     assert scores.paired(1, 0)["acc1"]["diff"] == pytest.approx(-expected["acc1"]["diff"])
 
 
+def test_pool_counts_each_note_once_and_fits_each_training_set_once(files):
+    """A candidate holding a note twice and another holding the same notes: one pool row per distinct note, a
+    duplicate drawn twice is trained on twice, and a training set met again is not refitted."""
+    real = load_labelled(files["paths"]["train"], "symptoms", "code")
+    synthetic = load_labelled(files["paths"]["synthetic"], "response", "icd10")
+    twice = Notes(synthetic.texts + synthetic.texts[:1], synthetic.codes + synthetic.codes[:1])
+    held = Notes(real.texts[::5], real.codes[::5])
+    pool = icd_choose.Pool(real, held, {"a": synthetic, "b": twice}, ["complaint"], [])
+    rows_a, _ = pool.blocks["a", "complaint"]
+    rows_b, codes_b = pool.blocks["b", "complaint"]
+    assert len(pool.experiment.synthetic.codes) == len(rows_a) == len(set(rows_a.tolist())) < len(rows_b)
+    assert rows_b.tolist() == rows_a.tolist() + rows_a[:1].tolist()
+    first = pool.predict(rows_b[[0, -1]], seed=0)  # the same note twice
+    assert pool.fits == 1 and len(first) == len(held.codes)
+    assert pool.predict(rows_a[[0, 0]], seed=1) is first and pool.fits == 1  # same rows, another seed: no refit
+    pool.predict(rows_a[[0]], seed=0)
+    assert pool.fits == 2  # the note once is another training set
+
+
 def choose_argv(paths, *extra):
     common = ["--choose-on-train", "--rare-k", RARE_K, "--synthetic-views", "complaint", "--topups", "15,30"]
     return ["eval", "icd", "--train", paths["train"], "--eval", paths["eval"], *common, "--seeds", "0,1", *extra]

@@ -73,8 +73,9 @@ def notes_at(notes: Notes, index: np.ndarray) -> Notes:
 
 
 class Pool:
-    """The fit part's real notes and every (candidate, view)'s synthetic notes, each distinct (text, code) counted
-    once, and a ranker that fits each distinct training set once: for the linear baselines the seed only decides which
+    """The fit part's real notes and every (candidate, view)'s synthetic notes, each distinct (text, code) counted once
+    (a note in two candidates, or twice in one, is one row, trained on as often as it is drawn, as `eval icd --topup`
+    does), and a ranker that fits each distinct training set once: for the linear baselines the seed only decides which
     synthetic notes are drawn (its other use, liblinear's coordinate order, moves scores by solver noise only), so the
     first seed's fit of a training set serves every seed; a fine-tuned encoder is fitted per seed."""
 
@@ -114,7 +115,7 @@ class Pool:
     def predict(self, synthetic_rows: np.ndarray, seed: int) -> list[list[str]]:
         """Ranked codes for the held-out notes of a classifier trained on the real notes plus these pool rows."""
         n_real = len(self.experiment.real.codes)
-        index = np.concatenate([np.arange(n_real), n_real + np.unique(synthetic_rows)])
+        index = np.concatenate([np.arange(n_real), n_real + np.sort(synthetic_rows)])
         key = index.tobytes() + (str(seed).encode() if self._seeded else b"")
         if key not in self._cache:
             start = time.perf_counter()
@@ -145,7 +146,7 @@ def fit_configurations(pool: Pool, configs: list[dict], seeds: Sequence[int], sh
                 block, codes = pool.blocks[config["candidate"], config["view"]]
                 rows = block[topup_sample(fit_codes, codes, applied, seed)]
             fits, seconds = pool.fits, pool.seconds
-            predictions[seed], added[seed] = pool.predict(rows, seed), len(np.unique(rows))
+            predictions[seed], added[seed] = pool.predict(rows, seed), len(rows)
             if log:
                 log(
                     f"validation: {label(config)}, seed {seed}: {added[seed]} synthetic notes, "
