@@ -1123,7 +1123,8 @@ REPLY = {
 
 class Misbehaving:
     """A TCP server on 127.0.0.1 answering the requests after the first ``good`` ones (which get ``REPLY``) ``how``:
-    ``silent``, ``slow`` (headers at once, the body after ``delay`` s), ``malformed`` or ``drop``."""
+    ``silent``, ``slow`` (headers at once, the body after ``delay`` s), ``trickle`` (headers at once, then the body a
+    byte every 0.2 s: no single read waits long), ``malformed`` or ``drop``."""
 
     def __init__(self, how: str, good: int = 0, delay: float = 5.0):
         import socket
@@ -1161,13 +1162,19 @@ class Misbehaving:
                 body += conn.recv(65536)
             self.requests += 1
             how = "good" if self.requests <= self.good else self.how
-            reply = json.dumps(REPLY).encode() if how in ("good", "slow") else b"<html>not json</html>"
+            reply = json.dumps(REPLY).encode() if how in ("good", "slow", "trickle") else b"<html>not json</html>"
             header = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(reply)}\r\n\r\n"
             if how == "silent":
                 self.stop.wait()
                 return
             conn.sendall(header.encode())
             if how == "slow" and self.stop.wait(self.delay):
+                return
+            if how == "trickle":
+                for i in range(len(reply)):
+                    if self.stop.wait(0.2):
+                        return
+                    conn.sendall(reply[i : i + 1])
                 return
             conn.sendall(reply[: len(reply) // 2] if how == "drop" else reply)
 
@@ -1211,6 +1218,7 @@ def run_remote(config, capsys) -> tuple[int, list[str], float]:
     [
         ("silent", 1, "accepted the connection but sent nothing (no complete reply) in 1 s (request_timeout)"),
         ("slow", 1, "accepted the connection but sent nothing (no complete reply) in 1 s (request_timeout)"),
+        ("trickle", 1, "accepted the connection but sent nothing (no complete reply) in 1 s (request_timeout)"),
         ("malformed", 1, "not an OpenAI chat completion reply"),
         ("drop", 2, "the first request failed (RemoteProtocolError"),
     ],

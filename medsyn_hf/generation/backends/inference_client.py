@@ -15,6 +15,8 @@ Fail loudly and early: connecting and waiting for the reply have separate timeou
 ``request_timeout``, by default scaled to ``max_new_tokens``), printed when the backend starts; the first request of a
 run is a probe sent alone, so a server that accepts connections but never answers, or answers something that is not a
 chat completion, ends the run after one timeout with one line — not after ``concurrency`` x retries timeouts.
+``request_timeout`` bounds the whole reply, not only each read: httpx's read timeout restarts with every chunk, so a
+server trickling a byte at a time would otherwise hold a request for ever (`_deadline_hooks`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -120,6 +123,51 @@ def _http_module():
     return importlib.import_module(HTTPError.__module__.split(".")[0])
 
 
+_DEADLINE = threading.local()  # .at: the monotonic time the reply of this thread's request must be complete by
+
+
+def _deadline_hooks() -> None:
+    """Event hooks on huggingface_hub's shared session (installed once) that give a request made inside
+    `InferenceClientBackend._request` a deadline for its whole body: the body's chunks are read through an iterator
+    that raises the library's ``ReadTimeout`` once the deadline has passed. Requests made elsewhere (the Hub's) are
+    left alone."""
+    from huggingface_hub import get_session
+
+    session = get_session()
+    if any(getattr(h, "medsyn_deadline", False) for h in session.event_hooks["response"]):
+        return
+    http = _http_module()
+
+    def on_request(request):
+        at = getattr(_DEADLINE, "at", None)
+        if at is not None:
+            request.extensions = {**request.extensions, "medsyn_deadline": at}
+
+    def on_response(response):
+        at = response.request.extensions.get("medsyn_deadline")
+        if at is None:
+            return
+        stream, request = response.stream, response.request
+
+        class Deadline(http.SyncByteStream):
+            def __iter__(self):
+                for chunk in stream:
+                    if time.monotonic() > at:
+                        raise http.ReadTimeout("the reply was not complete by the deadline", request=request)
+                    yield chunk
+
+            def close(self):
+                stream.close()
+
+        response.stream = Deadline()
+
+    on_request.medsyn_deadline = on_response.medsyn_deadline = True
+    session.event_hooks = {
+        "request": [*session.event_hooks["request"], on_request],
+        "response": [*session.event_hooks["response"], on_response],
+    }
+
+
 def _let_through_offline_mode(url: str) -> None:
     """HF_HUB_OFFLINE blocks every request of huggingface_hub's shared session, a server named by base_url included;
     offline mode is about the Hub, so requests to that host pass (the session's other hooks still run for others)."""
@@ -133,8 +181,8 @@ def _let_through_offline_mode(url: str) -> None:
     if gate is None:
 
         def gate(request, _others=tuple(hooks)):
-            if request.url.host not in gate.hosts:
-                for hook in _others:
+            for hook in _others:  # our deadline hook runs for every host
+                if request.url.host not in gate.hosts or getattr(hook, "medsyn_deadline", False):
                     hook(request)
 
         gate.hosts = set()
@@ -160,6 +208,7 @@ class InferenceClientBackend(Backend):
             self.client = InferenceClient(base_url=config.base_url.rstrip("/"), api_key=key or NO_KEY, timeout=timeout)
         else:
             self.client = InferenceClient(provider=config.provider, api_key=key, timeout=timeout)
+        _deadline_hooks()
         self.where = config.base_url or f"provider {config.provider}"
         self.probed = False
         say(
@@ -244,7 +293,13 @@ class InferenceClientBackend(Backend):
         retries = self.config.request_retries
         for attempt in range(retries + 1):
             try:
-                reply = self.client.chat_completion(list(messages), model=self.model, seed=key, n=1, **self.sampling)
+                _DEADLINE.at = time.monotonic() + self.read_timeout
+                try:
+                    reply = self.client.chat_completion(
+                        list(messages), model=self.model, seed=key, n=1, **self.sampling
+                    )
+                finally:
+                    _DEADLINE.at = None
                 choice, usage = reply.choices[0], reply.usage
                 return Completion(
                     (choice.message.content or "").strip(),
