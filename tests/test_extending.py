@@ -1,5 +1,5 @@
-"""Extending the toolkit through its public interfaces only, as the README's "Extending" section shows: one class plus
-its registration per extension. One section per interface."""
+"""Extending the toolkit through its public interfaces only, as CONTRIBUTING.md's "Extending" section shows: one class
+plus its registration per extension. One section per interface."""
 
 import pytest
 
@@ -8,7 +8,7 @@ from medsyn_hf.errors import MedsynError
 # -- filters: a toy filter, registered with `medsyn_hf.filters.register` ----------------------------------------------
 
 
-# The README's "Extending" example, verbatim: run as it is by the fixture below.
+# CONTRIBUTING.md's "Extending" example, verbatim: run as it is by the fixture below.
 TOY_FILTER = '''
 from datasets import Value
 from medsyn_hf.filters import FilterConfig, NoteFilter, Threshold, apply_filters, register
@@ -37,13 +37,13 @@ print(notes[0]["n_exclamations"], notes[0]["filter_reason"])  # 4 too_excited
 
 @pytest.fixture
 def toy_filter(capsys):
-    """The README's toy filter registered for one test (its own example prints what it shows), then removed: later
+    """CONTRIBUTING.md's toy filter registered for one test (its own example prints what it shows), then removed: later
     tests see only the built-in filters."""
     from medsyn_hf.filters import REGISTRY, unregister
 
     namespace = {}
     try:
-        exec(compile(TOY_FILTER, "README.md (Extending)", "exec"), namespace)
+        exec(compile(TOY_FILTER, "CONTRIBUTING.md (Extending)", "exec"), namespace)
         assert capsys.readouterr().out == "4 too_excited\n"
         yield namespace["Exclamations"]
     finally:
@@ -51,13 +51,11 @@ def toy_filter(capsys):
             unregister("exclamations")
 
 
-def test_readme_shows_the_toy_filter():
+def test_contributing_shows_the_toy_filter():
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    if "## Extending" not in readme:
-        pytest.skip("README has no Extending section yet")
-    assert TOY_FILTER.strip() in readme
+    guide = (Path(__file__).resolve().parent.parent / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    assert TOY_FILTER.strip() in guide.split("## Extending", 1)[1]
 
 
 NOTE = "Пациент жалуется на кашель и насморк в течение трёх дней, температура тела до тридцати восьми градусов. " * 5
@@ -158,7 +156,7 @@ def test_a_filter_cannot_take_another_filters_names():
 
 # -- backends: a toy backend, registered with `medsyn_hf.generation.backends.register_backend` ------------------------
 
-# The README's "Extending" example, verbatim: run as it is by the fixture below (in a temporary folder).
+# CONTRIBUTING.md's "Extending" example, verbatim: run as it is by the fixture below (in a temporary folder).
 TOY_BACKEND = '''
 from dataclasses import dataclass
 from medsyn_hf.cli import main
@@ -186,7 +184,7 @@ raise SystemExit(main(args.split()))  # 4 notes (...) in runs/echo/<run id>
 
 @pytest.fixture
 def toy_backend(capsys, tmp_path, monkeypatch):
-    """The README's toy backend registered for one test and its example run in ``tmp_path`` (the recipe read from
+    """CONTRIBUTING.md's toy backend registered for one test and its example run in ``tmp_path`` (the recipe read from
     the repository), then removed: later tests see only the built-in backends."""
     from conftest import REPO
 
@@ -196,7 +194,7 @@ def toy_backend(capsys, tmp_path, monkeypatch):
     namespace = {}
     code = TOY_BACKEND.replace("recipes/tiny/", f"{REPO}/recipes/tiny/")
     with pytest.raises(SystemExit) as exit_:
-        exec(compile(code, "README.md (Extending)", "exec"), namespace)
+        exec(compile(code, "CONTRIBUTING.md (Extending)", "exec"), namespace)
     try:
         assert exit_.value.code == 0
         out = capsys.readouterr().out
@@ -206,13 +204,11 @@ def toy_backend(capsys, tmp_path, monkeypatch):
         unregister_backend("echo")
 
 
-def test_readme_shows_the_toy_backend():
+def test_contributing_shows_the_toy_backend():
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    if "## Extending" not in readme:
-        pytest.skip("README has no Extending section yet")
-    assert TOY_BACKEND.strip() in readme
+    guide = (Path(__file__).resolve().parent.parent / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    assert TOY_BACKEND.strip() in guide.split("## Extending", 1)[1]
 
 
 def test_toy_backend_writes_notes_and_its_settings_enter_the_run_id(toy_backend, tmp_path, capsys):

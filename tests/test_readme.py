@@ -1,14 +1,16 @@
-"""Every command the READMEs show runs, scaled down to the tiny model, in a sandbox copy of the repository.
+"""Every command the READMEs show runs, scaled down to the tiny model, in a sandbox copy of the repository; README's
+first screen gets a newcomer going, and every relative link of the documentation resolves.
 
-Commands are read from the ```bash blocks of README.md and spaces/medsyn-demo/README.md (``\\`` continuations joined,
-``# comments`` dropped, ``a && b`` split, each ``[optional | part]`` run once without and once with each choice), and
-```python blocks are run as scripts. RULES below says how a command is run: scaled down (extra arguments or
-substitutions), expected to fail cleanly offline, served and stopped, expanded into its Makefile recipe, or not run at
-all — every rule with its reason. A command no rule knows is run as written, so a new README command is covered as
-soon as it is written. Everything runs in one session sandbox: a copy of the repository (never the repository itself:
-commands write into ``runs/`` and ``outputs/`` there) in which the "What `make demo` does" chain runs first, scaled
-down, so later commands find ``runs/demo/{ift,sft,generate/latest,ru-notes}``. Commands run in README
-order; the same command twice (``--json`` aside) runs once.
+Commands are read from the ```bash blocks of README.md, CONTRIBUTING.md, docs/*.md and spaces/medsyn-demo/README.md,
+in that order (``\\`` continuations joined, ``# comments`` dropped, ``a && b`` split, each ``[optional | part]`` run
+once without and once with each choice), and ```python blocks are run as scripts. RULES below says how a command is
+run: scaled down (extra arguments or substitutions), expected to fail cleanly offline, served and stopped, expanded
+into its Makefile recipe, or not run at all — every rule with its reason. A command no rule knows is run as written,
+so a new command is covered as soon as it is written. Everything runs in one session sandbox: a copy of the
+repository (never the repository itself: commands write into ``runs/`` and ``outputs/`` there) in which README's
+"What `make demo` does" chain runs first, scaled down, so later commands find
+``runs/demo/{ift,sft,generate/latest,ru-notes}``. Commands run in that file order, each file's in its own order; the
+same command twice (``--json`` aside) runs once.
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from pathlib import Path
 import pytest
 from conftest import REPO, free_port
 
-READMES = (REPO / "README.md", REPO / "spaces" / "medsyn-demo" / "README.md")
+# the files whose commands run, in this order (README first: later files' commands may read its outputs)
+READMES = (
+    REPO / "README.md",
+    REPO / "CONTRIBUTING.md",
+    *sorted((REPO / "docs").glob("*.md")),
+    REPO / "spaces" / "medsyn-demo" / "README.md",
+)
+DOCS = (*READMES, REPO / "benchmarks" / "README.md")  # every relative link in these must resolve
+FIRST_SCREEN = 60  # lines of README.md a newcomer sees first
 DEMO_HEADING = "What `make demo` does"
 DEMO_OUTPUTS = ("runs/demo/ift", "runs/demo/sft", "runs/demo/generate/latest", "runs/demo/ru-notes")
 NOT_COPIED = {".git", ".venv", "runs", "outputs", "__pycache__", ".pytest_cache", ".ruff_cache", "medsyn_hf.egg-info"}
@@ -253,6 +263,62 @@ def demo_block() -> list[str]:
     section = (REPO / "README.md").read_text(encoding="utf-8").split(f"## {DEMO_HEADING}", 1)[1]
     body = next(body for language, _, body in code_blocks(section) if language == "bash")
     return [c for _, c in shell_commands(body)]
+
+
+def prose_lines(text: str):
+    """(line number, line) of a markdown text outside its fenced code blocks."""
+    fenced = False
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            yield n, line
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped (letters of any script, digits, ``_`` and ``-``
+    stay), spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(text: str) -> set[str]:
+    """The anchors of a markdown text's headings (a repeated one numbered -1, -2, ... as GitHub does)."""
+    found, seen = set(), {}
+    for _, line in prose_lines(text):
+        heading = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if heading:
+            base = slug(heading.group(1))
+            found.add(f"{base}-{seen[base]}" if base in seen else base)
+            seen[base] = seen.get(base, 0) + 1
+    return found
+
+
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def links(text: str) -> list[tuple[int, str]]:
+    """(line number, target) of every markdown link and image outside code (fenced blocks, inline code spans), its
+    text possibly wrapped over lines."""
+    prose = dict(prose_lines(text))
+    lines = [prose.get(n, "") for n in range(1, len(text.splitlines()) + 1)]
+    plain = re.sub(r"`[^`]*`", lambda span: re.sub(r"[^\n]", " ", span.group()), "\n".join(lines))
+    return [(plain.count("\n", 0, m.start()) + 1, m.group(1)) for m in LINK.finditer(plain)]
+
+
+def broken_links(doc: Path) -> list[str]:
+    """The relative links of ``doc`` whose file, or whose heading in a markdown file, does not exist."""
+    problems = []
+    for n, target in links(doc.read_text(encoding="utf-8")):
+        if re.match(r"^[a-z][\w+.-]*:", target):  # https:, mailto:, ...: not ours to check offline
+            continue
+        path, _, anchor = target.partition("#")
+        file = (doc.parent / path).resolve() if path else doc
+        where = f"{doc.relative_to(REPO)}:{n}: {target}"
+        if not file.exists():
+            problems.append(f"{where} (no such file)")
+        elif anchor and (file.suffix != ".md" or anchor not in anchors(file.read_text(encoding="utf-8"))):
+            problems.append(f"{where} (no such heading)")
+    return problems
 
 
 def rules_for(command: str) -> list[Rule]:
@@ -551,3 +617,79 @@ def test_make_install_takes_the_torch_the_user_chooses():
     cpu = "https://download.pytorch.org/whl/cpu"
     assert torch_step(f"TORCH_INDEX={cpu}") == f'{pip} --index-url {cpu} "torch==2.13.0"'
     assert torch_step("TORCH_SPEC=torch>=2.8") == f'{pip} "torch>=2.8"'
+
+
+# -- the README's first screen and the documentation's links --------------------------------------------------------
+def test_the_first_screen_gets_a_newcomer_to_a_published_dataset():
+    """README's first 60 lines: its first commands are `make demo` and `make test`, it shows what you get with the
+    Space's picture (a small PNG), says how to run on a GPU and links to every section below it."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    first = "\n".join(text.splitlines()[:FIRST_SCREEN])
+    language, _, body = next(code_blocks(text))
+    assert language == "bash" and [c for _, c in shell_commands(body)] == ["make demo", "make test"]
+    assert body in first  # ... within the first screen
+    assert "load_dataset(" in first and "recipes/sft.py" in first and "--repo-id" in first
+    pictures = [target for _, target in links(first) if target.endswith(".png")]
+    assert pictures, "the first screen shows no picture"
+    for picture in pictures:
+        png = (REPO / picture).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < 150_000, picture
+    headings = [(n, re.match(r"^## (.+)$", line)) for n, line in prose_lines(text)]
+    sections = [slug(heading.group(1)) for n, heading in headings if heading and n > FIRST_SCREEN]
+    linked = {target[1:] for _, target in links(first) if target.startswith("#")}
+    assert sections and [s for s in sections if s not in linked] == []
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: str(d.relative_to(REPO)))
+def test_every_relative_link_resolves(doc):
+    assert broken_links(doc) == []
+
+
+def test_links_and_anchors_are_read_as_github_renders_them(tmp_path):
+    assert slug("What `make demo` does") == "what-make-demo-does"
+    assert slug("Fine-tuning (SFT)") == "fine-tuning-sft"
+    assert slug("The packaged writer (`medsyn-tiny`)") == "the-packaged-writer-medsyn-tiny"
+    assert slug("Медицинский граф: MKG") == "медицинский-граф-mkg"
+    assert anchors("# A\n## A\n```\n# not a heading\n```\n") == {"a", "a-1"}
+    doc = tmp_path / "doc.md"
+    (tmp_path / "there.md").write_text("# Here\n", encoding="utf-8")
+    doc.write_text(
+        "# Top\n[ok](there.md#here) [self](#top) ![p](there.md) [web](https://example.org/x)\n"
+        "[gone](missing.md) [no heading](there.md#nowhere) [no anchor](#bottom) `[code](nowhere.md)` [two\n"
+        "lines](elsewhere.md)\n"
+        "```\n[in a block](nowhere.md)\n```\n",
+        encoding="utf-8",
+    )
+    found = [problem.split(": ", 1)[1] for problem in broken_links_at(doc)]
+    assert found == [
+        "missing.md (no such file)",
+        "there.md#nowhere (no such heading)",
+        "#bottom (no such heading)",
+        "elsewhere.md (no such file)",
+    ]
+    assert [n for n, _ in links(doc.read_text(encoding="utf-8"))] == [2, 2, 2, 2, 3, 3, 3, 3]
+
+
+def broken_links_at(doc: Path) -> list[str]:
+    """``broken_links`` for a file outside the repository (its messages name it from its own folder)."""
+    global REPO
+    saved, REPO = REPO, doc.parent
+    try:
+        return broken_links(doc)
+    finally:
+        REPO = saved
+
+
+def test_commands_of_every_documentation_file_are_run():
+    """CONTRIBUTING.md's commands (the writer's pretraining stages) and docs/*.md's are read like README's."""
+    where = {c.where.split(":")[0] for c in COMMANDS}
+    assert {"README.md", "CONTRIBUTING.md", "docs/guide.md", "spaces/medsyn-demo/README.md"} <= where
+    assert any(c.text.startswith("medsyn tiny-model --pretrain") for c in COMMANDS if c.where.startswith("CONTRIB"))
+
+
+def test_a_broken_command_fails(tmp_path):
+    """The sandbox reports a command that exits non-zero (or with a traceback) with its file and line."""
+    box = Sandbox(tmp_path)
+    problems = box.failures(Command("medsyn kg show NOT-A-CODE", "CONTRIBUTING.md:1"))
+    assert len(problems) == 1 and problems[0].startswith("CONTRIBUTING.md:1: `medsyn kg show NOT-A-CODE` exited 2")
+    assert box.failures(Command("python -c 'raise SystemExit(0)'", "README.md:2")) == []

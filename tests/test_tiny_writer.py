@@ -35,12 +35,37 @@ def test_packaged_writer_is_small_bf16_safetensors_with_a_card():
     ):
         assert f"| {source} |" in card, source
     assert "never trained on RuMedTop3 dev" in card and "Partial checkpoint" not in card
-    # one licence story with the corpora it writes; no path of the machine that trained it
+    assert "--init medsyn-tiny-stage3" in card and "--sources data/sources" in card  # by name (next test: no path)
+
+
+# a path of the machine that made a card: absolute, in the home folder, or a run/output folder of a checkout
+LOCAL_PATH = re.compile(r"(?:^|[\s`'\"(=])(?:/(?!/)[\w.-]+/|~/)|\b(?:runs|outputs)/")
+
+
+def test_every_card_in_the_package_has_one_licence_story_and_no_local_path():
+    """The writer's card, its earlier stages' cards and the evaluate modules' cards: a `license:` they declare is the
+    writer's (CC BY-SA 4.0, as `publish` says of the corpora, with the story itself), never MIT, and no card names a
+    path of the machine that made it (its commands name folders by their names)."""
     from medsyn_hf.provenance import LICENSE_STORY, WRITER_LICENSE
 
-    assert f"\nlicense: {WRITER_LICENSE}\n" in card and LICENSE_STORY in card
-    assert "runs/" not in card and "/work/" not in card and not re.search(r"\s/\w", card.split("## Use")[0])
-    assert "--init medsyn-tiny-stage3" in card and "--sources data/sources" in card
+    cards = sorted(WRITER_DIR.parent.parent.rglob("*.md"))
+    writer_cards = [c for c in cards if c.parent == WRITER_DIR]
+    assert len(writer_cards) >= 4 and len(cards) > len(writer_cards)  # stage cards and the metric cards included
+    for card in cards:
+        text = card.read_text(encoding="utf-8")
+        meta = text.split("\n---\n", 1)[0] if text.startswith("---\n") else ""
+        declared = re.findall(r"(?m)^license:\s*(\S+)", meta)
+        where = card.relative_to(WRITER_DIR.parent.parent)
+        assert "mit" not in [d.lower() for d in declared], where
+        if card in writer_cards:
+            assert declared == [WRITER_LICENSE] and LICENSE_STORY in text, where
+        assert not LOCAL_PATH.search(text), f"{where}: {LOCAL_PATH.search(text).group()!r}"
+
+
+def test_the_local_path_check_finds_paths():
+    found = [bool(LOCAL_PATH.search(s)) for s in ("--init runs/h16/a", "--sources /work/main/data", "`~/x`", "a/b")]
+    assert found == [True, True, True, False]
+    assert not LOCAL_PATH.search("https://github.com/milteam/MedSyn and tokens/s")
 
 
 def test_writer_name_resolves_in_model_configs(tmp_path, monkeypatch):
