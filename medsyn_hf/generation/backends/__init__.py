@@ -2,8 +2,8 @@
 
 Built in: ``transformers`` (in process, batched, exact per-row sampling) and ``openai`` (`huggingface_hub`'s
 InferenceClient: any OpenAI-compatible server — vLLM, TGI, ``transformers serve`` — an Inference Endpoint or an
-Inference Provider). Another backend is one `Backend` subclass passed to `register_backend` (see README,
-"Extending").
+Inference Provider). Another backend is one `Backend` subclass passed to `register_backend` (see
+CONTRIBUTING.md, "Extending").
 
 ``make_backend(gen_args, model_args)`` and ``row_key`` are what the generation run, the judge and the demo Space
 call: the Space's note for a seed is `medsyn generate`'s.
