@@ -93,7 +93,7 @@ RULES = (
         r"recipes/llama-2-7b/sft/config_lora\.yaml",
         add=f"--model_name_or_path medsyn-tiny --dtype float32 --bf16 false --use_cpu true --max_length 256 {LIMITS}",
         yaml=(("datasets", [{"path": "runs/demo/ift", "name": task} for task in TASKS]),),
-        why="a 7B model needs a GPU: the same LoRA recipe (all six tasks, packing, merged copy) on the tiny model; "
+        why="a 7B model needs a GPU: the same LoRA recipe (all seven tasks, packing, merged copy) on the tiny model; "
         "its TRL `datasets` mixture names outputs/ift, here the demo's folder",
     ),
     Rule(
@@ -101,6 +101,11 @@ RULES = (
         add="--num_priors 8 --shard_size 4 --batch_size 4",
         why="300 notes take ~3 min; 8 notes in 2 shards still give each of 2 processes a shard; the recipe's length "
         "and default filters stay: the pretrained writer's notes pass them (publish needs kept notes)",
+    ),
+    Rule(
+        r"recipes/tiny/generate/config_complaints\.yaml",
+        add="--num_priors 8 --shard_size 4 --batch_size 4",
+        why="300 complaints take ~1 min on 2 cores; 8 in 2 shards run the same recipe with its own filters",
     ),
     Rule(
         r"recipes/llama-2-7b/generate/config\.yaml",

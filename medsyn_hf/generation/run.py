@@ -108,7 +108,7 @@ def is_generate_output(folder: Path) -> bool:
 # -- priors ---------------------------------------------------------------------------------------------------------
 def load_priors(script_args, seed: int):
     """The priors of `dataset_name` (folder, parquet file or Hub id), else sampled from the packaged MKG."""
-    from medsyn_hf.schemas import PRIORS_FEATURES
+    from medsyn_hf.schemas import PRIORS_FEATURES, PRIORS_REQUIRED
 
     if script_args.dataset_name is None:
         from medsyn_hf.kg import load_graph
@@ -122,9 +122,11 @@ def load_priors(script_args, seed: int):
         ds = load_dataset(script_args.dataset_name, script_args.dataset_train_split, script_args.dataset_config)
     except MedsynError as err:
         raise MedsynError(f"dataset_name: {err}") from None
-    missing = sorted(set(PRIORS_FEATURES) - set(ds.column_names))
+    missing = sorted(set(PRIORS_REQUIRED) - set(ds.column_names))
     if missing:
         raise MedsynError(f"{script_args.dataset_name}: not a priors dataset (missing {', '.join(missing)})")
+    if "style_examples" not in ds.column_names:  # written before priors carried style exemplars
+        ds = ds.add_column("style_examples", [None] * len(ds))
     return ds.select_columns(list(PRIORS_FEATURES)).cast(PRIORS_FEATURES)
 
 
