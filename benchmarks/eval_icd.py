@@ -15,18 +15,13 @@ Times are wall and CPU seconds; speedups are ratios measured in this run.
 
     python benchmarks/eval_icd.py [--real-fraction 1] [--synthetic-max-chars 300]
 
-``--topup`` measures instead what targeted upsampling (`medsyn eval icd --topup K --synthetic-view V`) is worth,
-without
-choosing anything on dev:
-
-1. selection, on train only: a stratified ``--holdout`` share of train (default 0.2) is held out as validation, the
-   rest is the training set; every view x K (K scaled by the share kept, so that it adds what K adds on full train;
-   rare codes: fewer than RARE_K x that share notes) is compared with real only over ``--seeds``; the chosen
-   configuration is the one with the largest rare-code hit@3 gain among those whose acc@1 drops by at most
-   ``--max-acc1-drop`` points (none: the smallest acc@1 drop);
-2. report: train against dev, the chosen configuration first, then (``--dev-grid``) the others, labelled as such.
-
-Each finished configuration is also printed to stderr as a JSON line (progress); stdout gets the one JSON line.
+``--topup`` measures instead what targeted upsampling is worth, chosen without looking at dev: it runs
+`medsyn eval icd --choose-on-train` (medsyn_hf/evaluation/icd_choose.py) with two candidates, the MedSyn GPT notes
+written by GPT-4 (``gpt4``: ``generation_model == gpt-4``) and all MedSyn GPT notes (``all``), views ``--views`` and
+K ``--topups``, over ``--seeds``: the choice is made on a stratified ``--holdout`` share of train held out as
+validation, then reported once on dev, trained on all of train. ``--dev-grid`` adds every other configuration on
+dev, for reading only (they play no part in the choice). The command's progress goes to stderr; stdout gets one JSON
+line.
 
     python benchmarks/eval_icd.py --topup [--views head,complaint] [--topups 20,40,80] [--seeds 0,1,2] [--dev-grid]
 """
@@ -34,16 +29,21 @@ Each finished configuration is also printed to stderr as a JSON line (progress);
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 SOURCES = Path(__file__).resolve().parents[1] / "data" / "sources"
-SCORED = ("acc1", "hit3", "macro_acc1", "macro_hit3", "rare_acc1", "rare_hit3", "train_synthetic")
+TRAIN = SOURCES / "rumedtop3" / "train_v1.jsonl"
+DEV = SOURCES / "rumedtop3" / "dev_v1.jsonl"
+GPT_NOTES = SOURCES / "medsyn_gpt_notes" / "notes.jsonl.gz"
+SCORED = ("acc1", "hit3", "macro_acc1", "macro_hit3", "rare_acc1", "rare_hit3")
 
 
 def _timed(fn):
@@ -52,118 +52,87 @@ def _timed(fn):
     return value, {"seconds": round(time.perf_counter() - wall, 2), "cpu_seconds": round(time.process_time() - cpu, 2)}
 
 
-def compare_configurations(
-    train, evaluation, synthetic, configurations, topup_of, rare_k, seeds, n_bootstrap, log
-) -> list[dict]:
-    """Real only (fitted once: its features do not depend on the view) against each (view, K) on the same seeds."""
-    from medsyn_hf.evaluation import icd
+def gpt4_notes(folder: Path) -> Path:
+    """The MedSyn GPT notes written by GPT-4, as a file that `eval icd --synthetic` reads."""
+    from medsyn_hf.data import load_dataset
 
-    done, baseline = [], None
-    for view in dict.fromkeys(view for view, _ in configurations):
-        experiment = icd.prepare(train, evaluation, synthetic, rare_k=rare_k, view=view)
-        rank = icd.make_ranker(experiment)
-        if baseline is None:
-            baseline = icd.run_cells(experiment, rank, [(1.0, 0.0, 0)], seeds, n_bootstrap)
-        for view_, k in configurations:
-            if view_ != view:
-                continue
-            runs, predictions = icd.run_cells(experiment, rank, [(1.0, 0.0, topup_of(k))], seeds, n_bootstrap)
-            summary = icd.summarise(baseline[0] + runs, {**baseline[1], **predictions}, experiment, n_bootstrap)
-            real_only, upsampled = (next(r for r in summary if r["topup"] == t) for t in (0, topup_of(k)))
-            done.append(
-                {
-                    "view": view,
-                    "topup": k,
-                    "topup_applied": topup_of(k),
-                    "seeds": list(seeds),
-                    "train_real": real_only["train_real"],
-                    "train_synthetic": upsampled["train_synthetic"],
-                    "n": runs[0]["n"],
-                    "n_rare": runs[0]["n_rare"],
-                    "rare_codes": len(experiment.rare),
-                    "real_only": {key: real_only[key] for key in SCORED},
-                    "upsampled": {key: upsampled[key] for key in SCORED},
-                    "paired_diff": {
-                        key: {"diff": round(d["diff"], 2), "ci": [round(x, 2) for x in d["ci"]]}
-                        for key, d in upsampled["paired_diff"].items()
-                    },
-                    "seconds_per_fit": upsampled["seconds"],
-                    "load_average": round(os.getloadavg()[0], 2),
-                }
-            )
-            log(done[-1])
-    return done
-
-
-def choose(results: list[dict], max_acc1_drop: float) -> dict:
-    """The largest rare-code hit@3 gain among the configurations that cost at most ``max_acc1_drop`` points of acc@1;
-    if none does, the one that costs least."""
-    allowed = [r for r in results if r["paired_diff"]["acc1"]["diff"] >= -max_acc1_drop]
-    if allowed:
-        return max(allowed, key=lambda r: (r["paired_diff"]["rare_hit3"]["diff"], -r["topup"]))
-    return max(results, key=lambda r: r["paired_diff"]["acc1"]["diff"])
+    notes = load_dataset(GPT_NOTES).filter(lambda row: row["generation_model"] == "gpt-4")
+    path = folder / "gpt4.jsonl"
+    notes.select_columns(["icd10", "response", "generation_model"]).to_json(path, force_ascii=False)
+    return path
 
 
 def topup_benchmark(args) -> dict:
-    from medsyn_hf.evaluation import icd
-    from medsyn_hf.evaluation.icd_data import Notes, load_labelled, stratified_sample
-
-    def log(entry):
-        print(json.dumps(entry, ensure_ascii=False), file=sys.stderr, flush=True)
+    """`medsyn eval icd --choose-on-train` as a user runs it, and (``--dev-grid``) the other cells on dev."""
+    from medsyn_hf.cli import main
+    from medsyn_hf.evaluation import icd, icd_choose
+    from medsyn_hf.evaluation.icd_data import load_labelled, rare_codes
 
     start = time.perf_counter()
-    real = load_labelled(SOURCES / "rumedtop3" / "train_v1.jsonl", "symptoms", "code")
-    dev = load_labelled(SOURCES / "rumedtop3" / "dev_v1.jsonl", "symptoms", "code")
-    gpt = load_labelled(SOURCES / "medsyn_gpt_notes" / "notes.jsonl.gz", "response", "icd10")
-    kept = stratified_sample(real.codes, 1 - args.holdout, args.split_seed)
-    held = np.setdiff1d(np.arange(len(real.codes)), kept)
-    fit, validation = (Notes([real.texts[i] for i in index], [real.codes[i] for i in index]) for index in (kept, held))
-    share = len(kept) / len(real.codes)
-    configurations = [(view, k) for view in args.views for k in args.topups]
-    selection = compare_configurations(
-        fit,
-        validation,
-        gpt,
-        configurations,
-        lambda k: max(1, round(k * share)),
-        round(icd.RARE_K * share),
-        args.seeds,
-        args.bootstrap,
-        lambda entry: log({"stage": "validation", **entry}),
-    )
-    chosen = choose(selection, args.max_acc1_drop)
-    log({"stage": "chosen", "view": chosen["view"], "topup": chosen["topup"]})
-    order = [(chosen["view"], chosen["topup"])] + [
-        c for c in configurations if c != (chosen["view"], chosen["topup"]) and args.dev_grid
-    ]
-    dev_results = compare_configurations(
-        real,
-        dev,
-        gpt,
-        order,
-        lambda k: k,
-        icd.RARE_K,
-        args.seeds,
-        args.bootstrap,
-        lambda entry: log({"stage": "dev", **entry}),
-    )
-    reported = dev_results[0]
+    with tempfile.TemporaryDirectory(prefix="eval-icd-topup-") as tmp:
+        candidates = {"gpt4": gpt4_notes(Path(tmp)), "all": GPT_NOTES}
+        argv = ["eval", "icd", "--train", TRAIN, "--eval", DEV, "--choose-on-train", "--out", Path(tmp) / "choice"]
+        argv += [arg for name, path in candidates.items() for arg in ("--synthetic", f"{name}={path}")]
+        argv += ["--synthetic-views", ",".join(args.views), "--topups", ",".join(map(str, args.topups))]
+        argv += ["--seeds", ",".join(map(str, args.seeds)), "--bootstrap", args.bootstrap]
+        argv += ["--validation-fraction", args.holdout, "--split-seed", args.split_seed, "--choice-rule", args.rule]
+        argv += ["--max-acc1-drop", args.max_acc1_drop, "--synthetic-max-chars", args.synthetic_max_chars]
+        with contextlib.redirect_stdout(sys.stderr):  # the command's report goes with its progress
+            code = main([str(arg) for arg in argv])
+        if code:
+            raise SystemExit(code)
+        result = json.loads((Path(tmp) / "choice" / "choice.json").read_text(encoding="utf-8"))
+        dev_grid = []
+        if args.dev_grid:
+            train, dev = load_labelled(TRAIN, "symptoms", "code"), load_labelled(DEV, "symptoms", "code")
+            notes = {name: load_labelled(path, "response", "icd10") for name, path in candidates.items()}
+            rare = rare_codes(train.codes, icd.RARE_K)
+            pool = icd_choose.Pool(train, dev, notes, args.views, rare, max_chars=args.synthetic_max_chars)
+            configs = icd_choose.configurations(list(notes), args.views, args.topups)
+            fitted = icd_choose.fit_configurations(
+                pool, configs, args.seeds, 1.0, log=lambda line: print(line, file=sys.stderr)
+            )
+            scores = icd_choose.Scores(fitted, dev.codes, rare, args.bootstrap, args.seeds[0])
+            dev_grid = [_brief(cell) for cell in scores.cells()]
+    summary = result.pop("choose_on_train")
     return {
         "benchmark": "eval_icd_topup",
+        "command": " ".join(["medsyn", *map(str, argv)]).replace(tmp, "TMP").replace(f"{SOURCES.parents[1]}/", ""),
         "cpus": os.cpu_count(),
-        "seeds": list(args.seeds),
-        "holdout": args.holdout,
-        "validation_notes": len(held),
-        "validation_train_notes": len(kept),
-        "max_acc1_drop": args.max_acc1_drop,
-        "selection": selection,
-        "chosen": {"view": chosen["view"], "topup": chosen["topup"]},
-        "dev": reported,
-        "dev_grid": dev_results[1:],
-        "target_met": reported["paired_diff"]["rare_hit3"]["diff"] >= 5
-        and reported["paired_diff"]["acc1"]["diff"] >= -1,
+        "load_average": round(os.getloadavg()[0], 2),
+        "chosen": summary["chosen"],
+        "validation": {
+            **{k: v for k, v in summary.items() if k != "cells"},
+            "cells": [_brief(c) for c in summary["cells"]],
+        },
+        "dev": {key: result.get(key) for key in ("n", "n_rare", "view", "topup", "real_only", "upsampled")}
+        | {"paired_diff": _rounded(result.get("paired_diff", {}))},
+        "dev_grid": dev_grid,
+        "target_met": result.get("paired_diff", {}).get("rare_hit3", {}).get("diff", 0) >= 5
+        and result.get("paired_diff", {}).get("acc1", {}).get("diff", 0) >= -1,
         "total_seconds": round(time.perf_counter() - start, 1),
     }
+
+
+def _rounded(differences: dict) -> dict:
+    return {
+        key: {
+            "diff": round(d["diff"], 2),
+            "ci": d["ci"] and [round(x, 2) for x in d["ci"]],
+            "se": d["se"] and round(d["se"], 2),
+        }
+        for key, d in differences.items()
+    }
+
+
+def _brief(cell: dict) -> dict:
+    """A cell without its per-seed detail."""
+    keep = ("candidate", "view", "topup", "topup_applied", "train_synthetic", "verdict", "best", "chosen")
+    return (
+        {k: cell[k] for k in keep if k in cell}
+        | {k: round(cell[k], 2) for k in SCORED if cell.get(k) is not None}
+        | {"paired_diff": _rounded(cell.get("paired_diff", {}))}
+    )
 
 
 def main() -> None:
@@ -177,9 +146,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=lambda text: [int(s) for s in text.split(",")], default=[0, 1, 2])
     parser.add_argument("--holdout", type=float, default=0.2)
     parser.add_argument("--split-seed", type=int, default=0)
-    parser.add_argument("--max-acc1-drop", type=float, default=1.0)
+    parser.add_argument("--max-acc1-drop", type=float, default=0.0)
+    parser.add_argument("--rule", default="one-se", help="--topup: the choice rule (one-se or largest)")
     parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--dev-grid", action="store_true", help="--topup: also report the other configurations on dev")
+    parser.add_argument("--dev-grid", action="store_true", help="--topup: also score the other configurations on dev")
     args = parser.parse_args()
 
     import datasets
@@ -194,9 +164,9 @@ def main() -> None:
     from medsyn_hf.evaluation.icd_metrics import icd_scores
 
     datasets.disable_progress_bars()
-    real = load_labelled(SOURCES / "rumedtop3" / "train_v1.jsonl", "symptoms", "code")
-    dev = load_labelled(SOURCES / "rumedtop3" / "dev_v1.jsonl", "symptoms", "code")
-    gpt = load_labelled(SOURCES / "medsyn_gpt_notes" / "notes.jsonl.gz", "response", "icd10")
+    real = load_labelled(TRAIN, "symptoms", "code")
+    dev = load_labelled(DEV, "symptoms", "code")
+    gpt = load_labelled(GPT_NOTES, "response", "icd10")
     experiment = icd.prepare(real, dev)
     mixed = icd.prepare(real, dev, gpt, max_chars=args.synthetic_max_chars)
     train = stratified_sample(real.codes, args.real_fraction, args.seed)

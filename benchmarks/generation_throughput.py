@@ -6,9 +6,9 @@ same random model and prompts, one run; prints one JSON object.
 - plain: one batch of `--plain-batch-size` prompts in their given order, left-padded, `generate(do_sample=True)`,
   dynamic cache.
 - ours: `medsyn_hf.generation.backends.transformers.token_generator`, what `medsyn generate` runs: batches of
-  `--batch-size` sorted by length, per-row seeded sampling; on CUDA a static cache and a compiled decoding step
-  (CUDA graphs). One untimed batch of the longest prompts first pays for the compilation (`warmup_s`), as a long
-  run pays it once.
+  `--batch-size` sorted by length, per-row seeded sampling; on CUDA `generate` with a static cache and a compiled
+  decoding step (CUDA graphs), on CPU the backend's decoding loop (`decode.py`, one thread per core). On CUDA one
+  untimed batch of the longest prompts first pays for the compilation (`warmup_s`), as a long run pays it once.
 - continuous (CUDA, optional): transformers' own continuous batching (`generate_batch`, paged attention), default
   settings; recorded as an error if this transformers version lacks it.
 
@@ -37,7 +37,7 @@ import transformers
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from medsyn_hf.generation.backends.transformers import token_generator  # noqa: E402
+from medsyn_hf.generation.backends.transformers import token_generator, uses_loop  # noqa: E402
 
 SHAPES = {
     "tiny": dict(
@@ -163,7 +163,8 @@ def ours(model, prompts, args) -> dict:
     )
     generate = token_generator(model, gen_args, [EOS], PAD)
     keys = list(range(len(prompts)))
-    cache = model.generation_config.cache_implementation or "dynamic"
+    loop = uses_loop(model, gen_args)
+    cache = "allocated once (decoding loop)" if loop else model.generation_config.cache_implementation or "dynamic"
     compiled = cache == "static" and args.device == "cuda"
     warmup = {"seconds": 0.0}
     if compiled:  # one batch of the longest prompts: compiles the decoding step for the shape every batch reuses

@@ -3,7 +3,7 @@
 Target: under 300 seconds on 2 CPU cores (``target_met``). Speed is machine-dependent, so the privacy search is also
 given as a ratio to the straightforward way measured in the same run: for a sample of synthetic notes, the longest
 common word run with every real note one pair at a time (``difflib``, as the filters' ``copy_span`` does for one
-pair), extrapolated to all notes, against the hashed n-gram search (``medsyn_hf.evaluation.ngrams``) over all of
+pair), extrapolated to all notes, against the hashed n-gram search (``medsyn_hf.filters.ngrams``) over all of
 them. The sample's answers must equal the report's (``sample_agrees``).
 
     python benchmarks/report.py [--limit N] [--sample 20]
@@ -51,8 +51,8 @@ def main() -> None:
 
     import datasets
 
-    from medsyn_hf.evaluation.ngrams import longest_common_runs, tokenize
     from medsyn_hf.evaluation.report import build_report, load_set
+    from medsyn_hf.filters.ngrams import longest_common_runs, tokenize
 
     datasets.disable_progress_bars()
     start = time.perf_counter()

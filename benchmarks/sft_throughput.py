@@ -68,7 +68,7 @@ def write_notes(out: Path, n: int) -> Path:
 def recipe_args(shape, device, steps, max_length, tokenizer_dir: Path, data_dir: Path, out: Path, reference: bool):
     """The recipe's arguments pointed at the benchmark's tokenizer and data; the reference changes the batch shape."""
     config = yaml.safe_load(RECIPES[shape].read_text(encoding="utf-8"))
-    for key in ("datasets", "test_split_size", "chat_template_path", "attn_implementation"):
+    for key in ("datasets", "test_split_size", "dataset_config", "chat_template_path", "attn_implementation"):
         config.pop(key, None)
     config.update(
         model_name_or_path=str(tokenizer_dir),

@@ -105,6 +105,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1000, help="priors seed (the recipe's own run uses 0)")
     parser.add_argument("--model", help="another writer folder (default: the recipe's, i.e. medsyn-tiny)")
+    parser.add_argument(
+        "--decoding", choices=("auto", "generate"), help="the transformers backend's path (default: the recipe's)"
+    )
     args = parser.parse_args()
 
     import datasets
@@ -134,6 +137,7 @@ def main() -> None:
                 f"{tmp}/gen",
                 "--model_name_or_path",
                 model,
+                *(["--decoding", args.decoding] if args.decoding else []),
             ],
             check=True,
             cwd=ROOT,
@@ -147,7 +151,10 @@ def main() -> None:
             {
                 "model": Path(model).name,
                 "priors": {"n": len(priors), "seed": args.seed, **groups},
-                "generation": {k: recipe.get(k) for k in ("max_new_tokens", "temperature", "top_k", "top_p", "seed")},
+                "generation": {
+                    **{k: recipe.get(k) for k in ("max_new_tokens", "temperature", "top_k", "top_p", "seed")},
+                    **({"decoding": args.decoding} if args.decoding else {}),
+                },
                 "all": summary(notes, np.ones(len(seen), dtype=bool)),
                 "seen_code": summary(notes, seen),
                 "unseen_code": summary(notes, ~seen),

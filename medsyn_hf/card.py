@@ -17,6 +17,8 @@ from importlib import resources
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.schemas import NOTES_RENAMED
+from medsyn_hf.textfile import read_text
 
 # The repository's dataset_card/ (editable installs); a wheel installs the same files under <prefix>/share.
 CARD_DIR = next(
@@ -157,9 +159,7 @@ def validate_card(card, folder: str | os.PathLike | None = None, required=REQUIR
     from huggingface_hub import DatasetCard
 
     if isinstance(card, os.PathLike):
-        if not Path(card).is_file():
-            raise MedsynError(f"{card}: dataset card not found")
-        card = Path(card).read_text(encoding="utf-8")
+        card = read_text(card, "dataset card")
     if isinstance(card, str):
         try:
             card = DatasetCard(card)
@@ -187,19 +187,28 @@ def validate_card(card, folder: str | os.PathLike | None = None, required=REQUIR
     return card
 
 
-def filter_facts(config) -> list[dict]:
+def notes_names(text: str) -> str:
+    """A filter's text with its columns named as the notes dataset names them (``schemas.NOTES_RENAMED``)."""
+    for old, new in NOTES_RENAMED.items():
+        text = text.replace(f"`{old}`", f"`{new}`")
+    return text
+
+
+def filter_facts(config, columns) -> list[dict]:
     """The notes card's description of the filters, read from the filter registry in order: per filter its name,
-    one-line description, the columns it adds, its thresholds (values from ``config``, a ``FilterConfig``) and the
-    ``filter_reason`` values it drops notes with, each with its meaning."""
+    one-line description, the columns it adds (by their names in the notes dataset), its thresholds (values from
+    ``config``, a ``FilterConfig``), the ``filter_reason`` values it drops notes with, each with its meaning, and
+    whether it ``applied``: a filter that reads columns the notes (``columns``) lack did not (the LLM judge's)."""
     from medsyn_hf.filters import REGISTRY
 
     return [
         {
             "name": f.name,
-            "description": f.description(),
-            "columns": list(f.columns),
+            "description": notes_names(f.description()),
+            "columns": [NOTES_RENAMED.get(c, c) for c in f.columns],
             "thresholds": {name: getattr(config, name) for name in f.thresholds},
-            "reasons": dict(f.reasons),
+            "reasons": {reason: notes_names(doc) for reason, doc in f.reasons.items()},
+            "applied": set(f.reads) <= set(columns),
         }
         for f in REGISTRY.values()
     ]

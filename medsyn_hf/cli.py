@@ -23,6 +23,13 @@ COMMANDS = (
 )
 
 
+DESCRIPTION = (
+    "Synthetic Russian clinical notes grounded in a Medical Knowledge Graph (MedSyn, 2024): kg -> priors -> "
+    "(ift build -> sft) -> generate -> publish -> eval. `medsyn COMMAND --help` for each; read-only commands "
+    "print one JSON line with --json."
+)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """A usage error (missing flag, wrong type, out of range) is one line on stderr and exit code 2, like any other
     bad input; subcommand parsers inherit the class."""
@@ -35,7 +42,7 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from medsyn_hf import __version__
 
-    parser = OneLineParser(prog="medsyn", description=__doc__)
+    parser = OneLineParser(prog="medsyn", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"medsyn_hf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.textfile import check_utf8, is_text_file
 from medsyn_hf.validate import is_hub_id
 
 FILE_SUFFIXES = (".parquet", ".jsonl", ".json", ".jsonl.gz", ".json.gz")
@@ -58,8 +59,23 @@ def _cache_dir(folder: Path) -> str:
     return str(Path(datasets.config.HF_DATASETS_CACHE) / "medsyn_local" / digest.hexdigest()[:16])
 
 
+def _check_text_files(path: Path) -> None:
+    """Decode every text file datasets will read from ``path`` first (``medsyn_hf.textfile``): pyarrow's JSON
+    reader does not check UTF-8, so a stray byte would only fail when a column is read, as a traceback."""
+    if path.is_file():
+        files = [path] if is_text_file(path) else []
+    else:  # not hidden ones (datasets skips them; our output marker is one)
+        files = [p for p in sorted(path.rglob("*")) if is_text_file(p) and p.is_file()]
+        files = [p for p in files if not any(part.startswith(".") for part in p.relative_to(path).parts)]
+    for file in files:
+        if not check_utf8(file) and file == path:
+            raise MedsynError(f"{path}: the dataset has no rows (the file is empty or blank)")
+
+
 def _read_local(path: Path, config: str | None):
     import datasets
+
+    _check_text_files(path)
 
     if path.is_dir() and any((path / name).exists() for name in ("state.json", "dataset_dict.json")):
         if config:
@@ -160,3 +176,36 @@ def pick_column(
     raise MedsynError(
         f"{source}: no {what} column ({' or '.join(candidates)}; columns: {', '.join(names)}); name it with {flag}"
     )
+
+
+# Default columns of a labelled notes dataset: our notes and the MedSyn GPT notes first, then RuMedTop3's.
+TEXT_COLUMNS = ("response", "text", "symptoms")
+CODE_COLUMNS = ("ICD-10", "icd10", "code")
+
+
+def load_labelled_notes(
+    source: str | os.PathLike,
+    text_column: str | None = None,
+    code_column: str | Sequence[str] | None = None,
+    split: str | None = None,
+    *,
+    flags: tuple[str, str] = ("--text-column", "--code-column"),
+) -> tuple[list[str], list[str]]:
+    """(texts, codes) of a notes dataset — RuMedTop3's JSON lines, a user's own file with text and code columns,
+    parquet, a folder or a Hub id: ``text_column``, else the first of TEXT_COLUMNS the dataset has; ``code_column``
+    (or the first it has of a list of them), else the first of CODE_COLUMNS. Codes are stripped and upper-cased,
+    nothing else: what they mean is the caller's business. A row without a text or a code is an error naming it,
+    never a silent drop; ``flags`` name the options that pick the columns in messages."""
+    data = load_dataset(source, split)
+    candidates = CODE_COLUMNS if code_column is None or isinstance(code_column, str) else tuple(code_column)
+    wanted = code_column if isinstance(code_column, str) else None
+    text = pick_column(data, text_column, TEXT_COLUMNS, "text", source, flag=flags[0], strings=True)
+    code = pick_column(data, wanted, candidates, "ICD-10 code", source, flag=flags[1])
+    texts, codes = data[text], data[code]
+    for name, values in ((code, codes), (text, texts)):
+        missing = [i for i, value in enumerate(values) if value is None or not str(value).strip()]
+        if missing:
+            raise MedsynError(
+                f"{source}: {len(missing)} of {len(values)} rows have no {name!r} (first: row {missing[0]})"
+            )
+    return [str(t) for t in texts], [str(c).strip().upper() for c in codes]

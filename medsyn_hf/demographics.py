@@ -10,8 +10,8 @@ skews the sex/location mix of the adult population it meant to model.
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import json
 import re
 from functools import lru_cache
 from importlib import resources
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from medsyn_hf.errors import MedsynError
+from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.textfile import check_file, open_text, read_json
 
 SEXES = ("male", "female")
 LOCATIONS = ("city", "countryside")
@@ -42,28 +43,25 @@ def default_path() -> Path:
 def build_demographics(sources: str | Path) -> dict:
     """Compile ``<sources>/medsyn_kg/demographics`` into the JSON-able tables ``sample_patients`` needs."""
     folder = Path(sources) / "medsyn_kg" / "demographics"
-    try:
-        with open(folder / "EdgeGenderRU_2022.csv", encoding="utf-8") as f:
-            ages = list(csv.DictReader(f))
-        with open(folder / "FamilyStatusRU.csv", encoding="utf-8") as f:
-            marriages = list(csv.DictReader(f))
-    except FileNotFoundError as err:
-        raise MedsynError(f"{err.filename}: demographics source not found (expected data/sources layout)") from None
-    population = {
-        sex: {loc: [int(r[f"{sex[0].upper()}_{loc.capitalize()}"]) for r in ages] for loc in LOCATIONS}
-        for sex in SEXES
-    }
-    latest = max(marriages, key=lambda r: int(re.match(r"\d+", r["year"]).group()))  # "20141)" carries a footnote mark
+    ages, marriages = _table(folder / "EdgeGenderRU_2022.csv"), _table(folder / "FamilyStatusRU.csv")
     groups = ["0-17", "18-24", "25-34", "35-99"]
+    with _cells(folder / "EdgeGenderRU_2022.csv"):
+        population = {
+            sex: {loc: [int(r[f"{sex[0].upper()}_{loc.capitalize()}"]) for r in ages] for loc in LOCATIONS}
+            for sex in SEXES
+        }
+        age_list = [int(r["Age"]) for r in ages]
     p_married = {}
-    for sex in SEXES:
-        counts = np.array([int(latest[f"{sex[0]}_age_{g}"]) for g in groups], dtype=float)
-        cdf = np.cumsum(counts) / counts.sum()
-        p_married[sex] = [0.0] + [round(float(p) * MARRIED_SHARE, 4) for p in cdf[1:]]
+    with _cells(folder / "FamilyStatusRU.csv"):
+        latest = max(marriages, key=lambda r: int(re.match(r"\d+", r["year"]).group()))  # "20141)": a footnote mark
+        for sex in SEXES:
+            counts = np.array([int(latest[f"{sex[0]}_age_{g}"]) for g in groups], dtype=float)
+            cdf = np.cumsum(counts) / counts.sum()
+            p_married[sex] = [0.0] + [round(float(p) * MARRIED_SHARE, 4) for p in cdf[1:]]
     return {
         "source": "Rosstat: population by age, sex, city/countryside (2022); marriages by age group "
         f"({re.match(r'[0-9]+', latest['year']).group()}); via github.com/milteam/MedSyn data/demographical",
-        "ages": [int(r["Age"]) for r in ages],
+        "ages": age_list,
         "population": population,
         "marriage": {
             "age_groups": [[int(a), int(b)] for a, b in (g.split("-") for g in groups)],
@@ -75,12 +73,30 @@ def build_demographics(sources: str | Path) -> dict:
     }
 
 
+def _table(path: Path) -> list[dict]:
+    rows = list(csv.DictReader(open_text(check_file(path, "demographics source"))))
+    if not rows:
+        raise MedsynError(f"{path}: no rows after the header")
+    return rows
+
+
+@contextlib.contextmanager
+def _cells(path: Path):
+    """A missing column or a cell that is not a number, as one line naming the file."""
+    try:
+        yield
+    except KeyError as err:
+        raise MedsynError(f"{path}: no column {err.args[0]!r}") from None
+    except (ValueError, TypeError, AttributeError) as err:
+        raise MedsynError(f"{path}: a cell is not a whole number ({first_line(err)})") from None
+
+
 @lru_cache(maxsize=4)
 def load_demographics(path: str | None = None) -> dict:
     path = Path(path) if path else default_path()
     if not path.is_file():
         raise MedsynError(f"{path}: demographics resource not found (build it with `medsyn priors-resources`)")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json(path, "demographics resource")
 
 
 @lru_cache(maxsize=16)

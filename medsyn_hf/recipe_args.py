@@ -12,9 +12,8 @@ import argparse
 import os
 from pathlib import Path
 
-import yaml
-
 from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.textfile import check_file, read_yaml
 
 
 def add_trl_parser(subparsers, name: str, help: str) -> argparse.ArgumentParser:
@@ -23,6 +22,18 @@ def add_trl_parser(subparsers, name: str, help: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(name, help=help, add_help=False, prefix_chars="+")
     p.add_argument("args", nargs=argparse.REMAINDER, help="TRL arguments: --config YAML, overrides, --help")
     return p
+
+
+def hide_options(parser, names) -> list[str]:
+    """Keep options that do not apply to the command out of its ``--help`` (TRL's debug flags, fields of TRL's
+    dataclasses the command never reads). They stay accepted, as TRL's own scripts accept them, so one YAML config
+    can still serve several commands. Returns the names the parser lacks (a TRL release that dropped a field: the
+    tests require none, a user's run is not stopped by it)."""
+    actions = {action.dest: action for action in parser._actions}
+    for name in names:
+        if name in actions:
+            actions[name].help = argparse.SUPPRESS
+    return sorted(set(names) - set(actions))
 
 
 def _usage_error(message: str):
@@ -41,15 +52,10 @@ def parse_args(argv: list[str], parser):
     argv = list(argv)
     if "--config" in argv:
         at = argv.index("--config")
-        path = Path(argv[at + 1]) if at + 1 < len(argv) else None
-        if path is None or not path.is_file():
-            raise MedsynError(f"config file not found: {path}")
-        try:
-            config = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise MedsynError(f"{path} is not UTF-8 text; save the YAML config as UTF-8") from None
-        except yaml.YAMLError as err:
-            raise MedsynError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from err
+        if at + 1 >= len(argv) or not argv[at + 1].strip():
+            raise MedsynError("--config: name a YAML config file")
+        path = Path(argv[at + 1])
+        config = read_yaml(check_file(path, "config file"), "config file")
         if not isinstance(config, dict):
             raise MedsynError(f"{path} must be a YAML mapping of argument: value")
         known = {action.dest for action in parser._actions} | {"env"}

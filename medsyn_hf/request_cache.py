@@ -26,17 +26,26 @@ def request_key(identity: dict, messages: list[dict], seed: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def read_cache(path: Path) -> dict[str, dict]:
-    """key -> reply record; lines that do not parse (the torn last line of a killed run) are skipped."""
+def read_cache(path: Path, fields: tuple[str, ...] = ("text",)) -> dict[str, dict]:
+    """key -> reply record; lines that do not parse (the torn last line of a killed run) or lack one of ``fields``
+    are skipped: their requests are sent again."""
     cache = {}
-    if Path(path).is_file():
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    record = json.loads(line)
-                    cache[record["key"]] = record
-                except (ValueError, KeyError, TypeError):
-                    continue
+    path = Path(path)
+    if path.is_dir():
+        raise MedsynError(f"{path}: is a folder, not the request cache file; remove it or set cache_dir")
+    if not path.is_file():
+        return cache
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise MedsynError(f"{path}: unreadable request cache ({err.strerror or err})") from None
+    for line in data.split(b"\n"):  # decoded line by line: a torn or garbled line is only that request lost
+        try:
+            record = json.loads(line)
+            if isinstance(record["key"], str) and isinstance(record.get("text"), str) and set(fields) <= set(record):
+                cache[record["key"]] = record
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
     return cache
 
 

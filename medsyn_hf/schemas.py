@@ -138,7 +138,8 @@ _NOTES_OWN_COLUMNS_DOC = {
     "anamnesis_precision": "share of the note's distinct lemmas that occur in the example note; null without one "
     "(MedSyn: BERTScore precision against the example)",
     **{k: PRIORS_COLUMNS_DOC[k] for k in _PRIOR_COLUMNS},
-    "prior_seed": PRIORS_COLUMNS_DOC["seed"],
+    "prior_seed": "per-record seed of the note's prior, derived from (run seed, index): with `ICD-10` it determines "
+    "the prior's other columns",
     "seed": "the note's sampling seed, from (run seed, prior_seed); sent as `seed` to OpenAI-compatible servers",
     "prompt_tokens": "tokens of the chat-formatted prompt",
     "completion_tokens": "generated tokens, the end-of-sequence token included",
@@ -146,22 +147,27 @@ _NOTES_OWN_COLUMNS_DOC = {
 }
 
 
+# Filter columns that notes carry under another name: MedSyn's `symptoms_recall` is the symptom_recall filter's column.
+# What describes notes (the card's filter table, its text) names the notes' column, read from here.
+NOTES_RENAMED = {"symptom_recall": "symptoms_recall"}
+
+
 def _notes_schema() -> tuple[Features, dict[str, str]]:
     """NOTES_FEATURES and NOTES_COLUMNS_DOC: our columns, then the filters' (symptom_recall under MedSyn's name)."""
     features, docs = _filter_schema()
-    recall_doc = docs["symptom_recall"] + _NOTES_OWN_COLUMNS_DOC["symptoms_recall"]
+    renamed = {new: old for old, new in NOTES_RENAMED.items()}
     return (
         Features(
             {
                 **_NOTES_OWN_FEATURES,
-                "symptoms_recall": features["symptom_recall"],
-                **{k: v for k, v in features.items() if k != "symptom_recall"},
+                **{new: features[old] for new, old in renamed.items()},
+                **{k: v for k, v in features.items() if k not in NOTES_RENAMED},
             }
         ),
         {
             **_NOTES_OWN_COLUMNS_DOC,
-            "symptoms_recall": recall_doc,
-            **{k: v for k, v in docs.items() if k != "symptom_recall"},
+            **{new: docs[old] + _NOTES_OWN_COLUMNS_DOC[new] for new, old in renamed.items()},
+            **{k: v for k, v in docs.items() if k not in NOTES_RENAMED},
         },
     )
 
@@ -249,6 +255,16 @@ ASSESS_ITEM_COLUMNS_DOC = {
     "code": "3-character ICD-10 category of the note (subcodes are cut: only synthetic notes would have them)",
     "code_name": "Russian name of the category (official МКБ-10 directory)",
 }
+ASSESS_KEY_FEATURES = Features(  # key/key.jsonl: only `medsyn assess score` reads it
+    {
+        "item_id": Value("string"),
+        "origin": Value("string"),
+        "source_id": Value("string"),
+        "pair": Value("int64"),
+        "same_code": Value("bool"),
+        "n_chars": Value("int64"),
+    }
+)
 ASSESS_ANSWER_FEATURES = Features(
     {
         "item_id": Value("string"),

@@ -1,18 +1,19 @@
-"""A tiny random-init LLaMA plus a BPE tokenizer trained on our Russian corpus: the CPU stand-in for LLaMA-2-7B.
-
-Tests, the demo and `recipes/tiny/sft/config.yaml` train it; nothing is downloaded. The tokenizer and the weights
-are deterministic for given sources and seed, so two builds give the same files.
+"""Tiny LLaMA-architecture models with a BPE tokenizer trained on our Russian corpus, the CPU stand-ins for
+LLaMA-2-7B: a random-init one (`medsyn tiny-model`, the tests' fixture and the demo's fallback when no writer is
+packaged) and the packaged pretrained writer `medsyn-tiny` (`medsyn tiny-model --pretrain`), the model of the demo,
+the Space and `recipes/tiny`. Nothing is downloaded. The tokenizer and the random-init weights are deterministic for
+given sources and seed, so two builds give the same files.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.io import check_output, safe_output
+from medsyn_hf.kg.sources import jsonl_records
 from medsyn_hf.validate import check_range
 
 DEFAULT_SOURCES = Path(__file__).resolve().parents[1] / "data" / "sources"
@@ -77,14 +78,11 @@ def corpus(sources: str | Path) -> Iterator[str]:
         raise MedsynError(
             f"tiny-model sources not found: {', '.join(missing)} (pass --sources DIR, a copy of data/sources)"
         )
-    with gzip.open(sources / NOTES, "rt", encoding="utf-8") as f:
-        for line in f:
-            note = json.loads(line)
-            yield note["response"]
-            yield note["prompt"].strip()
-    with open(sources / COMPLAINTS, encoding="utf-8") as f:
-        for line in f:
-            yield json.loads(line)["symptoms"]
+    for note in jsonl_records(sources / NOTES, {"response": str, "prompt": str}):
+        yield note["response"]
+        yield note["prompt"].strip()
+    for complaint in jsonl_records(sources / COMPLAINTS, {"symptoms": str}):
+        yield complaint["symptoms"]
 
 
 def train_tokenizer(texts: Iterator[str], vocab_size: int = 8000):
@@ -189,7 +187,9 @@ def _run(args) -> None:
 def add_cli(subparsers) -> None:
     p = subparsers.add_parser(
         "tiny-model",
-        help="build the tiny random-init LLaMA + Russian BPE tokenizer used by tests, the demo and recipes/tiny",
+        description=__doc__.split("\n\n")[0].replace("\n", " "),
+        help=f"build a tiny random-init LLaMA + Russian BPE tokenizer (a test fixture; the demo's and "
+        f"recipes/tiny's model is the packaged writer {WRITER_NAME}), or with --pretrain pretrain that writer",
     )
     p.add_argument(
         "--out",

@@ -275,3 +275,31 @@ def is_hub_id(name: str) -> bool:
     except HFValidationError:
         return False
     return True
+
+
+# -- models ---------------------------------------------------------------------------------------------------------
+def check_model_path(field_name: str, name: str | None) -> None:
+    """A model or adapter that is neither an existing folder nor shaped like a Hub id cannot be found anywhere."""
+    import os
+
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if name is None or os.path.exists(name):
+        return
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise MedsynError(f"{field_name}: {name!r} not found (no such folder, and not a Hub id)") from None
+
+
+def check_model_args(args) -> None:
+    """The model named, a valid dtype (YAML skips argparse's choices), LoRA's shape in range."""
+    if not str(args.model_name_or_path or "").strip():
+        raise MedsynError("model_name_or_path: not set; give a model folder or a Hub id")
+    dtypes = next(f.metadata.get("choices") for f in dataclasses.fields(args) if f.name == "dtype")
+    if args.dtype is not None and dtypes and args.dtype not in dtypes:
+        raise MedsynError(f"dtype: {args.dtype!r} is not one of {', '.join(dtypes)}")
+    check_range("lora_r", args.lora_r, 1)
+    check_range("lora_alpha", args.lora_alpha, 1)
+    check_range("lora_dropout", args.lora_dropout, 0, 1)

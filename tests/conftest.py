@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,119 @@ def gpt_notes_sample():
 
     with gzip.open(SOURCES / "medsyn_gpt_notes" / "notes.jsonl.gz", "rt", encoding="utf-8") as f:
         return [json.loads(line) for i, line in enumerate(f) if i % 100 == 0]
+
+
+@pytest.fixture(scope="session")
+def recipe_models(tmp_path_factory):
+    """{Hub id: folder} of a tiny random model of each GPU recipe's architecture class with its family's tokenizer
+    (tests/recipe_models.py); built once, a second each."""
+    from recipe_models import FAMILIES, build_recipe_model
+
+    root = tmp_path_factory.mktemp("recipe-models")
+    return {hub_id: build_recipe_model(hub_id, root / hub_id.split("/")[1]) for hub_id in FAMILIES}
+
+
+@pytest.fixture(scope="session")
+def built_ift(tmp_path_factory):
+    """`medsyn ift build --limit 8`: the real Hub layout (seven task configs and `all`), 8 examples per task."""
+    from medsyn_hf.ift.build import build_ift
+
+    return Path(build_ift(tmp_path_factory.mktemp("built-ift") / "ift", SOURCES, limit=8)["out"])
+
+
+# -- a real browser: Selenium driving Debian's headless chromium through its chromium-driver -------------------------
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+BROWSER_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,1500",
+)
+
+
+class Browser:
+    """Selenium's Chrome driver and the few steps the page tests take: ``js`` evaluates an expression in the page,
+    ``wait`` polls one until it is truthy (saving a screenshot if it never is), ``click`` and ``type`` act on the
+    element an expression finds, as a user would."""
+
+    def __init__(self, driver, failure_png: Path):
+        self.driver, self.failure_png = driver, failure_png
+
+    def get(self, url: str) -> None:
+        self.driver.get(url)
+
+    def js(self, expression: str):
+        return self.driver.execute_script(f"return ({expression});")
+
+    def wait(self, expression: str, timeout: float = 90):
+        from selenium.common.exceptions import JavascriptException, TimeoutException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        waiter = WebDriverWait(self.driver, timeout, poll_frequency=0.25, ignored_exceptions=(JavascriptException,))
+        try:
+            return waiter.until(lambda _: self.js(expression))
+        except TimeoutException:
+            page = self.screenshot(self.failure_png)
+            raise TimeoutError(f"still false after {timeout} s: {expression} (the page: {page})") from None
+
+    def click(self, expression: str) -> None:
+        """A real click on the element ``expression`` finds (scrolled into view first)."""
+        element = self.wait(expression)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+        element.click()
+
+    def type(self, expression: str, text: str) -> None:
+        """Key input into the element, replacing its value; retyped if the page was still re-rendering it."""
+        import json
+        import time
+
+        from selenium.webdriver.common.keys import Keys
+
+        deadline = time.monotonic() + 30
+        while self.js(f"{expression}.value") != text and time.monotonic() < deadline:
+            element = self.wait(expression)
+            element.send_keys(Keys.CONTROL, "a")
+            element.send_keys(text)
+            time.sleep(0.5)
+        self.wait(f"{expression}.value == {json.dumps(text)}", timeout=1)
+
+    def screenshot(self, path: Path) -> Path:
+        """The whole page as a PNG (beyond the window's height)."""
+        import base64
+
+        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """A headless chromium driven by Selenium through Debian's chromium-driver (no driver download)."""
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    service = Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield Browser(driver, tmp_path / "failure.png")
+    finally:
+        driver.quit()
+
+
+def q(css: str) -> str:
+    """A JavaScript expression for the first element matching ``css``."""
+    import json
+
+    return f"document.querySelector({json.dumps(css)})"

@@ -143,7 +143,10 @@ def published(tmp_path_factory):
 
     with gzip.open(SYNTHETIC, "rt", encoding="utf-8") as f:
         notes = [json.loads(line) for line in f]
-    rows = [{"idx": i, "ICD-10": n["icd10"], "response": n["response"]} for i, n in enumerate(notes)]
+    rows = [
+        {"idx": i, "ICD-10": n["icd10"], "generation_model": n["generation_model"], "response": n["response"]}
+        for i, n in enumerate(notes)
+    ]
     card = DatasetCard(
         "---\nlicense: mit\nlanguage: [ru]\ntask_categories: [text-generation]\n"
         "size_categories: [n<1K]\nsource_datasets: [original]\npretty_name: notes\n---\n# notes\n"

@@ -7,15 +7,13 @@ import re
 import time
 
 import pytest
-from conftest import free_port, served, space_command
+from conftest import free_port, q, served, space_command
 from test_assess import REAL, SYNTHETIC, leaks
-from test_space_browser import CHROMIUM, Chromium, q
+from test_space_browser import tab
 
 from medsyn_hf.assess.prepare import load_items, load_key, prepare
 from medsyn_hf.assess.score import krippendorff_alpha, write_report
 from medsyn_hf.schemas import ASSESSMENT_CRITERIA
-
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
 
 # Every response body the page receives is kept for the check, read as it streams (Gradio's queue answers over one
 # long-lived event stream, fetched or an EventSource).
@@ -56,11 +54,11 @@ def progress(browser) -> str:
 
 def open_tab(browser, url: str, name: str) -> str:
     """Load the page, go to the Assess tab, sign in by name; returns the progress line."""
-    browser.send("Page.navigate", url=url)
+    browser.get(url)
     deadline = time.monotonic() + 60
     while not browser.js(f"!!{q('#assess-name textarea')}"):  # a click while the page still loads may be lost
         assert time.monotonic() < deadline, browser.screenshot(browser.failure_png)
-        browser.click("[...document.querySelectorAll('button[role=tab]')].find(b => b.innerText.trim() == 'Assess')")
+        browser.click(tab("Assess"))
         time.sleep(0.5)
     browser.type(q("#assess-name textarea"), name)
     browser.click(q("#assess-start"))
@@ -89,38 +87,33 @@ def check_responses(browser, folder) -> None:
     assert leaks(text + html, folder) == []
 
 
-def test_two_annotators_across_a_server_restart(tmp_path, tiny_model_dir):
+def test_two_annotators_across_a_server_restart(browser, tmp_path, tiny_model_dir):
     folder = tmp_path / "study"
     prepare(str(REAL), str(SYNTHETIC), 6, str(folder), seed=1)
     key, order = load_key(folder), [i["item_id"] for i in load_items(folder)]
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     cmd, env = space_command(port, tiny_model_dir, [tmp_path / "none"], tmp_path / "cache", "--assess", folder)
-    with open(tmp_path / "chromium.log", "wb") as log:
-        browser = Chromium(tmp_path / "profile", log, tmp_path / "failure.png")
-    try:
-        browser.send("Page.addScriptToEvaluateOnNewDocument", source=RECORD_RESPONSES)
-        with served(cmd, url, tmp_path / "server-1.log", env=env, cwd=tmp_path) as server:
-            assert open_tab(browser, url, "anna").startswith("anna: note 1 of 6")
-            answer_items(browser, "anna", 2, key, order)
-            check_responses(browser, folder)
-            assert open_tab(browser, url, "boris").startswith("boris: note 1 of 6")
-            answer_items(browser, "boris", 3, key, order)
-            check_responses(browser, folder)
-            server.kill()  # a crash, not a clean shutdown
-            server.wait()
-        with served(cmd, url, tmp_path / "server-2.log", env=env, cwd=tmp_path):
-            assert open_tab(browser, url, "anna").startswith("anna: note 3 of 6")  # continues where she stopped
-            answer_items(browser, "anna", 4, key, order)
-            assert "all 6 notes assessed" in progress(browser)
-            check_responses(browser, folder)
-            assert open_tab(browser, url, "boris").startswith("boris: note 4 of 6")
-            answer_items(browser, "boris", 3, key, order)
-            assert "all 6 notes assessed" in progress(browser)
-            check_responses(browser, folder)
-            browser.screenshot(tmp_path / "assess.png")
-    finally:
-        browser.close()
+    browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_RESPONSES})
+    with served(cmd, url, tmp_path / "server-1.log", env=env, cwd=tmp_path) as server:
+        assert open_tab(browser, url, "anna").startswith("anna: note 1 of 6")
+        answer_items(browser, "anna", 2, key, order)
+        check_responses(browser, folder)
+        assert open_tab(browser, url, "boris").startswith("boris: note 1 of 6")
+        answer_items(browser, "boris", 3, key, order)
+        check_responses(browser, folder)
+        server.kill()  # a crash, not a clean shutdown
+        server.wait()
+    with served(cmd, url, tmp_path / "server-2.log", env=env, cwd=tmp_path):
+        assert open_tab(browser, url, "anna").startswith("anna: note 3 of 6")  # continues where she stopped
+        answer_items(browser, "anna", 4, key, order)
+        assert "all 6 notes assessed" in progress(browser)
+        check_responses(browser, folder)
+        assert open_tab(browser, url, "boris").startswith("boris: note 4 of 6")
+        answer_items(browser, "boris", 3, key, order)
+        assert "all 6 notes assessed" in progress(browser)
+        check_responses(browser, folder)
+        browser.screenshot(tmp_path / "assess.png")
 
     for name in ("anna", "boris"):  # every answer once, in the order shown, exactly as clicked
         rows = [json.loads(line) for line in (folder / "answers" / f"{name}.jsonl").read_text().splitlines()]

@@ -12,9 +12,10 @@ from conftest import REPO, SOURCES
 
 from medsyn_hf.cli import main
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.evaluation import icd, icd_classifier
+from medsyn_hf.evaluation import icd, icd_choose, icd_classifier, icd_rule
 from medsyn_hf.evaluation.icd_data import Notes, category, load_labelled, stratified_sample, topup_sample
 from medsyn_hf.evaluation.icd_metrics import excludes_zero, icd_scores, paired_differences
+from medsyn_hf.filters import code_classifier
 
 RARE_K = 12
 
@@ -175,7 +176,7 @@ def test_tfidf_weights_are_the_vectorizers_on_the_training_notes(files):
 
     texts = [r["symptoms"] for r in files["rows"]["train"]]
     counts = icd_classifier.char_ngram_counts(texts)
-    train, evaluation = icd_classifier.tfidf(counts[:50], counts[50:80])
+    train, evaluation = code_classifier.tfidf(counts[:50], counts[50:80])
     transformer = TfidfTransformer().fit(counts[:50])
     assert abs(train - transformer.transform(counts[:50])).max() < 1e-12
     unseen = np.bincount(counts[:50].indices, minlength=counts.shape[1]) == 0
@@ -505,6 +506,141 @@ def test_transformer_classifier_on_a_tiny_model(files, tiny_model_dir):
     assert all(len(p) == 3 == len(set(p)) and set(p) <= set(real.codes) for p in predictions)
 
 
+def test_validation_scores_are_the_paired_differences_of_the_fitted_predictions(random_predictions):
+    """Scores on a subset of the notes: each cell's paired difference to real only, and any two cells' difference,
+    are paired_differences on those notes (same bootstrap seed and confidence), the scores their means over seeds."""
+    predictions, references, codes = random_predictions
+    rng = random.Random(1)
+    shuffled = [[rng.sample(p, len(p)) for p in predictions] for _ in range(2)]
+    fitted = [
+        {"candidate": None, "view": None, "topup": 0, "topup_applied": 0, "train_synthetic": {0: 0, 1: 0}},
+        {"candidate": "a", "view": "head", "topup": 8, "topup_applied": 6, "train_synthetic": {0: 10, 1: 12}},
+    ]
+    fitted[0]["predictions"] = {0: predictions, 1: predictions}
+    fitted[1]["predictions"] = {0: shuffled[0], 1: shuffled[1]}
+    subset = np.arange(0, len(references), 3)
+    scores = icd_choose.Scores(fitted, references, codes[6:], 300, 7, subset=subset)
+    cells = scores.cells()
+    on = [references[i] for i in subset]
+    expected = paired_differences(
+        [[predictions[i] for i in subset]] * 2, [[s[i] for i in subset] for s in shuffled], on, codes[6:], 300, seed=7
+    )
+    assert cells[1]["paired_diff"] == expected and "paired_diff" not in cells[0]
+    assert cells[1]["size"] == 11 and cells[0]["size"] == 0
+    assert cells[1]["acc1"] == pytest.approx(
+        np.mean([icd_scores([s[i] for i in subset], on, n_bootstrap=0)["acc1"] for s in shuffled])
+    )
+    assert scores.paired(1, 0)["acc1"]["diff"] == pytest.approx(-expected["acc1"]["diff"])
+
+
+def test_pool_counts_each_note_once_and_fits_each_training_set_once(files):
+    """A candidate holding a note twice and another holding the same notes: one pool row per distinct note, a
+    duplicate drawn twice is trained on twice, and a training set met again is not refitted."""
+    real = load_labelled(files["paths"]["train"], "symptoms", "code")
+    synthetic = load_labelled(files["paths"]["synthetic"], "response", "icd10")
+    twice = Notes(synthetic.texts + synthetic.texts[:1], synthetic.codes + synthetic.codes[:1])
+    held = Notes(real.texts[::5], real.codes[::5])
+    pool = icd_choose.Pool(real, held, {"a": synthetic, "b": twice}, ["complaint"], [])
+    rows_a, _ = pool.blocks["a", "complaint"]
+    rows_b, codes_b = pool.blocks["b", "complaint"]
+    assert len(pool.experiment.synthetic.codes) == len(rows_a) == len(set(rows_a.tolist())) < len(rows_b)
+    assert rows_b.tolist() == rows_a.tolist() + rows_a[:1].tolist()
+    first = pool.predict(rows_b[[0, -1]], seed=0)  # the same note twice
+    assert pool.fits == 1 and len(first) == len(held.codes)
+    assert pool.predict(rows_a[[0, 0]], seed=1) is first and pool.fits == 1  # same rows, another seed: no refit
+    pool.predict(rows_a[[0]], seed=0)
+    assert pool.fits == 2  # the note once is another training set
+
+
+def choose_argv(paths, *extra):
+    common = ["--choose-on-train", "--rare-k", RARE_K, "--synthetic-views", "complaint", "--topups", "15,30"]
+    return ["eval", "icd", "--train", paths["train"], "--eval", paths["eval"], *common, "--seeds", "0,1", *extra]
+
+
+def test_choose_on_train_chooses_on_validation_only_and_reports_once(files, capsys, tmp_path):
+    """Two candidates: the GPT notes, and the same notes with every code moved to another code of the set. On a
+    split of train: the cells, K scaled to the fit part, the rule's choice; then the report on --eval. Re-running on
+    the split it wrote (--train fit.jsonl --validation validation.jsonl) with a different --eval gives the very same
+    cells and choice: nothing of --eval enters the choice."""
+    paths, rows, codes = files["paths"], files["rows"], sorted(files["codes"])
+    moved = {code: codes[(i + 1) % len(codes)] for i, code in enumerate(codes)}
+    wrong = [{**n, "icd10": moved[category(n["icd10"])]} for n in rows["synthetic"] if category(n["icd10"]) in moved]
+    wrong_path = write_jsonl(tmp_path / "wrong.jsonl", wrong)
+    out = tmp_path / "choice"
+    argv = choose_argv(paths, "--synthetic", f"gpt={paths['synthetic']}", "--synthetic", f"wrong={wrong_path}")
+    code, text, _ = cli([*argv, "--out", out], capsys)
+    assert code == 0 and "Chosen: " in text and "Reported once on --eval" in text
+    result = json.loads((out / "choice.json").read_text(encoding="utf-8"))
+    summary = result["choose_on_train"]
+    real = Counter(r["code"] for r in rows["train"])
+    held = {c: round(0.2 * n) for c, n in real.items()}  # stratified: 20 % of each code's notes
+    assert summary["validation_notes"] == sum(held.values()) and summary["fit_notes"] == len(rows["train"]) - sum(
+        held.values()
+    )
+    fit = Counter(json.loads(line)["code"] for line in (out / "fit.jsonl").read_text(encoding="utf-8").splitlines())
+    validation = [json.loads(line) for line in (out / "validation.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert fit + Counter(r["code"] for r in validation) == real and Counter(r["code"] for r in validation) == held
+    cells = summary["cells"]
+    assert [(c["candidate"], c["topup"]) for c in cells] == [
+        (None, 0),
+        ("gpt", 15),
+        ("gpt", 30),
+        ("wrong", 15),
+        ("wrong", 30),
+    ]
+    share = summary["fit_notes"] / len(rows["train"])
+    available = {
+        "gpt": Counter(category(n["icd10"]) for n in rows["synthetic"]),
+        "wrong": Counter(n["icd10"] for n in wrong),
+    }
+    for cell in cells[1:]:
+        applied = round(cell["topup"] * share)
+        assert cell["topup_applied"] == applied
+        notes = available[cell["candidate"]]
+        assert cell["train_synthetic"] == sum(min(notes[c], max(0, applied - fit[c])) for c in real)
+    # the choice is the rule's on the cells as written
+    decision = icd_rule.choose(cells, summary["rule"], summary["choose_by"], summary["max_acc1_drop"])
+    assert [c["chosen"] for c in cells] == [i == decision["chosen"] for i in range(len(cells))]
+    chosen = cells[decision["chosen"]]
+    assert summary["chosen"] == {k: chosen[k] for k in ("candidate", "view", "topup", "topup_applied")}
+    # the report: `eval icd` on all of train with the chosen configuration
+    assert result["topup"] == chosen["topup"] and result["n"] == len(rows["eval"])
+    assert result["real_only"]["train_real"] == len(rows["train"])
+    if chosen["candidate"]:
+        assert result["view"] == "complaint" and result["upsampled"]["train_synthetic"] == sum(
+            min(available[chosen["candidate"]][c], max(0, chosen["topup"] - n)) for c, n in real.items()
+        )
+    code, help_text, _ = cli(["eval", "icd", "--help"], capsys)  # every key of choose_on_train is documented there
+    keys = [*summary, *cells[1], *cells[1]["verdict"], *summary["chosen"]]
+    assert code == 0 and [key for key in keys if key not in help_text] == []
+    table = (out / "choice.md").read_text(encoding="utf-8")
+    assert table.count("\n| ") == 1 + len(cells) and "**chosen**" in table and "--split-only" in table
+    # the written split, given back, with another --eval: the same cells, the same choice
+    other_eval = write_jsonl(tmp_path / "other_eval.jsonl", rows["eval"][::2])
+    again = [
+        *argv[:2],
+        "--train",
+        out / "fit.jsonl",
+        "--eval",
+        other_eval,
+        "--validation",
+        out / "validation.jsonl",
+        *argv[6:],
+        "--json",
+    ]
+    code, line, _ = cli(again, capsys)
+    repeated = json.loads(line)
+    assert code == 0 and repeated["n"] == len(rows["eval"][::2])
+    assert repeated["choose_on_train"]["cells"] == cells and repeated["choose_on_train"]["split_seed"] is None
+    # --split-only writes that same split and nothing else
+    code, _, _ = cli([*argv, "--split-only", "--out", tmp_path / "split"], capsys)
+    assert code == 0 and sorted(p.name for p in (tmp_path / "split").iterdir() if not p.name.startswith(".")) == [
+        "fit.jsonl",
+        "validation.jsonl",
+    ]
+    assert (tmp_path / "split" / "validation.jsonl").read_bytes() == (out / "validation.jsonl").read_bytes()
+
+
 @pytest.mark.parametrize(
     "case, message",
     [
@@ -523,6 +659,17 @@ def test_transformer_classifier_on_a_tiny_model(files, tiny_model_dir):
         ("empty_synthetic", "no rows"),
         ("no_synthetic_text_column", "no column 'response'"),
         ("bad_view", "invalid choice"),
+        ("empty_candidate_path", "--synthetic gpt=: no path after the name"),
+        ("several_candidates_without_choosing", "several --synthetic candidates are chosen between with --choose"),
+        ("choose_option_without_choosing", "--choice-rule needs --choose-on-train"),
+        ("choose_without_synthetic", "--choose-on-train needs at least one --synthetic candidate"),
+        ("choose_same_name_twice", "--synthetic gpt: given twice"),
+        ("choose_in_grid", "not with --grid, --synthetic-fraction or --real-fraction"),
+        ("choose_bad_views", "allowed views are head, complaint, full"),
+        ("choose_without_bootstrap", "--choice-rule one-se needs the bootstrap's standard errors"),
+        ("choose_bad_fraction", "--validation-fraction 1.5: must lie strictly between 0 and 1"),
+        ("choose_candidate_without_known_codes", "--synthetic other: no synthetic note has a code"),
+        ("split_only_without_out", "--split-only writes the split into --out"),
     ],
 )
 def test_bad_input_is_one_clear_line(files, capsys, tmp_path, case, message):
@@ -559,6 +706,30 @@ def test_bad_input_is_one_clear_line(files, capsys, tmp_path, case, message):
         extra = ["--synthetic", write_jsonl(tmp_path / "s.jsonl", [{"icd10": "J06", "text": "кашель"}])]
     elif case == "bad_view":
         extra = ["--synthetic", paths["synthetic"], "--synthetic-view", "summary"]
+    elif case == "empty_candidate_path":
+        extra = ["--synthetic", "gpt="]
+    elif case == "several_candidates_without_choosing":
+        extra = ["--synthetic", f"a={paths['synthetic']}", "--synthetic", f"b={paths['synthetic']}"]
+    elif case == "choose_option_without_choosing":
+        extra = ["--synthetic", paths["synthetic"], "--choice-rule", "largest"]
+    elif case.startswith("choose_") or case.startswith("split_"):
+        gpt = f"gpt={paths['synthetic']}"
+        extra = ["--choose-on-train", "--out", tmp_path / "grid"] + {
+            "choose_without_synthetic": [],
+            "choose_same_name_twice": ["--synthetic", gpt, "--synthetic", gpt],
+            "choose_in_grid": ["--synthetic", gpt, "--grid"],
+            "choose_bad_views": ["--synthetic", gpt, "--synthetic-views", "head,summary"],
+            "choose_without_bootstrap": ["--synthetic", gpt],
+            "choose_bad_fraction": ["--synthetic", gpt, "--choice-rule", "largest", "--validation-fraction", 1.5],
+            "choose_candidate_without_known_codes": [
+                *("--synthetic", gpt, "--synthetic", f"other={tmp_path / 's.jsonl'}", "--choice-rule", "largest"),
+            ],
+            "split_only_without_out": ["--split-only"],
+        }[case]
+        if case == "choose_candidate_without_known_codes":
+            write_jsonl(tmp_path / "s.jsonl", [{"icd10": "Z99.1", "response": "текст"}])
+        if case == "split_only_without_out":
+            extra = extra[:1] + extra[3:]
     code, out, err = cli(["eval", "icd", "--train", train, "--eval", evaluation, "--bootstrap", 0, *extra], capsys)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and re.match(r"medsyn( eval icd)?: error: ", err) and message in err

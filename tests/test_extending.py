@@ -75,7 +75,9 @@ def test_toy_filter_adds_its_column_reason_and_threshold(toy_filter):
     assert [r["n_exclamations"] for r in out] == [0, 4, 9, 4]
     assert [r["filter_reason"] for r in out] == ["", "too_excited", "too_excited", "too_short,too_excited"]
     assert [r["keep"] for r in out] == [True, False, False, False]
-    assert list(out[0])[-4:] == ["n_exclamations", "is_duplicate", "keep", "filter_reason"]  # after the built-ins'
+    set_columns = ["real_run", "label_rank", "realism", "is_duplicate", "selection_rank", "plan_need"]
+    # after the built-ins' note columns; set filters' columns come after every note filter's
+    assert list(out[0])[-9:] == ["n_exclamations", *set_columns, "keep", "filter_reason"]
     looser = apply_filters(out, FilterConfig(max_exclamations=5))  # its threshold, re-filtered
     assert [r["filter_reason"] for r in looser] == ["", "", "too_excited", "too_short"]
 
@@ -116,7 +118,9 @@ def test_toy_filter_in_a_generation_run_and_its_card(toy_filter, tiny_model_dir,
     assert "| `n_exclamations` | exclamation marks in the note |" in card
     from medsyn_hf.filters import REGISTRY
 
-    assert all(f"| {name} | {f.description()} |" in card for name, f in REGISTRY.items())  # the built-ins too
+    # the built-ins too; the LLM judge's, whose `judge_score` these notes lack, as not applied
+    assert all(f"| {name} | {f.description()} |" in card for name, f in REGISTRY.items() if not f.reads)
+    assert "Not applied, the notes lacking the columns they read: judge_score." in card
 
 
 def test_a_filter_cannot_take_another_filters_names():

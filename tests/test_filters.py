@@ -274,8 +274,13 @@ def test_the_registry_orders_columns_reasons_and_thresholds():
         "length",
         "language",
         "pii_scrub",
+        "patient_consistency",
+        "real_copy",
+        "label_consistency",
+        "realism",
         "near_duplicates",
         "judge_score",
+        "plan_quota",
     ]
     assert (
         list(FILTER_FEATURES)
@@ -288,7 +293,14 @@ def test_the_registry_orders_columns_reasons_and_thresholds():
             "n_words",
             "cyrillic_share",
             "pii_found",
+            "age_gap",
+            "stated_sex",
+            "real_run",
+            "label_rank",
+            "realism",
             "is_duplicate",
+            "selection_rank",
+            "plan_need",
             "keep",
             "filter_reason",
         ]
@@ -299,8 +311,14 @@ def test_the_registry_orders_columns_reasons_and_thresholds():
         "too_short",
         "too_long",
         "not_russian",
+        "age_mismatch",
+        "sex_mismatch",
+        "real_copy",
+        "label",
+        "unrealistic",
         "duplicate",
         "judge",
+        "over_quota",
     ]
     assert dataclasses.asdict(FilterConfig()) == {
         "min_symptom_recall": 0.5,
@@ -311,8 +329,16 @@ def test_the_registry_orders_columns_reasons_and_thresholds():
         "max_words": 1000,
         "min_cyrillic_share": 0.9,
         "scrub_pii": True,
+        "max_age_gap": 2,
+        "check_sex": True,
+        "real_run_limit": 10,
+        "label_top_k": None,
+        "selection_view": "complaint",
+        "min_realism": None,
+        "realism_folds": 5,
         "dedup_threshold": 0.8,
         "min_judge_score": None,
+        "keep_best": True,
     }
     assert all(f.metadata["help"] for f in dataclasses.fields(FilterConfig))
 
@@ -336,8 +362,14 @@ def test_note_scores_are_the_columns_apply_filters_writes(notes):
     out = apply_filters(rows, config)
     for row, filtered in zip(rows, out):
         scores = note_scores(row["response"], row["symptoms"], row["example"], config)
-        assert list(scores) == ["symptom_recall", "copy_ratio", "copy_span", "n_chars", "n_words", "cyrillic_share"]
-        assert scores == pytest.approx({k: filtered[k] for k in scores}, rel=1e-6)  # the column is float32
+        assert list(scores) == [
+            *("symptom_recall", "copy_ratio", "copy_span", "n_chars", "n_words", "cyrillic_share"),
+            *("age_gap", "stated_sex"),
+        ]
+        floats = [k for k, v in scores.items() if isinstance(v, float)]
+        assert {k: scores[k] for k in floats} == pytest.approx({k: filtered[k] for k in floats}, rel=1e-6)  # float32
+        others = [k for k in scores if k not in floats]
+        assert {k: scores[k] for k in others} == {k: filtered[k] for k in others}
     # a note that is its own example: all its 5-grams but those made only of its prompted symptoms' words
     assert out[0]["copy_ratio"] == pytest.approx(
         copy_ratio(rows[0]["response"], rows[0]["example"], 5, rows[0]["symptoms"])

@@ -197,16 +197,18 @@ def test_recipes_parse(config):
 
     script, gen, model = parse_args(["--config", str(config)], make_parser())
     filter_config(script.filters)  # thresholds name real FilterConfig fields
-    if gen.backend == "openai":  # a server holds the (merged) model: no adapter, the requests name it
-        assert gen.base_url and gen.served_model_name and model.adapter_name_or_path is None
-        assert gen.extra_body == {"top_k": 50} and gen.concurrency >= 64
+    if gen.backend == "openai":  # vLLM serves the base model with the SFT adapter, named by served_model_name
+        assert gen.base_url and gen.served_model_name and model.adapter_name_or_path
+        assert gen.extra_body["top_k"] == 50 and gen.concurrency >= 64
     else:
-        assert gen.batch_size <= script.shard_size  # batches never span shards
-        assert (model.adapter_name_or_path is not None) == ("llama-2-7b" in str(config))
+        assert (model.adapter_name_or_path is not None) == (config.parts[-3] != "tiny")  # GPU recipes: + adapter
 
 
 def test_two_processes_write_the_same_notes_as_one(tmp_path, tiny_model_dir):
-    config = write_config(tmp_path / "c.yaml", tiny_model_dir, tmp_path / "two", num_priors=32)
+    # the CPU loop plans batches over groups of 16 x batch_size priors: 12 shards of 4 in groups of 8 and 4 shards
+    config = write_config(
+        tmp_path / "c.yaml", tiny_model_dir, tmp_path / "two", num_priors=48, shard_size=4, batch_size=2
+    )
     launch = [
         sys.executable,
         "-m",
@@ -227,7 +229,7 @@ def test_two_processes_write_the_same_notes_as_one(tmp_path, tiny_model_dir):
     ]
     two = subprocess.run(launch, capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600)
     assert two.returncode == 0, two.stderr[-3000:]
-    assert "4 shards, 2 to do on process 0/2" in two.stderr and "4 shards, 2 to do on process 1/2" in two.stderr
+    assert "12 shards, 8 to do on process 0/2" in two.stderr and "12 shards, 4 to do on process 1/2" in two.stderr
     one = run_inprocess(config, "--output_dir", str(tmp_path / "one"))
     two_dir = tmp_path / "two" / os.path.basename(one["run_dir"])
     assert notes_table(two_dir) == notes_table(one["run_dir"])

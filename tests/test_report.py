@@ -53,7 +53,13 @@ def run_report(tmp_path, synthetic_rows, real_rows, *extra):
 
 
 def test_identical_sets_are_indistinguishable_and_at_distance_zero(tmp_path, real_rows, capsys):
-    report, out = run_report(tmp_path, as_synthetic(real_rows), real_rows)
+    """Only with --allow-overlap (without it the same notes on both sides are refused: tests/test_bad_inputs.py), and
+    then the report's header says the figures compare a set with itself."""
+    report, out = run_report(tmp_path, as_synthetic(real_rows), real_rows, "--allow-overlap")
+    n = len({" ".join(r["symptoms"].split()) for r in real_rows})
+    real, synthetic = tmp_path / "real.jsonl", tmp_path / "synthetic.jsonl"
+    assert report["warnings"] == [f"real ({real}) and synthetic ({synthetic}) share {n} of {n} distinct notes"]
+    assert "> **Warning: real (" in (out / "report.md").read_text(encoding="utf-8").split("| measure")[0]
     fidelity, privacy = report["fidelity"], report["privacy"]
     assert 0.4 < fidelity["auc"] < 0.6 and fidelity["auc_ci"][0] <= 0.5 <= fidelity["auc_ci"][1]
     assert privacy["dcr"]["zero"]["synthetic"] == 1.0 and privacy["dcr"]["synthetic"]["median"] == 0.0
@@ -114,7 +120,7 @@ def test_utility_compares_real_only_with_a_topup(tmp_path, top_rows):
 
 
 def test_longest_common_runs_match_a_pairwise_search():
-    from medsyn_hf.evaluation.ngrams import longest_common_runs, tokenize
+    from medsyn_hf.filters.ngrams import longest_common_runs, tokenize
     from medsyn_hf.normalize import words
 
     rng = random.Random(0)
@@ -166,7 +172,7 @@ def test_diversity_figures():
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, real_rows, capsys, case, message):
     real = write_jsonl(tmp_path / "real.jsonl", real_rows)
-    synthetic_rows = as_synthetic(real_rows[:20])
+    synthetic_rows = as_synthetic(real_rows[:20], lambda t: t.lower().translate(DISJOINT))  # other notes
     extra = []
     if case == "no-common-codes":
         synthetic_rows = [{**row, "icd10": "Z99"} for row in synthetic_rows]
@@ -246,6 +252,9 @@ def test_publish_report_puts_the_table_and_plots_into_the_card(tmp_path, tiny_mo
 
     assert medsyn(["publish", str(run), "--out", str(tmp_path / "other"), "--report", str(tmp_path)]) == 2
     assert "not a report folder" in capsys.readouterr().err
-    assert medsyn(["eval", "report", str(real), "--real", str(real), "--out", str(tmp_path / "of-real")]) == 0
+    assert medsyn(["eval", "report", str(real), "--real", str(real), "--out", str(tmp_path / "of-real")]) == 2
+    assert "same data" in capsys.readouterr().err
+    of_real = ["eval", "report", str(real), "--real", str(real), "--out", str(tmp_path / "of-real"), "--allow-overlap"]
+    assert medsyn(of_real) == 0
     assert medsyn(["publish", str(run), "--out", str(tmp_path / "other"), "--report", str(tmp_path / "of-real")]) == 2
     assert f"made on {len(relabelled)} notes" in capsys.readouterr().err and not (tmp_path / "other").exists()

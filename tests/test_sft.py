@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,21 @@ def recipe(tmp_path, tiny_model_dir, ift_dir, name="config.yaml", **changes):
 def run(config_path, *overrides):
     from medsyn_hf.training.sft import main, parse_args
 
-    return main(*parse_args(["--config", str(config_path), *overrides]))
+    argv = ["--config", str(config_path), *overrides]
+    return main(*parse_args(argv), argv=argv)
+
+
+def run_quick_start(card: str, folder, monkeypatch) -> str:
+    """The card's quick start, run from the folder's parent (its `model_id` is the folder's name): the note."""
+    import contextlib
+    import io
+
+    code = re.search(r"## Quick start\n\n```python\n(.*?)```", card, re.S).group(1)
+    monkeypatch.chdir(folder.parent)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "quick_start", "exec"), {})
+    return out.getvalue().strip()
 
 
 def trainer_state(path):
@@ -67,7 +82,7 @@ def test_prompt_is_masked_and_eos_is_a_label(tmp_path, tiny_model_dir, ift_dir):
         assert all(label == -100 for i, label in enumerate(labels) if ids[i] == tok.pad_token_id)
 
 
-def test_loss_decreases_and_the_run_is_saved_with_a_card(tmp_path, tiny_model_dir, ift_dir):
+def test_loss_decreases_and_the_run_is_saved_with_a_card(tmp_path, tiny_model_dir, ift_dir, monkeypatch):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     metrics = run(recipe(tmp_path, tiny_model_dir, ift_dir, max_steps=16, warmup_steps=2, learning_rate=3e-3))
@@ -81,14 +96,23 @@ def test_loss_decreases_and_the_run_is_saved_with_a_card(tmp_path, tiny_model_di
     assert model.generation_config.eos_token_id == tok.eos_token_id  # generation stops where training taught
     card = (out / "README.md").read_text(encoding="utf-8")
     for fact in (
-        str(tiny_model_dir),
+        f"`{tiny_model_dir.name}` fine-tuned",  # the base by its name
         "note_writing",
         "learning_rate",
         "| `0.003` |",
         "Intended use",
         "full fine-tuning",
+        "medsyn sft --config recipe.yaml",
+        "@inproceedings{kumichev2024medsyn,",
     ):
         assert fact in card, fact
+    assert str(tmp_path) not in card and "/tmp" not in card  # no path of the training machine
+    recipe_text = (out / "recipe.yaml").read_text(encoding="utf-8")  # the recipe, beside the weights
+    assert "learning_rate: 0.003" in recipe_text and str(tmp_path) not in recipe_text
+    prompt = re.search(r"into this prompt.*?```text\n(.*?)\n```", card, re.S).group(1)
+    assert prompt.startswith("<s><|im_start|>system\n") and prompt.endswith("<|im_start|>assistant\n")
+    assert "Жалобы: боль в горле, насморк, кашель." in prompt
+    assert run_quick_start(card, out, monkeypatch)  # load, prompt, generate: a note comes out
 
 
 def test_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_model_dir, ift_dir):
@@ -109,7 +133,7 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, tiny_model_d
     assert [e["step"] for e in final["log_history"] if "loss" in e] == [1, 2, 3]  # steps 1-2 not redone
 
 
-def test_lora_on_packed_rows_saves_adapter_and_merged_model(tmp_path, tiny_model_dir, ift_dir):
+def test_lora_on_packed_rows_saves_adapter_and_merged_model(tmp_path, tiny_model_dir, ift_dir, monkeypatch):
     """The 7B recipes' shape in miniature: LoRA on q,k,v,o over padding-free packed rows (sdpa_varlen, here on CPU)."""
     from transformers import AutoModelForCausalLM
 
@@ -138,7 +162,9 @@ def test_lora_on_packed_rows_saves_adapter_and_merged_model(tmp_path, tiny_model
     assert not any("lora" in name for name in merged.state_dict())
     q_merged, q_base = merged.model.layers[0].self_attn.q_proj.weight, base.model.layers[0].self_attn.q_proj.weight
     assert q_merged.shape == q_base.shape and not q_merged.equal(q_base)  # the adapter is in the weights
-    assert "LoRA" in (out / "README.md").read_text(encoding="utf-8")
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "LoRA" in card and "AutoPeftModelForCausalLM.from_pretrained(model_id)" in card
+    assert run_quick_start(card, out, monkeypatch)  # the adapter loads its base and writes
 
 
 def test_mixture_weights_subsample_and_upsample(tiny_model_dir, ift_dir):
@@ -163,6 +189,8 @@ def test_mixture_weights_subsample_and_upsample(tiny_model_dir, ift_dir):
         ({"dataset_name": "/nonexistent/ift"}, "is neither a local folder nor a reachable Hub dataset"),
         ({"datasets": [{"path": "outputs/ift", "name": "note_writing", "wieght": 1}]}, "unknown key(s) ['wieght']"),
         ({"dataset_config": "no_such_task"}, "cannot load dataset"),
+        ({"use_peft": True, "lora_target_modules": ["q_proj", "dense"]}, "lora_target_modules: ['dense'] not in"),
+        ({"pad_token": "<|no_such_pad|>"}, "pad_token: '<|no_such_pad|>' is not in the tokenizer's vocabulary"),
     ],
 )
 def test_bad_config_is_one_line_error(tmp_path, tiny_model_dir, ift_dir, capsys, changes, message):
@@ -184,38 +212,34 @@ def test_a_max_length_that_leaves_no_rows_is_one_line_error(tmp_path, tiny_model
 
 
 @pytest.mark.parametrize("config", sorted((REPO / "recipes").glob("*/sft/config*.yaml")), ids=lambda p: p.parts[-3])
-def test_recipes_parse(config):
+def test_recipes_parse_and_dataset_name_overrides_their_data(config):
+    """One dataset is `dataset_name` (+ `dataset_config`), so `--dataset_name DIR` points a recipe elsewhere under
+    both launchers (TRL would ignore it next to a `datasets:` mixture)."""
     from medsyn_hf.training.sft import parse_args
 
     script_args, training_args, model_args = parse_args(["--config", str(config), "--use_cpu", "true"])
     assert training_args.completion_only_loss and training_args.max_length
-    assert (script_args.datasets[0].name if script_args.datasets else script_args.dataset_config) == "note_writing"
+    assert not script_args.datasets and script_args.dataset_name == "outputs/ift"
     if "lora" in config.name:
+        assert script_args.dataset_config == "all"  # every task of `medsyn ift build`
         assert (model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout) == (16, 16, 0.05)
         assert sorted(model_args.lora_target_modules) == ["k_proj", "o_proj", "q_proj", "v_proj"]
+    else:
+        assert script_args.dataset_config == "note_writing"
+    moved, *_ = parse_args(["--config", str(config), "--use_cpu", "true", "--dataset_name", "runs/my-ift"])
+    assert moved.dataset_name == "runs/my-ift"
 
 
-def test_recipes_read_the_real_instruction_dataset(tmp_path, tiny_model_dir):
-    """Every recipe's mixture names configs that `medsyn ift build` writes, and its rows tokenise for SFT."""
-    from medsyn_hf.ift.build import build_ift
-    from medsyn_hf.training.configs import ScriptArguments
+def test_recipes_read_the_real_instruction_dataset(tmp_path, tiny_model_dir, built_ift):
+    """Every recipe's dataset config is one `medsyn ift build` writes, and its rows tokenise for SFT."""
     from medsyn_hf.training.data import get_dataset
     from medsyn_hf.training.sft import build_trainer, parse_args
 
-    ift = build_ift(tmp_path / "ift", limit=20)["out"]
+    ift = str(built_ift)
     for config in sorted((REPO / "recipes").glob("*/sft/config*.yaml")):
-        values = yaml.safe_load(config.read_text(encoding="utf-8"))  # the mixture's paths pointed at the build
-        copy = tmp_path / f"{config.parts[-3]}.yaml"
-        copy.write_text(
-            yaml.safe_dump(values | {"datasets": [d | {"path": ift} for d in values.get("datasets", [])]}),
-            encoding="utf-8",
-        )
-        script_args, _, _ = parse_args(["--config", str(copy), "--dataset_name", ift, "--use_cpu", "true"])
-        for source in [[d] for d in script_args.datasets] or [[]]:  # each source alone has rows
-            data, _ = get_dataset(
-                ScriptArguments(dataset_name=ift, dataset_config=script_args.dataset_config, datasets=source)
-            )
-            assert len(data["train"]) > 0, (config, source)
+        script_args, _, _ = parse_args(["--config", str(config), "--dataset_name", ift, "--use_cpu", "true"])
+        data, _ = get_dataset(script_args)
+        assert len(data["train"]) > 0, config
     tiny = yaml.safe_load(TINY_RECIPE.read_text(encoding="utf-8"))
     config = recipe(tmp_path, tiny_model_dir, ift, max_length=tiny["max_length"])
     trainer, _ = build_trainer(*parse_args(["--config", str(config)]))
@@ -289,3 +313,71 @@ def test_sdpa_varlen_keeps_packed_documents_apart(tiny_model_dir):
     ).logits[0]
     alone = torch.cat([model(input_ids=d[None], use_cache=False).logits[0] for d in docs])
     torch.testing.assert_close(packed, alone, atol=2e-2 if device == "cuda" else 1e-5, rtol=0)
+
+
+PAD_EQ_EOS = "pad = eos"  # a tokenizer that pads with its eos and reserves nothing else (many fine-tunes do)
+
+
+def family_folder(tmp_path, recipe_models, family: str):
+    """A model folder whose tokenizer is `family`'s (tests/recipe_models.py), or, for PAD_EQ_EOS, the Qwen2.5
+    stand-in with a tokenizer whose pad is its eos and whose vocabulary has no other candidate."""
+    from recipe_models import FAMILIES, Family, chat_template, family_tokenizer
+
+    if family != PAD_EQ_EOS:
+        return recipe_models[family]
+    folder = tmp_path / "pad-eq-eos"
+    shutil.copytree(recipe_models["Qwen/Qwen2.5-7B-Instruct"], folder)
+    qwen = FAMILIES["Qwen/Qwen2.5-7B-Instruct"]
+    own = Family(bos=None, eos="<|im_end|>", pad="<|im_end|>", specials=("<|im_start|>",))
+    tokenizer = family_tokenizer(own, chat_template(qwen.template))
+    (folder / "tokenizer.json").unlink()
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("family", "pad", "why"),
+    [
+        ("meta-llama/Llama-3.1-8B-Instruct", "<|finetune_right_pad_id|>", "RESERVED_PAD"),  # no pad, no unk
+        ("meta-llama/Llama-2-7b-hf", "<unk>", "RESERVED_PAD"),  # no pad; unk, LLaMA-2's convention
+        ("Qwen/Qwen3-8B", "<|endoftext|>", "OWN_PAD"),  # its own pad, distinct from eos
+        (PAD_EQ_EOS, "<|im_end|>", "EOS_PAD"),  # nothing else: eos, padding masked by position
+    ],
+)
+def test_pad_token_rule_accepts_every_family_and_logs_its_choice(tmp_path, recipe_models, caplog, family, pad, why):
+    import logging
+
+    from medsyn_hf.training import sft
+    from medsyn_hf.training.configs import ModelConfig, SFTConfig
+
+    folder = family_folder(tmp_path, recipe_models, family)
+    model_args = ModelConfig(model_name_or_path=str(folder))
+    training_args = SFTConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False)
+    with caplog.at_level(logging.INFO, logger="medsyn_hf"):
+        tokenizer = sft.get_tokenizer(model_args, training_args)
+    assert tokenizer.pad_token == pad
+    logged = [r for r in caplog.records if r.getMessage().startswith("pad token ")]
+    assert len(logged) == 1 and pad in logged[0].getMessage() and getattr(sft, why) in logged[0].getMessage()
+    substitute = why in ("RESERVED_PAD", "EOS_PAD")  # visible at the default (warning) level
+    assert logged[0].levelno == (logging.WARNING if substitute else logging.INFO)
+    # the config's pad_token comes first, whatever the tokenizer has
+    assert sft.choose_pad_token(tokenizer, tokenizer.eos_token) == (tokenizer.eos_token, sft.CONFIG_PAD)
+
+
+def test_padding_with_eos_keeps_eos_a_label(tmp_path, recipe_models, ift_dir):
+    """With pad = eos (TRL's fallback), padded positions are masked by position, so every row still learns to end
+    with eos."""
+    from medsyn_hf.training.sft import build_trainer, parse_args
+
+    folder = family_folder(tmp_path, recipe_models, PAD_EQ_EOS)
+    config = recipe(tmp_path, folder, ift_dir, dataset_config="complaint_to_icd", max_length=512)
+    trainer, _ = build_trainer(*parse_args(["--config", str(config)]))
+    tok = trainer.processing_class
+    assert tok.pad_token_id == tok.eos_token_id
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    assert (batch["attention_mask"] == 0).any()  # rows of different lengths: some padding to check
+    for labels, mask in zip(batch["labels"].tolist(), batch["attention_mask"].tolist()):
+        assert all(label == -100 for label, m in zip(labels, mask) if m == 0)  # padding: no loss
+        target = [label for label in labels if label != -100]
+        assert target.count(tok.eos_token_id) == 1  # the note's end is a label (ChatML's "\n" after it too)
+        assert not tok.decode(target[target.index(tok.eos_token_id) + 1 :]).strip()

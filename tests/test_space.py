@@ -30,7 +30,7 @@ def app():
 
 @pytest.fixture(scope="module")
 def config(app, space_data, tiny_model_dir):
-    return app.Config.make([space_data], tiny_model_dir)
+    return app.Config.make([space_data], tiny_model_dir, hub_datasets=(browse.HUB_EXAMPLE,))
 
 
 def error_of(app, fn, *args) -> str:
@@ -230,6 +230,27 @@ def test_browse_filters_a_published_dataset_by_code(app, config, space_data, kg)
     assert "unknown ICD-10 code" in error_of(app, browse.browse, config, folder, "all", "ZZZ", 10)
 
 
+def test_a_hub_dataset_is_one_line_offline_and_local_names_stay_local(app, config, space_data, tmp_path):
+    """The Datasets tab reads a Hub dataset id when online (on a Space); offline (this session) it says so in one
+    line. A folder's public name shaped like a Hub id (`space-data/published`) stays a local folder."""
+    from medsyn_hf.space import ui
+
+    hub = browse.HUB_EXAMPLE
+    for handler, args in ((browse.browse, (config, hub, "default", "", 10)), (ui.configs, (config, hub))):
+        message = error_of(app, handler, *args)
+        assert message.startswith(f"{hub}: a Hub dataset, and this app runs offline (HF_HUB_OFFLINE=1")
+        assert "\n" not in message
+    # online, a Hub id is read by medsyn_hf.data's one loader (which reads a folder alike): every split, tagged
+    table = browse.read_hub(str(space_data / "published"), "all")
+    assert table.num_rows == 24 and set(table["split"].to_pylist()) == {"train"} and "code" in table.column_names
+    assert browse.hub_id(config, f"{space_data.name}/published") is None
+    assert browse.dataset_configs(config, f"{space_data.name}/published") == ["J06", "K29", "all"]
+    assert ui.folders(config).choices[-1] == (hub, hub)  # offered besides the local folders (the card's datasets)
+    card = tmp_path / "README.md"
+    card.write_text("---\ntitle: x\ndatasets:\n- someone/notes\n---\n", encoding="utf-8")
+    assert browse.card_datasets(card) == ("someone/notes",) and browse.card_datasets(tmp_path / "no") == (hub,)
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     """A data folder with both datasets the project publishes: notes (NOTES_FEATURES: the code in `ICD-10`, split
@@ -359,7 +380,8 @@ def test_space_card():  # its requirements.txt is deploy.py's (test_space_deploy
     card = SpaceCard.load(SPACE / "README.md").data
     assert card.sdk == "gradio" and card.sdk_version == gradio.__version__  # the Space runs what the tests ran
     assert (SPACE / card.app_file).is_file() and card.license == "mit"
-    assert 0 < len(card.short_description) <= 60 and card.models and card.datasets
+    assert 0 < len(card.short_description) <= 60
+    assert card.models is None and card.datasets is None  # deploy.py names what a bundle uses (test_space_deploy.py)
 
 
 # -- the app served ---------------------------------------------------------------------------------------------------

@@ -1,147 +1,19 @@
-"""The demo Space in a real browser: headless Debian Chromium, driven over the DevTools protocol, searches a code, runs
-a generation and saves screenshots. The protocol goes over --remote-debugging-pipe (NUL-terminated JSON on the
-browser's fds 3 and 4), so the client is the standard library only."""
+"""The demo Space in a real browser (Selenium, headless Debian chromium through chromium-driver): searches a code,
+runs a generation and saves screenshots."""
 
-import base64
 import json
-import os
-import select
-import shutil
-import subprocess
-import time
 
-import pytest
-
-CHROMIUM = shutil.which("chromium")
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1280,1500",
-    "--remote-debugging-pipe",
-)
+from conftest import q
 
 QUERY = "остррый бронхит"  # a typo; the best hit (J20) has symptoms, so the picture shows a neighbourhood
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
 
 
-class Chromium:
-    """A headless browser with one page; ``js`` evaluates an expression there, ``wait`` polls one until truthy."""
-
-    def __init__(self, profile, log, failure_png):
-        to_browser, self._in = os.pipe()
-        self._out, from_browser = os.pipe()
-        # The browser reads commands on fd 3 and writes replies on fd 4.
-        cmd = [
-            "bash",
-            "-c",
-            f'exec "$0" "$@" 3<&{to_browser} 4>&{from_browser}',
-            CHROMIUM,
-            *FLAGS,
-            f"--user-data-dir={profile}",
-            "about:blank",
-        ]
-        self.proc = subprocess.Popen(cmd, pass_fds=(to_browser, from_browser), stdout=log, stderr=log)
-        os.close(to_browser)
-        os.close(from_browser)
-        self._id, self._buffer, self.session, self.failure_png = 0, b"", None, failure_png
-        target = next(t for t in self.send("Target.getTargets")["targetInfos"] if t["type"] == "page")
-        self.session = self.send("Target.attachToTarget", targetId=target["targetId"], flatten=True)["sessionId"]
-        self.send("Page.enable")
-
-    def send(self, method, timeout=60, **params):
-        self._id += 1
-        message = {"id": self._id, "method": method, "params": params}
-        if self.session:
-            message["sessionId"] = self.session
-        os.write(self._in, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            while b"\0" not in self._buffer:
-                if not select.select([self._out], [], [], max(0.0, deadline - time.monotonic()))[0]:
-                    raise TimeoutError(f"no reply to {method} in {timeout} s")
-                chunk = os.read(self._out, 1 << 20)
-                if not chunk:
-                    raise ConnectionError(f"the browser closed the pipe (exit code {self.proc.poll()})")
-                self._buffer += chunk
-            raw, self._buffer = self._buffer.split(b"\0", 1)
-            reply = json.loads(raw)
-            if reply.get("id") == self._id:  # anything else is an event
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply["result"]
-
-    def js(self, expression):
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def wait(self, expression, timeout=90):
-        deadline = time.monotonic() + timeout
-        while not (value := self.js(expression)):
-            if time.monotonic() > deadline:
-                page = self.screenshot(self.failure_png)
-                raise TimeoutError(f"still false after {timeout} s: {expression} (the page: {page})")
-            time.sleep(0.25)
-        return value
-
-    def click(self, selector):
-        """A real mouse click in the middle of the element (scrolled into view first)."""
-        box = self.wait(f"""(() => {{
-            const e = {selector}; if (!e) return null; e.scrollIntoView({{block: "center"}});
-            const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()""")
-        for kind in ("mousePressed", "mouseReleased"):
-            self.send("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
-
-    def type(self, selector, text):
-        """Real key input into the element; retyped if the page was still re-rendering it."""
-        deadline = time.monotonic() + 30
-        while self.js(f"{selector}.value") != text and time.monotonic() < deadline:
-            self.click(selector)
-            self.js(f"{selector}.select()")
-            self.send("Input.insertText", text=text)
-            time.sleep(0.5)
-        self.wait(f"{selector}.value == {json.dumps(text)}", timeout=1)
-
-    def screenshot(self, path):
-        data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
-        path.write_bytes(base64.b64decode(data))
-        return path
-
-    def close(self):
-        try:
-            self.send("Browser.close", timeout=10)
-        except (OSError, TimeoutError, ConnectionError, RuntimeError):
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        os.close(self._in)
-        os.close(self._out)
-
-
-@pytest.fixture
-def browser(tmp_path):
-    with open(tmp_path / "chromium.log", "wb") as log:
-        chromium = Chromium(tmp_path / "profile", log, tmp_path / "failure.png")
-    yield chromium
-    chromium.close()
-
-
-def q(css: str) -> str:
-    return f"document.querySelector({json.dumps(css)})"
+def tab(name: str) -> str:
+    return f"[...document.querySelectorAll('button[role=tab]')].find(b => b.innerText.trim() == {json.dumps(name)})"
 
 
 def test_search_and_generate_in_a_browser(browser, space_url, kg, tmp_path):
-    browser.send("Page.navigate", url=space_url)
+    browser.get(space_url)
     browser.wait(f"!!{q('#query textarea')}")
 
     browser.type(q("#query textarea"), QUERY)
@@ -153,7 +25,7 @@ def test_search_and_generate_in_a_browser(browser, space_url, kg, tmp_path):
     assert browser.wait(f"{q('#picture img')}?.naturalWidth") == 800  # the neighbourhood picture arrived
     search_png = browser.screenshot(tmp_path / "space-search.png")
 
-    browser.click("[...document.querySelectorAll('button[role=tab]')].find(b => b.innerText.trim() == 'Generate')")
+    browser.click(tab("Generate"))
     browser.click(q("#generate-btn"))
     checks = browser.wait(f"{q('#checks')}?.innerText.includes('symptom_recall') && {q('#checks')}.innerText")
     note = browser.js(f"{q('#note textarea')}.value")
@@ -163,3 +35,58 @@ def test_search_and_generate_in_a_browser(browser, space_url, kg, tmp_path):
     for png in (search_png, generate_png):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     print(f"screenshots: {search_png} {generate_png}")
+
+
+def test_the_first_screen_greets_a_visitor(browser, space_url, kg, tmp_path):
+    """Before any click: the first example code searched, its neighbourhood drawn, no empty table, the examples and
+    the line saying the notes are synthetic and not medical advice. Its screenshot goes to $MEDSYN_SCREENSHOTS when
+    set (the README's picture), else to the test's folder."""
+    import os
+    from pathlib import Path
+
+    from medsyn_hf.space.codes import EXAMPLES
+
+    browser.get(space_url)
+    assert browser.wait(f"{q('#picture img')}?.naturalWidth") == 800  # drawn without a click
+    best = kg.search(EXAMPLES[0])[0][0]
+    assert browser.js(f"{q('#query textarea')}.value") == EXAMPLES[0]
+    assert f"{best} — {kg.code(best)['name_ru']}" in browser.js(f"{q('#hierarchy')}.innerText")
+    grids = browser.wait(
+        "[...document.querySelectorAll('[role=grid]')].filter(g => g.offsetParent !== null)"
+        ".map(g => [g.getAttribute('aria-label'), +g.getAttribute('aria-rowcount'),"
+        " [...g.querySelectorAll('[role=gridcell]')].map(c => c.innerText.trim()).filter(t => t).length])"
+    )
+    assert {label: rows - 1 for label, rows, _ in grids} == {  # every table on the first screen holds its rows
+        "Matches": len(kg.search(EXAMPLES[0], limit=20)),
+        "Symptoms (MKG weight 0-10)": len(kg.symptoms(best)),
+    }
+    assert all(cells > 0 for *_, cells in grids)
+    examples = browser.js(f"{q('#code-examples')}.innerText")
+    assert all(example in examples for example in EXAMPLES)
+    disclaimer = browser.wait(f"{q('#disclaimer')}?.offsetParent !== null && {q('#disclaimer')}.innerText")
+    assert "Synthetic, not medical advice" in disclaimer
+    folder = Path(os.environ.get("MEDSYN_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    png = browser.screenshot(folder / "space-first-screen.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
+    print(f"first screen: {png}")
+
+
+def test_each_tab_has_examples_and_a_clicked_one_runs(browser, space_url, kg):
+    """gr.Examples on the Priors, Generate and Datasets tabs; a code example searches and draws at once."""
+    from medsyn_hf.space.codes import EXAMPLES
+
+    browser.get(space_url)
+    browser.wait(f"{q('#picture img')}?.naturalWidth")
+    for name, examples in (("Priors", "#prior-examples"), ("Generate", "#generate-examples")):
+        browser.click(tab(name))
+        assert browser.wait(f"{q(examples)}?.offsetParent !== null && {q(examples)}.innerText")
+    browser.click(tab("Datasets"))
+    assert browser.wait(f"{q('#dataset-examples')}?.offsetParent !== null && {q('#dataset-examples')}.innerText")
+    browser.click(tab("ICD-10 codes"))
+    example = EXAMPLES[1]
+    best = kg.search(example)[0][0]
+    button = f"[...document.querySelectorAll('#code-examples button')].find(b => b.innerText.trim() == '{example}')"
+    browser.click(button)
+    browser.wait(f"{q('#hierarchy')}?.innerText.includes({json.dumps(f'{best} — ')})")
+    assert browser.js(f"{q('#code textarea')}.value") == best

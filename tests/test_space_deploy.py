@@ -17,6 +17,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from medsyn_hf.io import MARKER
+from medsyn_hf.space.browse import HUB_EXAMPLE, card_datasets
 
 SPACE = REPO / "spaces" / "medsyn-demo"
 
@@ -48,13 +49,21 @@ def tree(folder, prefix: str = "") -> dict[str, bytes]:
 
 
 def expected_tree(model=None) -> dict[str, bytes]:
-    """What a bundle holds besides requirements.txt: the app and its card, the library's source, the model."""
+    """What a bundle holds besides requirements.txt and its card: the app, the library's source, the model."""
     return {
         "app.py": (SPACE / "app.py").read_bytes(),
-        "README.md": (SPACE / "README.md").read_bytes(),
         **tree(REPO / "medsyn_hf", "medsyn_hf/"),
         **(tree(model, "model/") if model else {}),
     }
+
+
+def card_of(folder):
+    """The bundle's Space card: metadata, and its text, which must be the template's."""
+    from huggingface_hub import SpaceCard
+
+    card = SpaceCard.load(folder / "README.md")
+    assert card.text == SpaceCard.load(SPACE / "README.md").text
+    return card.data
 
 
 def setup_cfg() -> configparser.ConfigParser:
@@ -74,7 +83,7 @@ def bundle(tmp_path_factory, tiny_model_dir):
 
 def test_bundle_holds_the_app_the_library_and_the_model(bundle, tiny_model_dir):
     files = tree(bundle)
-    assert files.pop("requirements.txt")
+    assert files.pop("requirements.txt") and files.pop("README.md")
     assert json.loads(files.pop(MARKER))["command"] == "spaces/medsyn-demo/deploy.py"  # a re-run may replace it
     assert files == expected_tree(tiny_model_dir)
     assert not [p for p in bundle.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
@@ -82,6 +91,13 @@ def test_bundle_holds_the_app_the_library_and_the_model(bundle, tiny_model_dir):
         assert list((bundle / "medsyn_hf").glob(pattern.strip())), pattern
     assert (bundle / "medsyn_hf" / "resources" / "mkg.json.gz").is_file()
     assert not (SPACE / "requirements.txt").exists()  # deploy.py writes it: setup.cfg is the one source
+
+
+def test_the_bundles_card_names_only_what_it_uses(bundle):
+    """A model only this machine has (the random-init fixture: no Hub base) is named nowhere; the Datasets tab's Hub
+    example is."""
+    card = card_of(bundle)
+    assert card.models is None and card.datasets == [HUB_EXAMPLE] and card.sdk == "gradio"
 
 
 def test_requirements_come_from_setup_cfg(bundle):
@@ -138,9 +154,13 @@ def test_bad_model_or_out_is_one_line_and_loses_nothing(tmp_path, tiny_model_dir
     (hub / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "meta-llama/Llama-2-7b-hf"}))
     (hub / "checkpoint-10").mkdir()  # SFT's leftovers stay behind
     (hub / "checkpoint-10" / "optimizer.pt").write_bytes(b"x")
-    assert deploy("--out", out, "--model", hub).returncode == 0
+    assert deploy("--out", out, "--model", hub, "--dataset", "someone/ru-notes").returncode == 0
     before = tree(out)
     assert {k for k in before if k.startswith("model/")} == {"model/adapter_config.json"}
+    card = card_of(out)  # the card names what the Space uses: the adapter's base, the datasets the tab offers
+    assert card.models == ["meta-llama/Llama-2-7b-hf"] and card.datasets == ["someone/ru-notes", HUB_EXAMPLE]
+    assert card_datasets(out / "README.md") == ("someone/ru-notes", HUB_EXAMPLE)  # what the app reads back
+    assert "--dataset 'not/a/repo/id'" in error_line(deploy("--out", out, "--dataset", "not/a/repo/id"))
     assert "not a model folder" in error_line(deploy("--out", out, "--model", not_model))
     assert tree(out) == before  # the earlier bundle is intact
 
@@ -160,7 +180,8 @@ def test_offline_push_is_one_line_and_leaves_the_bundle_complete(tmp_path, tiny_
     assert "cannot push" in error_line(result) and "HF_HUB_OFFLINE is set" in result.stderr
     assert result.stdout.strip() == f"Space folder: {out}"
     files = tree(out)
-    assert files.pop("requirements.txt") and files.pop(MARKER) and files == expected_tree(tiny_model_dir)
+    assert files.pop("requirements.txt") and files.pop(MARKER) and files.pop("README.md")
+    assert files == expected_tree(tiny_model_dir)
 
 
 def test_the_bundle_runs_on_its_own(bundle, tmp_path):

@@ -100,32 +100,73 @@ def test_sampled_priors_show_exemplars_of_other_categories(kg):
         assert (prior["style_examples"] is not None) == (prior["template"] == "complaints")
 
 
-def test_exemplars_come_from_the_users_own_notes(kg, tmp_path):
-    own = tmp_path / "notes.jsonl"
-    rows = [{"text": f"жалобы пациента номер {i}", "code": code} for i, code in enumerate(["J06", "K29", "M54"] * 4)]
-    own.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    priors = sample_priors(
-        kg,
-        40,
-        seed=1,
-        codes=["J06"],
-        templates={"complaints": 1.0},
-        example_p=0,
-        style_examples=2,
-        real_dataset=str(own),
-    )
-    texts = {r["text"]: r["code"] for r in rows}
+# A user's own notes (text + code): codes as users type them (lower case, a Cyrillic К), a subcode, and one text
+# carried under two codes (J06 and M54), which is each of those codes' own note and may never be shown for either.
+SHARED = "общая слабость, ломота в теле"
+USER_NOTES = [
+    *({"text": f"кашель и насморк, запись {i}", "code": c} for i, c in enumerate(["J06", "j06.9", "J06"])),
+    *({"text": f"изжога после еды, запись {i}", "code": c} for i, c in enumerate(["K29", "к29", "K29.7"])),
+    *({"text": f"боль в пояснице, запись {i}", "code": "M54"} for i in range(2)),
+    *({"text": f"давление и головная боль, запись {i}", "code": "I10"} for i in range(2)),
+    {"text": SHARED, "code": "J06"},
+    {"text": SHARED, "code": "M54"},
+]
+USER_CATEGORY = {"j06.9": "J06", "к29": "K29", "K29.7": "K29"}
+
+
+def _own_notes_by_category() -> dict[str, set[str]]:
+    own = {}
+    for row in USER_NOTES:
+        own.setdefault(USER_CATEGORY.get(row["code"], row["code"]), set()).add(row["text"])
+    return own
+
+
+def _assert_users_exemplars(priors, k: int):
+    """Every prior shows k of the user's notes, none of its own category's (so never one of its own notes)."""
+    own = _own_notes_by_category()
+    users = {row["text"] for row in USER_NOTES}
+    assert len(priors)
     for prior in priors:
-        assert len(prior["style_examples"]) == 2
-        assert all(texts[e] != "J06" for e in prior["style_examples"])
+        shown = prior["style_examples"]
+        assert len(shown) == k and len(set(shown)) == k and set(shown) <= users - {SHARED}
+        assert not set(shown) & own[prior["category"]]
+        assert all(STYLE_BULLET + e in prior["messages"][1]["content"] for e in shown)
 
 
-@pytest.mark.parametrize(
-    "kwargs", [{"style_examples": -1}, {"style_examples": 21}, {"real_dataset": "no/such/notes.jsonl"}]
-)
-def test_bad_style_options(kg, kwargs):
-    with pytest.raises(MedsynError):
-        sample_priors(kg, 5, seed=0, templates={"complaints": 1.0}, **{"style_examples": 1, **kwargs})
+def test_a_plan_shows_exemplars_from_the_users_own_notes_of_other_codes(tmp_path, capsys):
+    from datasets import load_from_disk
+
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in USER_NOTES), encoding="utf-8")
+    out = tmp_path / "plan"
+    flags = ["--templates", "complaints", "--example-p", "0", "--style-examples", "2", "--level", "category"]
+    assert medsyn(["plan", "--real", str(notes), "--fill-to", "9", "--out", str(out), *flags]) == 0
+    priors = load_from_disk(str(out))
+    assert set(priors["category"]) == {"J06", "K29", "M54", "I10"} and set(priors["template"]) == {"complaints"}
+    _assert_users_exemplars(priors, 2)
+    capsys.readouterr()
+
+
+def test_generate_draws_exemplars_from_real_dataset_without_a_plan(tmp_path):
+    from conftest import REPO
+
+    from medsyn_hf.generation.cli import make_parser
+    from medsyn_hf.generation.run import load_priors
+    from medsyn_hf.recipe_args import parse_args
+
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in USER_NOTES), encoding="utf-8")
+    recipe = REPO / "recipes" / "tiny" / "generate" / "config_complaints.yaml"
+    argv = ["--config", str(recipe), "--num_priors", "40", "--codes", "J06", "K29", "M54", "I10"]
+    argv += ["--real_dataset", str(notes), "--priors_style_examples", "3"]
+    script, gen, _ = parse_args(argv, make_parser())
+    _assert_users_exemplars(load_priors(script, gen.seed), 3)
+
+
+@pytest.mark.parametrize("style_examples", [-1, 21])
+def test_bad_style_options(kg, style_examples):
+    with pytest.raises(MedsynError, match="style_examples"):
+        sample_priors(kg, 5, seed=0, templates={"complaints": 1.0}, style_examples=style_examples)
 
 
 def test_bad_style_flag_is_one_line(tmp_path, capsys):

@@ -2,6 +2,7 @@
 following its prompts better than a random-init model; `medsyn tiny-model --pretrain` builds one end to end."""
 
 import json
+import re
 import shutil
 from itertools import islice
 
@@ -35,6 +36,12 @@ def test_packaged_writer_is_small_bf16_safetensors_with_a_card():
     ):
         assert f"| {source} |" in card, source
     assert "never trained on RuMedTop3 dev" in card and "Partial checkpoint" not in card
+    # one licence story with the corpora it writes; no path of the machine that trained it
+    from medsyn_hf.provenance import LICENSE_STORY, WRITER_LICENSE
+
+    assert f"\nlicense: {WRITER_LICENSE}\n" in card and LICENSE_STORY in card
+    assert "runs/" not in card and "/work/" not in card and not re.search(r"\s/\w", card.split("## Use")[0])
+    assert "--init medsyn-tiny-stage3" in card and "--sources data/sources" in card
 
 
 def test_writer_name_resolves_in_model_configs(tmp_path, monkeypatch):
@@ -179,6 +186,8 @@ def test_pretrain_end_to_end_scaled_down(tmp_path, capsys):
     card2 = (second / "README.md").read_text(encoding="utf-8")
     assert "**Stage 2**" in card2 and "stopped after 2" in card2 and "loss weight 4 " in card2
     assert "--complaints-line" in card2 and "line first): True" in card2
+    assert "continued from the stage-1 writer" in card2 and "--init writer --" in card2  # names, not paths
+    assert "--sources data/sources" in card2 and str(tmp_path) not in card2 and "license: cc-by-sa-4.0" in card2
     # a third stage with another seed keeps every earlier stage's card, numbered
     third = tmp_path / "third"
     args = ["tiny-model", "--pretrain", "--init", str(second), "--out", str(third), "--sources", str(SOURCES)]

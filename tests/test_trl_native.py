@@ -66,19 +66,19 @@ def test_trl_sft_trains_the_tiny_recipe(tmp_path, tiny_model_dir, ift_dir):
 
 @pytest.mark.parametrize("config", SFT_RECIPES, ids=lambda p: p.parts[-3])
 def test_trl_parser_reads_every_sft_recipe(config):
-    """TRL's parser (`trl sft`'s) on each recipe: every key is TRL's except our one documented extension, which `trl
-    sft` would hand to `accelerate launch` (and which it rejects)."""
+    """TRL's parser (`trl sft`'s) on each recipe: every key is TRL's (an unknown one would be handed to `accelerate
+    launch`, which rejects it), and `--dataset_name` on the command line replaces the recipe's dataset."""
     from trl.scripts.sft import make_parser
 
+    args = ["--config", str(config), "--use_cpu", "true"]
     script, training, model, mixture, left, _ = make_parser().parse_args_and_config(
-        ["--config", str(config), "--use_cpu", "true"], return_remaining_strings=True, separate_remaining_strings=True
+        args, return_remaining_strings=True, separate_remaining_strings=True
     )
-    assert training.completion_only_loss and training.max_length
-    if config == TINY_SFT:
-        assert left == [] and (script.dataset_name, script.dataset_config) == ("outputs/ift", "note_writing")
-    else:
-        assert left == ["--save_merged_model", "True"]
-        assert [d.name for d in mixture.datasets][0] == "note_writing" and mixture.test_split_size == 0.01
+    assert training.completion_only_loss and training.max_length and left == []
+    assert script.dataset_name == "outputs/ift" and not mixture.datasets  # so nothing masks dataset_name
+    assert script.dataset_config == ("note_writing" if config == TINY_SFT else "all")
+    moved = make_parser().parse_args_and_config([*args, "--dataset_name", "runs/my-ift"])[0]
+    assert moved.dataset_name == "runs/my-ift"
 
 
 def test_mixture_is_trls_with_a_seeded_test_split(tmp_path, ift_dir):
@@ -194,10 +194,23 @@ def test_model_card_carries_trl_and_peft_metadata(tmp_path):
     from medsyn_hf.training.model_card import write_model_card
 
     training, model = card_args(True, "meta-llama/Llama-2-7b-hf")
-    sources = [("medsyn/ift", "note_writing", "train", None), (str(tmp_path), "complaint_to_icd", "train", None)]
-    write_model_card(tmp_path / "lora", None, training, model, sources, {"train_loss": 1.5}, "medsyn sft --config c")
+    data = tmp_path / "ift-build"
+    data.mkdir()
+    sources = [("medsyn/ift", "note_writing", "train", None), (str(data), "complaint_to_icd", "train", None)]
+    recipe = tmp_path / "lora.yaml"  # a recipe naming a local dataset by its absolute path, with a comment
+    recipe.write_text(f"# LoRA on LLaMA-2\nmodel_name_or_path: meta-llama/Llama-2-7b-hf\ndataset_name: {data}\n")
+    argv = ["--config", str(recipe), "--output_dir", str(tmp_path / "lora"), "--seed", "5"]
+    (tmp_path / "lora").mkdir()
+    write_model_card(tmp_path / "lora", None, training, model, sources, {"train_loss": 1.5}, argv)
     card = ModelCard.load(tmp_path / "lora" / "README.md")
     meta = card.data.to_dict()
+    assert meta["license"] == "llama2"  # the base model's
+    assert "medsyn sft --config recipe.yaml --output_dir lora --seed 5" in card.text
+    saved = (tmp_path / "lora" / "recipe.yaml").read_text()
+    assert saved == "# LoRA on LLaMA-2\nmodel_name_or_path: meta-llama/Llama-2-7b-hf\ndataset_name: ift-build\n"
+    assert str(tmp_path) not in card.text and "| `ift-build` | complaint_to_icd |" in card.text
+    assert "@inproceedings{kumichev2024medsyn," in card.text and "@software{medsyn_hf," in card.text
+    assert "AutoPeftModelForCausalLM.from_pretrained(model_id)" in card.text
     assert meta["base_model"] == "meta-llama/Llama-2-7b-hf" and meta["library_name"] == "peft"
     assert meta["model_name"] == "lora" and meta["datasets"] == ["medsyn/ift"]  # local folders stay out of metadata
     assert {
@@ -225,12 +238,40 @@ def test_model_card_carries_trl_and_peft_metadata(tmp_path):
         assert line.format(version(package)) in text.splitlines(), line
     assert "@software{vonwerra2020trl," in text and "title   = {{TRL: Transformers Reinforcement Learning}}" in text
 
-    training, model = card_args(False, str(tmp_path), max_steps=100)  # a local base: no base_model, no adapter tag
-    write_model_card(tmp_path / "full", None, training, model, sources[1:], {}, "medsyn sft")
+    training, model = card_args(False, str(data), max_steps=100)  # a local base: no base_model, no adapter tag
+    write_model_card(tmp_path / "full", None, training, model, sources[1:], {}, [])
     card = ModelCard.load(tmp_path / "full" / "README.md")
     assert "base_model" not in card.data.to_dict() and card.data.library_name == "transformers"
+    assert card.data.license is None and "The base model `ift-build`'s licence applies" in card.text
+    assert "AutoModelForCausalLM.from_pretrained(model_id)" in card.text and str(tmp_path) not in card.text
     assert not any(t.startswith("base_model:") or t == "lora" for t in card.data.tags)
     assert "| max_steps | `100` |" in card.text and "num_train_epochs" not in card.text and "- PEFT" not in card.text
+
+
+@pytest.mark.parametrize(
+    "base, license",
+    [
+        ("meta-llama/Llama-2-7b-hf", "llama2"),
+        ("meta-llama/Llama-3.1-8B-Instruct", "llama3.1"),
+        ("meta-llama/Llama-3.3-70B-Instruct", "llama3.3"),
+        ("meta-llama/Meta-Llama-3-8B", "llama3"),
+        ("Qwen/Qwen2.5-7B-Instruct", "apache-2.0"),
+        ("Qwen/Qwen2.5-3B-Instruct", None),  # Qwen's research licence, not Apache-2.0: the card says "see its card"
+        ("someone/unknown-7b", None),
+    ],
+)
+def test_base_licence(base, license):
+    from medsyn_hf.training.model_card import base_license
+
+    assert base_license(base) == license
+
+
+def test_the_packaged_writer_is_a_base_with_its_own_licence():
+    from medsyn_hf.provenance import WRITER_LICENSE
+    from medsyn_hf.tiny_model import WRITER_DIR
+    from medsyn_hf.training.model_card import base_license, shown
+
+    assert base_license(str(WRITER_DIR)) == WRITER_LICENSE and shown(str(WRITER_DIR)) == "medsyn-tiny"
 
 
 def test_adapter_records_an_absolute_base_path(tmp_path, tiny_model_dir, ift_dir):

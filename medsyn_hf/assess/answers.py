@@ -5,6 +5,12 @@ An answer is stored before the Space shows the next item, as one line written wi
 restart loses no answer that was acknowledged, and at worst leaves a partial last line, which is cut off before the
 next append and never read. An item answered twice keeps its first answer (a double click or a resubmitted form after
 a restart does not duplicate it), and a returning annotator continues at their first unanswered item.
+
+Scoring reads the folder strictly (:func:`collect_answers`): every line of every file must be an answer — a bad line
+anywhere but at the very end (where a crash leaves its partial line, counted in the report) is an error naming the
+file and line, and so is a file that cannot be read. Who answered is taken from the rows, not from the file names, so
+a copied or renamed file is merged with the original (the same answers counted once) or, if it answers differently,
+refused.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from medsyn_hf.assess import ANSWERS_DIR, ORIGINS
-from medsyn_hf.errors import MedsynError
+from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.schemas import ASSESS_ANSWER_FEATURES, ASSESSMENT_CRITERIA, SCORE_RANGE
+from medsyn_hf.textfile import BOM, check_file, decode
 
 _NAME = re.compile(r"^[^\W_][\w.@-]{0,63}$")  # letters (Cyrillic too), digits, '.', '@', '-', '_'; a file name
 _LOCK = threading.Lock()
@@ -38,8 +45,9 @@ def annotator_name(value) -> str:
 
 
 def check_answer(item_id: str, origin, scores: dict, item_ids) -> dict:
-    """An answer's fields, checked: a known item, 'real' or 'synthetic', an integer score in range per criterion."""
-    if item_id not in item_ids:
+    """An answer's fields, checked: a known item (any string when ``item_ids`` is None), 'real' or 'synthetic', an
+    integer score in range per criterion."""
+    if not isinstance(item_id, str) or (item_ids is not None and item_id not in item_ids):
         raise MedsynError(f"unknown item {item_id!r}")
     if origin not in ORIGINS:
         raise MedsynError(f"answer real or synthetic (got {origin!r})")
@@ -51,7 +59,7 @@ def check_answer(item_id: str, origin, scores: dict, item_ids) -> dict:
             number = float(value)
         except (TypeError, ValueError):
             raise MedsynError(f"give {criterion} a score from {lo} to {hi}") from None
-        if not number.is_integer() or not lo <= number <= hi:
+        if isinstance(value, bool) or not number.is_integer() or not lo <= number <= hi:
             raise MedsynError(f"{criterion} must be a whole number from {lo} to {hi}, got {value!r}")
         checked[criterion] = int(number)
     return {"item_id": item_id, "origin": origin, **checked}
@@ -97,8 +105,8 @@ class AnswerStore:
         return True
 
     def all(self) -> list[dict]:
-        """Every annotator's answers (first per item)."""
-        return [a for name in self.annotators() for a in self.read(name)]
+        """Every annotator's answers (first per item), read strictly (:func:`collect_answers`)."""
+        return [a for rows in collect_answers(self.folder)[0].values() for a in rows]
 
 
 @contextlib.contextmanager
@@ -148,6 +156,101 @@ def read_lines(path: Path) -> list[dict]:
         if isinstance(row, dict) and set(row) == set(ASSESS_ANSWER_FEATURES):
             rows.append(row)
     return rows
+
+
+def _answer(path: Path, number: int, raw: bytes, offset: int) -> dict | None:
+    """The answer on line ``number`` of ``path`` (``raw``, at byte ``offset``), checked; None for a blank line."""
+    text = decode(raw, path, offset, number).removeprefix(BOM if number == 1 else "")
+    if not text.strip():
+        return None
+    try:
+        row = json.loads(text)
+    except ValueError as err:
+        raise MedsynError(f"{path}:{number}: invalid JSON ({first_line(err)})") from None
+    if not isinstance(row, dict) or set(row) != set(ASSESS_ANSWER_FEATURES):
+        raise MedsynError(f"{path}:{number}: not an answer (needs the fields {', '.join(ASSESS_ANSWER_FEATURES)})")
+    try:
+        checked = check_answer(row["item_id"], row["origin"], row, None)
+        annotator = annotator_name(row["annotator"])
+    except MedsynError as err:
+        raise MedsynError(f"{path}:{number}: {err}") from None
+    return {**row, **checked, "annotator": annotator}
+
+
+def read_answers(path: Path) -> tuple[list[dict], bool]:
+    """(every answer of one file, in order; whether a partial last line was left out). Only the part after the last
+    newline may be broken — a write a crash cut short; any other bad line is an error naming the file and line."""
+    path = check_file(path, "answers file")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise MedsynError(f"{path}: unreadable ({err.strerror or err})") from None
+    *lines, tail = data.split(b"\n")
+    rows, offset = [], 0
+    for number, raw in enumerate(lines, 1):
+        rows.append(_answer(path, number, raw, offset))
+        offset += len(raw) + 1
+    partial = False
+    if tail.strip():
+        try:  # a complete answer whose newline was lost still counts
+            rows.append(_answer(path, len(lines) + 1, tail, offset))
+        except MedsynError:
+            if not _torn(tail):
+                raise
+            partial = True
+    return [row for row in rows if row is not None], partial
+
+
+_ANSWER_START = json.dumps({next(iter(ASSESS_ANSWER_FEATURES)): ""})[:-2].encode()  # b'{"item_id": "'
+
+
+def _torn(tail: bytes) -> bool:
+    """Is ``tail`` what a write cut short leaves: the start of an answer line (a character cut at its very end)?"""
+    try:
+        tail.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start < len(tail) - 3:
+            return False
+    return tail.startswith(_ANSWER_START)
+
+
+def collect_answers(folder: Path) -> tuple[dict[str, list[dict]], dict]:
+    """({annotator: their answers, first per item}, what was read: per file its answers and annotators, partial
+    last lines left out, duplicate answers merged) of an ``answers/`` folder.
+
+    The annotator is the one named in each row; the same annotator in several files (a copy, a renamed file) is
+    merged: an item answered the same way twice counts once, answered differently is an error naming both files."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.glob("*.jsonl") if not p.name.startswith(".")) if folder.is_dir() else []
+    answers: dict[str, dict[str, tuple[dict, Path]]] = {}
+    read = {"files": {}, "partial_last_lines": 0, "duplicates_merged": 0}
+    for path in files:
+        rows, partial = read_answers(path)
+        read["files"][path.name] = {"answers": len(rows), "annotators": sorted({r["annotator"] for r in rows})}
+        read["partial_last_lines"] += partial
+        seen_here = set()
+        for row in rows:
+            mine = answers.setdefault(row["annotator"], {})
+            key = (row["annotator"], row["item_id"])
+            if key in seen_here:  # answered twice in one file: the first answer stands (AnswerStore.append)
+                continue
+            seen_here.add(key)
+            if row["item_id"] in mine:
+                first, where = mine[row["item_id"]]
+                if _scores(first) != _scores(row):
+                    raise MedsynError(
+                        f"{where} and {path}: annotator {row['annotator']!r} answers item {row['item_id']} "
+                        "differently; keep one of the files (an annotator's answers are counted once)"
+                    )
+                read["duplicates_merged"] += 1
+                continue
+            mine[row["item_id"]] = (row, path)
+    by_annotator = {name: [row for row, _ in given.values()] for name, given in sorted(answers.items()) if given}
+    return by_annotator, read
+
+
+def _scores(row: dict) -> tuple:
+    return (row["origin"], *(row[c] for c in ASSESSMENT_CRITERIA))
 
 
 def first_answers(rows: list[dict]) -> list[dict]:

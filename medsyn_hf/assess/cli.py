@@ -52,6 +52,12 @@ def add_cli(subparsers) -> None:
         p.add_argument(f"--{side}-split", help=f"split of the {side} dataset (default: train or the only one)")
         p.add_argument(f"--{side}-text-column", help="default: the first of response, text, symptoms (a string)")
         p.add_argument(f"--{side}-code-column", help="default: the first of ICD-10, icd10, code")
+    p.add_argument(
+        "--trust-synthetic",
+        action="store_true",
+        help="take --synthetic as synthetic although it has none of the generated-notes columns (generation_model, "
+        "prompt, messages) that a `medsyn generate` run or `medsyn publish` folder has",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing folder, answers included")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     p.set_defaults(func=_prepare)
@@ -86,6 +92,7 @@ def _prepare(args) -> int:
         synthetic_text_column=args.synthetic_text_column,
         synthetic_code_column=args.synthetic_code_column,
         overwrite=args.overwrite,
+        trust_synthetic=args.trust_synthetic,
     )
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))

@@ -25,10 +25,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from medsyn_hf.assess import ANSWERS_DIR, ITEMS, KEY, KEY_DIR
+from medsyn_hf.assess import ANSWERS_DIR, ITEMS, KEY, KEY_DIR, ORIGINS
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.guards import GENERATED_COLUMNS, looks_generated, refuse, side_problems
 from medsyn_hf.io import check_output, safe_output
 from medsyn_hf.text_views import MAX_CHARS, VIEWS
+from medsyn_hf.textfile import json_lines
 
 COMMAND = "medsyn assess prepare"
 TEXT_COLUMNS = ("response", "text", "symptoms")  # our notes and MedSyn's GPT notes, then RuMedTop3's complaint text
@@ -42,6 +44,7 @@ class Note(NamedTuple):
     text: str  # the view annotators will see
     code: str  # 3-character category
     source_id: str  # "<dataset>:<row id>"
+    full: str  # the whole text (the two sides must share none)
 
 
 def load_notes(
@@ -52,10 +55,12 @@ def load_notes(
     code_column: str | None = None,
     view: str = DEFAULT_VIEW,
     max_chars: int = MAX_CHARS,
+    generated: bool = False,
 ) -> list[Note]:
     """Notes of a dataset (file, folder, Hub id or a `medsyn generate` run folder: its kept notes) in ``view``.
 
-    Notes whose view is empty are skipped; a row without a code is an error."""
+    Notes whose view is empty are skipped; a row without a code is an error. ``generated``: the dataset must be a
+    run folder or have a generated-notes column (``guards.looks_generated``)."""
     from medsyn_hf.data import load_dataset, pick_column
     from medsyn_hf.evaluation.icd_data import category
     from medsyn_hf.text_views import view as text_view
@@ -70,6 +75,11 @@ def load_notes(
             raise MedsynError(f"{source}: no note of the run passed the filters")
     else:
         data = load_dataset(str(source), split)
+        if generated and not looks_generated(data.column_names):
+            raise MedsynError(
+                f"{source}: not generated notes (none of the columns {', '.join(GENERATED_COLUMNS)}, which a "
+                "`medsyn generate` run or `medsyn publish` folder has); pass --trust-synthetic if it is synthetic"
+            )
     text_name = pick_column(
         data,
         text_column,
@@ -94,7 +104,7 @@ def load_notes(
             raise MedsynError(f"{source}: row {row}: {err}") from None
         shown = text_view(str(text or ""), view, max_chars).strip()
         if shown:
-            notes.append(Note(shown, code, f"{name}:{row_id}"))
+            notes.append(Note(shown, code, f"{name}:{row_id}", str(text)))
     if not notes:
         raise MedsynError(f"{source}: no note has text in column {text_name!r}")
     return notes
@@ -184,6 +194,7 @@ def prepare(
     synthetic_text_column: str | None = None,
     synthetic_code_column: str | None = None,
     overwrite: bool = False,
+    trust_synthetic: bool = False,
 ) -> dict:
     """Write the assessment folder ``out`` (items, key, an empty answers folder); returns a summary without the key."""
     from medsyn_hf.kg import load_graph
@@ -217,7 +228,10 @@ def prepare(
         code_column=synthetic_code_column,
         view=view,
         max_chars=max_chars,
+        generated=not trust_synthetic,
     )
+    shared = side_problems(real, synthetic, [n.full for n in real_notes], [n.full for n in synthetic_notes], 0.0)
+    refuse(shared, "a blind study needs real and synthetic notes that differ; remove the shared ones from a side")
     pairs = pair_notes(real_notes, synthetic_notes, n // 2, seed=seed, tolerance=tolerance)
     rng = np.random.default_rng([seed, 1])
     kg = load_graph()
@@ -280,32 +294,46 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def load_items(folder: str | Path) -> list[dict]:
-    """The public items of an assessment folder, in the order annotators see them."""
+    """The public items of an assessment folder, in the order annotators see them; each line an item, each id once."""
     from medsyn_hf.schemas import ASSESS_ITEM_FEATURES
 
     path = Path(folder) / ITEMS
     if not path.is_file():
         raise MedsynError(f"{folder}: no {ITEMS} (not a folder written by `{COMMAND}`)")
-    items = _read_jsonl(path)
-    for number, item in enumerate(items, 1):
-        if not isinstance(item, dict) or set(item) != set(ASSESS_ITEM_FEATURES):
-            raise MedsynError(f"{path}: line {number} is not an item ({', '.join(ASSESS_ITEM_FEATURES)})")
+    items = _read_rows(path, ASSESS_ITEM_FEATURES, "an item")
     if not items:
         raise MedsynError(f"{path}: no items")
     return items
 
 
 def load_key(folder: str | Path) -> dict[str, dict]:
-    """item id -> key row (origin, source id, pair, same_code, n_chars); only `medsyn assess score` reads it."""
+    """item id -> key row (origin, source id, pair, same_code, n_chars); only `medsyn assess score` reads it.
+
+    Checked before anything is scored: every line a key row with an origin, every item id once."""
+    from medsyn_hf.schemas import ASSESS_KEY_FEATURES
+
     path = Path(folder) / KEY
     if not path.is_file():
         raise MedsynError(f"{folder}: no {KEY} (the key `{COMMAND}` wrote); it is needed to score")
-    return {row["item_id"]: row for row in _read_jsonl(path)}
+    rows = _read_rows(path, ASSESS_KEY_FEATURES, "a key row")
+    for row in rows:
+        if row["origin"] not in ORIGINS:
+            raise MedsynError(f"{path}: item {row['item_id']} has origin {row['origin']!r}; allowed: {ORIGINS}")
+    return {row["item_id"]: row for row in rows}
 
 
-def _read_jsonl(path: Path) -> list:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
-    except (OSError, ValueError) as err:
-        raise MedsynError(f"{path}: unreadable ({err})") from None
+def _read_rows(path: Path, features, what: str) -> list[dict]:
+    """The rows of items.jsonl or the key: each line exactly ``features``' fields, strings where they are strings,
+    each ``item_id`` once."""
+    rows, seen = [], {}
+    for number, row in json_lines(path):
+        if set(row) != set(features):
+            raise MedsynError(f"{path}:{number}: not {what} (needs the fields {', '.join(features)})")
+        wrong = [k for k, f in features.items() if getattr(f, "dtype", "") == "string" and not isinstance(row[k], str)]
+        if wrong:
+            raise MedsynError(f"{path}:{number}: field {wrong[0]} is not a string")
+        if row["item_id"] in seen:
+            raise MedsynError(f"{path}:{number}: item {row['item_id']} again (first on line {seen[row['item_id']]})")
+        seen[row["item_id"]] = number
+        rows.append(row)
+    return rows

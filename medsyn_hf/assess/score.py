@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medsyn_hf.assess import ORIGINS
+from medsyn_hf.assess import ANSWERS_DIR, ORIGINS
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.io import safe_output
 from medsyn_hf.schemas import ASSESSMENT_CRITERIA
@@ -189,8 +189,10 @@ def _agreement(rows: list[dict], annotators: list[str], item_ids: list[str]) -> 
 
 
 def score(folder: str | Path) -> dict:
-    """The report of an assessment folder's answers (see the module); answers to unknown items are an error."""
-    from medsyn_hf.assess.answers import AnswerStore
+    """The report of an assessment folder's answers (see the module); answers to unknown items are an error, and so
+    is an unreadable answers file or a bad line in one (``answers.collect_answers``: only a partial last line, what a
+    crash leaves, is left out, and counted)."""
+    from medsyn_hf.assess.answers import collect_answers
     from medsyn_hf.assess.prepare import load_items, load_key
 
     folder = Path(folder)
@@ -199,16 +201,15 @@ def score(folder: str | Path) -> dict:
     item_ids = [item["item_id"] for item in items]
     if set(item_ids) != set(key):
         raise MedsynError(f"{folder}: the key and {len(item_ids)} items do not match (was the folder edited?)")
-    if not (folder / "answers").is_dir():
+    if not (folder / ANSWERS_DIR).is_dir():
         raise MedsynError(f"{folder}: no answers/ folder (not an assessment folder)")
-    store = AnswerStore(folder)
-    answers = {name: store.read(name) for name in store.annotators()}
-    annotators = [name for name, given in answers.items() if given]
+    answers, read = collect_answers(folder / ANSWERS_DIR)
+    annotators = list(answers)
     rows = []
     for name in annotators:
         for answer in answers[name]:
             if answer["item_id"] not in key:
-                raise MedsynError(f"{store.path(name)}: answer to unknown item {answer['item_id']!r}")
+                raise MedsynError(f"{folder / ANSWERS_DIR}: {name} answers an unknown item {answer['item_id']!r}")
             rows.append({**answer, "annotator": name, "truth": key[answer["item_id"]]["origin"]})
     scopes = {name: [r for r in rows if r["annotator"] == name] for name in annotators}
     if rows:  # none yet: the report says so (a study's progress can be checked at any time)
@@ -217,6 +218,7 @@ def score(folder: str | Path) -> dict:
         "items": len(items),
         "annotators": annotators,
         "answers": len(rows),
+        "read": read,
         "scopes": {name: {"guess": _guess_block(r), "scores": _scores_block(r)} for name, r in scopes.items()},
         "agreement": _agreement(rows, annotators, item_ids),
     }
@@ -242,6 +244,15 @@ def render_markdown(report: dict) -> str:
         f"{report['answers']} answers.",
         "",
     ]
+    read = report.get("read")
+    if read:
+        files = ", ".join(f"{name} ({info['answers']})" for name, info in read["files"].items()) or "none"
+        lines += [f"Answer files read: {files}."]
+        if read["partial_last_lines"]:
+            lines += [f"Left out: {read['partial_last_lines']} partial last line(s), an answer a crash cut short."]
+        if read["duplicates_merged"]:
+            lines += [f"Merged: {read['duplicates_merged']} answers found again in a file of the same annotator."]
+        lines += [""]
     if not report["answers"]:
         return "\n".join([*lines, "No answers yet.", ""])
     lines += [

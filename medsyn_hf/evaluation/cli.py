@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 
 EVALUATIONS = (
-    "medsyn_hf.evaluation.icd",
+    "medsyn_hf.evaluation.icd_choose",  # `eval icd` (medsyn_hf/evaluation/icd.py) and its --choose-on-train
     "medsyn_hf.evaluation.prompt_following",
     "medsyn_hf.evaluation.report",
     "medsyn_hf.evaluation.judge",

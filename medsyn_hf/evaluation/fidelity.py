@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.filters.discriminator import discriminator_features, text_groups
 
 # What a clinical note may contain, by the wording of its heading or phrase (lower-cased text; RuMedTop3 complaints
 # usually have only the first).
@@ -66,24 +67,6 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def discriminator_features(texts: Sequence[str]):
-    """Character 1–4-grams within words plus word 1–2-grams, TF-IDF (sublinear tf), side by side."""
-    import scipy.sparse as sp
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), min_df=2, sublinear_tf=True, dtype=np.float32)
-    words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, dtype=np.float32)
-    blocks = []
-    for vectorizer in (chars, words):
-        try:
-            blocks.append(vectorizer.fit_transform(texts))
-        except ValueError:  # no n-gram in two notes (tiny sets): that block says nothing
-            continue
-    if not blocks:
-        raise MedsynError("the notes have no words to compare")
-    return sp.hstack(blocks).tocsr()
-
-
 def two_sample_test(
     real: Sequence[str], synthetic: Sequence[str], folds: int = 5, n_bootstrap: int = 1000, seed: int = 0
 ) -> dict:
@@ -94,7 +77,7 @@ def two_sample_test(
     labels = np.r_[np.zeros(len(real), dtype=int), np.ones(len(synthetic), dtype=int)]
     # The same text on both sides stays in one fold: a twin with the other label in the training folds would push
     # the score of a shared text the wrong way and an identical set below 0.5.
-    _, groups = np.unique(np.asarray([" ".join(t.lower().split()) for t in [*real, *synthetic]]), return_inverse=True)
+    groups = text_groups([*real, *synthetic])
     folds = min(folds, len(real), len(synthetic))
     if folds < 2:
         raise MedsynError(
@@ -104,6 +87,12 @@ def two_sample_test(
     features = discriminator_features([*real, *synthetic])  # no labels involved: fitted once on all notes
     scores = np.zeros(len(labels))
     for train, test in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(features, labels, groups):
+        if len(np.unique(labels[train])) < 2:  # one side is a few texts many times over: a fold holds all of them
+            distinct = len(set(groups[: len(real)])), len(set(groups[len(real) :]))
+            raise MedsynError(
+                f"{distinct[0]} distinct real and {distinct[1]} distinct synthetic texts of shared codes: too few "
+                "different notes on a side to train the discriminator"
+            )
         model = LogisticRegression(C=1.0, solver="liblinear", random_state=seed).fit(features[train], labels[train])
         scores[test] = model.decision_function(features[test])
     value = auc(scores, labels)

@@ -5,7 +5,8 @@ notes, and scored on ``--eval`` with RuMedBench's acc@1 / hit@3, per code, macro
 ``--rare-k`` real training notes). Synthetic notes are added in one of two ways:
 
 - ``--topup K``: every code is brought up to K training notes with synthetic notes of that code (codes that already
-  have K get none) — the notes go where the real ones are few, i.e. to the rare codes;
+  have K get none) — the notes go where the real ones are few, i.e. to the rare codes. A synthetic dataset made
+  from a plan (`medsyn plan`) carries it: its K is the default, and ``--topup`` without K;
 - ``--synthetic-fraction F``: a stratified share of the whole synthetic set (MedSyn's design; default 1).
 
 Each is compared with real only on the same eval notes and seeds (``--seeds``): the difference of every score with a
@@ -22,7 +23,8 @@ classifier's codes are the real ones); eval notes with such codes are an error u
 real_fraction, synthetic_fraction, topup, n, n_rare, total_seconds and
   real_only, upsampled: the means over seeds (and *_std) of acc1, hit3, macro_acc1, macro_hit3 and rare_* of each,
     train_real, train_synthetic, seconds (upsampled: real + synthetic notes; only with --synthetic);
-  paired_diff: {score: {diff, ci: [low, high], per_seed}} upsampled minus real only (only with --synthetic);
+  paired_diff: {score: {diff, ci: [low, high], se (bootstrap standard error), per_seed}} upsampled minus real only
+    (only with --synthetic);
   runs: every run with its bootstrap intervals (ci) and per-code scores (per_code).
 With --grid: out, the same metadata, baseline (the real-only cell with the most real notes) and cells: one per
   (real_fraction, synthetic_fraction, topup) with the means, *_std and paired_diff against real only with the same
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -53,6 +56,7 @@ from medsyn_hf.evaluation.icd_data import (
 )
 from medsyn_hf.evaluation.icd_metrics import excludes_zero, icd_scores, paired_differences
 from medsyn_hf.io import safe_output
+from medsyn_hf.priors.plan import plan_of
 
 RARE_K = 20  # RuMedTop3 train has 11 to 560 notes per code: 33 of its 105 codes have fewer than 20
 MAX_CHARS = text_views.MAX_CHARS
@@ -75,6 +79,8 @@ SUMMARISED = (
     "seconds",
 )
 COMMAND = "medsyn eval icd"
+PLAN_K = object()  # `--topup` without a value: the plan's K (a string const would go through `type=int`)
+_NAME = re.compile(r"[A-Za-z0-9][\w.-]*")  # a candidate's name in --synthetic NAME=PATH
 
 Ranker = Callable[
     [np.ndarray, int], list[list[str]]
@@ -453,7 +459,7 @@ def write_grid(tmp: Path, runs: list[dict], summary: list[dict], meta: dict) -> 
     )
 
 
-def add_cli(eval_subparsers) -> None:
+def add_cli(eval_subparsers) -> argparse.ArgumentParser:
     parser = eval_subparsers.add_parser(
         "icd",
         help="ICD-code classifier on real notes ± synthetic ones: acc@1, hit@3, rare codes, top-up, MedSyn grid",
@@ -465,7 +471,13 @@ def add_cli(eval_subparsers) -> None:
     data.add_argument("--eval", required=True, help="notes to score on (RuMedTop3 dev_v1.jsonl)")
     data.add_argument("--text-column", default="symptoms", help="text column of --train and --eval")
     data.add_argument("--code-column", default="code", help="ICD-10 column of --train and --eval")
-    data.add_argument("--synthetic", help="synthetic notes: a .jsonl(.gz)/.parquet file, a dataset folder or a Hub id")
+    data.add_argument(
+        "--synthetic",
+        action="append",
+        metavar="[NAME=]PATH",
+        help="synthetic notes: a .jsonl(.gz)/.parquet file, a dataset folder or a Hub id; with --choose-on-train, "
+        "repeat it with names (selected=PATH --synthetic all=PATH) to choose between candidates",
+    )
     data.add_argument("--synthetic-split", help="split of a multi-split synthetic dataset (default: train)")
     data.add_argument("--synthetic-text-column", default="response")
     data.add_argument(
@@ -490,8 +502,12 @@ def add_cli(eval_subparsers) -> None:
     run.add_argument(
         "--topup",
         type=int,
+        nargs="?",
+        const=PLAN_K,
         metavar="K",
-        help="bring every code up to K training notes with synthetic notes of that code",
+        help="bring every code up to K training notes with synthetic notes of that code; without K, or by default "
+        "when the synthetic dataset carries a plan (`medsyn plan`'s plan.json) and no --synthetic-fraction is given: "
+        "the plan's K",
     )
     run.add_argument(
         "--synthetic-fraction",
@@ -506,9 +522,18 @@ def add_cli(eval_subparsers) -> None:
     run.add_argument("--grid", action="store_true", help="run the MedSyn grid instead (needs --synthetic and --out)")
     run.add_argument("--real-fractions", type=_floats, default=GRID_REAL, help="grid: comma-separated")
     run.add_argument("--synthetic-fractions", type=_floats, default=GRID_SYNTHETIC, help="grid: comma-separated")
-    run.add_argument("--topups", type=_ints, default=GRID_TOPUP, help="grid: comma-separated K (0: no top-up)")
-    run.add_argument("--out", type=Path, help="grid: folder for grid.md, grid.png and grid.json")
-    run.add_argument("--overwrite", action="store_true", help="grid: replace --out even if another command wrote it")
+    run.add_argument(
+        "--topups",
+        type=_ints,
+        default=GRID_TOPUP,
+        help="grid and --choose-on-train: comma-separated K (0: no top-up); default 0,20,40,80",
+    )
+    run.add_argument(
+        "--out",
+        type=Path,
+        help="folder for grid.md, grid.png, grid.json (--grid) or choice.md, choice.json, split (--choose-on-train)",
+    )
+    run.add_argument("--overwrite", action="store_true", help="replace --out even if another command wrote it")
     model = parser.add_argument_group("classifier")
     model.add_argument(
         "--classifier",
@@ -522,6 +547,7 @@ def add_cli(eval_subparsers) -> None:
     model.add_argument("--max-length", type=int, default=256, help="encoder only: tokens per note")
     parser.add_argument("--json", action="store_true", help="print one JSON line (keys: see above)")
     parser.set_defaults(func=_run)
+    return parser
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -538,7 +564,7 @@ def _ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
 
 
-def _check(args) -> None:
+def check_arguments(args) -> None:
     """Everything that can be checked before the data is read."""
     if args.grid and not (args.synthetic and args.out):
         raise MedsynError("--grid needs --synthetic and --out")
@@ -563,8 +589,47 @@ def _check(args) -> None:
         raise MedsynError("--rare-k must be at least 1, --bootstrap and --synthetic-max-chars at least 0")
 
 
+def _plan_topup(args, synthetic: str | None) -> None:
+    """``--topup`` from the plan the synthetic dataset carries: K when ``--topup`` has no value, and by default (no
+    ``--topup``, ``--synthetic-fraction`` or ``--grid``)."""
+    asked = args.topup is PLAN_K
+    if not (asked or (synthetic and args.topup is None and args.synthetic_fraction is None and not args.grid)):
+        return
+    plan = plan_of(synthetic) if synthetic else None
+    if plan is not None:
+        args.topup = plan.fill_to
+        if not args.json:
+            print(f"--topup {plan.fill_to}: the K of the plan {synthetic} carries", file=sys.stderr)
+    elif asked:
+        raise MedsynError(
+            f"--topup without K takes the plan's K, but {synthetic or 'no --synthetic'} carries no plan "
+            "(plan.json); give --topup K"
+        )
+
+
+def synthetic_sources(values: Sequence[str] | None) -> dict[str, str]:
+    """``--synthetic`` values by name: ``NAME=PATH``, or a plain path (an existing path, or one without a name before
+    an ``=``) named by itself."""
+    sources = {}
+    for value in values or ():
+        name, separator, path = value.partition("=")
+        if not separator or not _NAME.fullmatch(name) or Path(value).exists():
+            name, path = value, value
+        if not path:
+            raise MedsynError(f"--synthetic {value}: no path after the name")
+        if name in sources:
+            raise MedsynError(f"--synthetic {name}: given twice; give each candidate once, with its own name")
+        sources[name] = path
+    return sources
+
+
 def _run(args) -> int:
-    _check(args)
+    sources = synthetic_sources(args.synthetic)
+    if len(sources) > 1:
+        raise MedsynError("several --synthetic candidates are chosen between with --choose-on-train; else give one")
+    synthetic = next(iter(sources.values()), None)
+    _plan_topup(args, synthetic)
+    check_arguments(args)
     import datasets
 
     datasets.disable_progress_bars()
@@ -580,17 +645,17 @@ def _run(args) -> int:
         load_labelled(args.train, args.text_column, args.code_column),
         load_labelled(args.eval, args.text_column, args.code_column),
         load_labelled(
-            args.synthetic,
+            synthetic,
             args.synthetic_text_column,
             args.synthetic_code_column or SYNTHETIC_CODE_COLUMNS,
             args.synthetic_split,
         )
-        if args.synthetic
+        if synthetic
         else None,
     )
     if args.grid:
         with safe_output(
-            args.out, command=COMMAND, inputs=[args.train, args.eval, args.synthetic], overwrite=args.overwrite
+            args.out, command=COMMAND, inputs=[args.train, args.eval, synthetic], overwrite=args.overwrite
         ) as tmp:
             experiment = prepare(*load, args.rare_k, args.synthetic_max_chars, args.drop_unseen, args.synthetic_view)
             rank = make_ranker(experiment, args.classifier, **transformer_options)
@@ -636,11 +701,11 @@ def _run(args) -> int:
     elif args.grid:
         print(markdown_table(result["cells"]) + f"\nwritten: {args.out}/grid.md, grid.png, grid.json")
     else:
-        print(_report(result))
+        print(report_text(result))
     return 0
 
 
-def _report(result: dict) -> str:
+def report_text(result: dict) -> str:
     """The comparison as a small table: real only, with synthetic notes, their paired difference and its interval."""
     added = result.get("upsampled")
     how = (

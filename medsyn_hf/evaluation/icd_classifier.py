@@ -1,15 +1,6 @@
-"""ICD-code classifiers that rank codes for notes: RuMedBench's linear baseline (as published, and a fast equivalent)
-and a fine-tuned local encoder.
-
-The baseline is character 3–8-gram TF-IDF with one-vs-rest logistic regression, C=10 (RuMedBench,
-``code/linear_models/single_text_classifier.py``). Its published form is slow: an exact n-gram vocabulary (760k
-entries on RuMedTop3 train, tens of millions with long synthetic notes) and lbfgs on each of 105 binary problems.
-The fast form keeps the model and changes where the time goes:
-
-- n-grams are hashed into 2**18 buckets, counted once per run and re-weighted per training set (the idf of exactly
-  the notes a classifier is trained on, as the vectorizer would fit it);
-- each binary problem is solved in the dual by liblinear (coordinate descent over notes, cheap when features far
-  outnumber notes) to tolerance 0.1, which already gives the rankings of the converged optimum.
+"""ICD-code classifiers that rank codes for notes: RuMedBench's linear baseline (as published, and a fast equivalent
+whose pieces live in ``medsyn_hf.filters.code_classifier``, shared with the label-consistency filter) and a
+fine-tuned local encoder.
 """
 
 from __future__ import annotations
@@ -20,16 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.filters.code_classifier import NGRAMS, C, char_ngram_counts, fit_linear, top_k
 
-NGRAMS = (3, 8)
-C = 10.0
-HASH_BUCKETS = 2**18
-
-
-def top_k(scores: np.ndarray, classes: Sequence[str], k: int = 3) -> list[list[str]]:
-    """Codes ranked by score, best first, ``k`` per row."""
-    best = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return np.asarray(classes, dtype=object)[best].tolist()
+__all__ = ["char_ngram_counts", "linear_rank", "reference_rank", "top_k", "transformer_rank"]
 
 
 def _check_classes(codes: Sequence[str]) -> None:
@@ -37,36 +21,10 @@ def _check_classes(codes: Sequence[str]) -> None:
         raise MedsynError(f"the training notes have {len(set(codes))} distinct codes; hit@3 needs at least 3")
 
 
-def char_ngram_counts(texts: Sequence[str]):
-    """Lower-cased character 3–8-gram counts, hashed: no vocabulary to fit, so any rows can be selected later."""
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    vectorizer = HashingVectorizer(
-        analyzer="char", ngram_range=NGRAMS, n_features=HASH_BUCKETS, alternate_sign=False, norm=None
-    )
-    return vectorizer.transform(texts)
-
-
-def tfidf(train, *others):
-    """TfidfVectorizer's weights (smooth idf, l2-normalised rows) with the idf of ``train``; buckets that no training
-    note has weigh 0, like n-grams outside a fitted vocabulary."""
-    import scipy.sparse as sp
-    from sklearn.preprocessing import normalize
-
-    df = np.bincount(train.indices, minlength=train.shape[1])
-    idf = np.where(df > 0, np.log((1 + train.shape[0]) / (1 + df)) + 1, 0.0)
-    return [normalize(matrix @ sp.diags(idf)) for matrix in (train, *others)]
-
-
 def linear_rank(train_counts, train_codes: Sequence[str], eval_counts, k: int = 3, seed: int = 0) -> list[list[str]]:
     """The fast baseline on precomputed :func:`char_ngram_counts`."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.multiclass import OneVsRestClassifier
-
     _check_classes(train_codes)
-    train, evaluation = tfidf(train_counts, eval_counts)
-    solver = LogisticRegression(C=C, solver="liblinear", dual=True, tol=0.1, random_state=seed)
-    model = OneVsRestClassifier(solver).fit(train, np.asarray(train_codes))
+    model, (evaluation,) = fit_linear(train_counts, train_codes, eval_counts, seed=seed)
     return top_k(model.decision_function(evaluation), model.classes_, k)
 
 

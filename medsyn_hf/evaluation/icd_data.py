@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from medsyn_hf.data import load_labelled_notes
 from medsyn_hf.errors import MedsynError
 
 _CODE = re.compile(r"[A-Z]\d\d(\.\w+)?")
@@ -36,23 +37,9 @@ def category(code) -> str:
 def load_labelled(source: str, text_column: str, code_column: str | Sequence[str], split: str | None = None) -> Notes:
     """Texts and 3-character codes of a dataset (the first of several ``code_column`` candidates that it has); a
     missing column, text or code is an error, not a silent drop."""
-    from medsyn_hf.data import load_dataset
-
-    data = load_dataset(str(source), split)
-    if not isinstance(code_column, str):
-        code_column = next((c for c in code_column if c in data.column_names), " or ".join(code_column))
-    for column in (text_column, code_column):
-        if column not in data.column_names:
-            raise MedsynError(f"{source}: no column {column!r} (columns: {', '.join(data.column_names)})")
-    texts, codes = data[text_column], data[code_column]
-    for name, values in ((code_column, codes), (text_column, texts)):
-        missing = [i for i, value in enumerate(values) if value is None or not str(value).strip()]
-        if missing:
-            raise MedsynError(
-                f"{source}: {len(missing)} of {len(values)} rows have no {name!r} (first: row {missing[0]})"
-            )
+    texts, codes = load_labelled_notes(source, text_column, code_column, split)
     try:
-        return Notes([str(t) for t in texts], [category(c) for c in codes])
+        return Notes(texts, [category(c) for c in codes])
     except MedsynError as err:
         raise MedsynError(f"{source}: {err}") from None
 

@@ -129,8 +129,8 @@ def paired_differences(
     ``baseline[s]`` and ``treated[s]`` are the ranked predictions of seed ``s`` on the same ``references``. Every
     resample draws the notes once (within each code, as :func:`icd_scores`) and scores both classifiers of every seed
     on those same notes, so the interval reflects the difference, not the spread of each score: notes that both get
-    right or both get wrong cancel. Returns ``{key: {"diff", "ci" (None without resamples), "per_seed"}}``; a key
-    without rare notes is left out.
+    right or both get wrong cancel. Returns ``{key: {"diff", "ci" (None without resamples), "se" (the resamples'
+    standard deviation, None without), "per_seed"}}``; a key without rare notes is left out.
     """
     if len(baseline) != len(treated) or not len(baseline):
         raise MedsynError(f"{len(baseline)} baseline runs for {len(treated)} treated runs; need the same, at least 1")
@@ -139,18 +139,19 @@ def paired_differences(
     per_seed = np.stack(
         [layout.scores(t1[None], t3[None])[0] - layout.scores(b1[None], b3[None])[0] for (b1, b3), (t1, t3) in pairs]
     )
-    bounds = None
+    bounds = spread = None
     if n_bootstrap:
         draw = layout.draws(n_bootstrap, seed)
         resampled = np.mean(
             [layout.scores(t1[draw], t3[draw]) - layout.scores(b1[draw], b3[draw]) for (b1, b3), (t1, t3) in pairs],
             axis=0,
         )
-        bounds = _interval(resampled, confidence)
+        bounds, spread = _interval(resampled, confidence), resampled.std(axis=0)
     return {
         key: {
             "diff": float(per_seed[:, i].mean()),
             "ci": None if bounds is None else bounds[i].tolist(),
+            "se": None if spread is None else float(spread[i]),
             "per_seed": per_seed[:, i].tolist(),
         }
         for i, key in enumerate(KEYS)

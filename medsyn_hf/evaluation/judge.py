@@ -32,6 +32,7 @@ from pathlib import Path
 from medsyn_hf.assess import ITEMS as ASSESS_ITEMS
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.request_cache import append_cache, read_cache, request_key
+from medsyn_hf.textfile import read_text
 
 logger = logging.getLogger(__name__)
 
@@ -464,6 +465,7 @@ def judge(args: JudgeArguments, gen_args, model_args) -> dict:
         logger.warning("temperature 0: a retry gets the same greedy reply again; set temperature > 0 for new draws")
     template = load_template(args.template)
     splits, assessment = load_input(args)
+    answers = human_answers(assessment) if assessment is not None else None  # read (and checked) before any request
     messages = {name: prompts_for(ds, template, args, args.dataset_name) for name, ds in splits.items()}
     flat = [m for name in splits for m in messages[name]]
     if args.response_format and gen_args.backend == "openai":
@@ -499,7 +501,7 @@ def judge(args: JudgeArguments, gen_args, model_args) -> dict:
         judged[name] = _with_columns(ds, {k: v[rows] for k, v in columns.items()})
         if "item_id" in ds.column_names:
             by_item.update(zip(ds["item_id"], results[rows]))
-    agree = agreement(by_item, human_answers(assessment)) if assessment is not None else None
+    agree = agreement(by_item, answers) if answers is not None else None
     out_splits = apply_min_score(judged, args.min_score)
     report = _report(args, results, attempts, counts, columns, out_splits, agree, model)
     with safe_output(args.out, command=COMMAND, inputs=inputs, overwrite=args.overwrite) as tmp:
@@ -574,7 +576,7 @@ def _write(folder: Path, splits: dict, args, gen_args, model_args, report: dict)
     readme = source / "README.md"
     if notes_folder and readme.is_file():
         section = render_card("judge", {}, standalone=False, **facts).text
-        full = readme.read_text(encoding="utf-8").split("\n## LLM judge\n")[0].rstrip()  # judged again: one section
+        full = read_text(readme, "dataset card").split("\n## LLM judge\n")[0].rstrip()  # judged again: one section
         card = DatasetCard(full + "\n\n" + section.strip() + "\n")
         card.data.size_categories = [size]
     else:
@@ -610,9 +612,12 @@ def _write(folder: Path, splits: dict, args, gen_args, model_args, report: dict)
 def make_parser():
     from trl import TrlParser
 
-    from medsyn_hf.generation.config import GenerationArguments, GenerationModelConfig
+    from medsyn_hf.generation.config import UNUSED_MODEL_FIELDS, GenerationArguments, GenerationModelConfig
+    from medsyn_hf.recipe_args import hide_options
 
-    return TrlParser((JudgeArguments, GenerationArguments, GenerationModelConfig), prog=COMMAND)
+    parser = TrlParser((JudgeArguments, GenerationArguments, GenerationModelConfig), prog=COMMAND)
+    hide_options(parser, UNUSED_MODEL_FIELDS)
+    return parser
 
 
 def parse(argv: list[str]):

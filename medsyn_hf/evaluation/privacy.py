@@ -4,7 +4,7 @@
   (0 = the same words). On its own a DCR means little, so real notes are split: a holdout's DCRs to the rest are the
   baseline. Synthetic notes much closer to the real ones than real notes are to each other are memorised.
 - The longest word sequence a synthetic note shares verbatim with any real note (hashed n-gram index,
-  ``medsyn_hf.evaluation.ngrams``), and the share of notes above a threshold, against the same holdout baseline.
+  ``medsyn_hf.filters.ngrams``), and the share of notes above a threshold, against the same holdout baseline.
 - Copying from the example note the prompt showed (the filters' ``copy_ratio``) and personal data the PII detector
   still finds (``medsyn_hf.filters.pii``).
 """
@@ -16,9 +16,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from medsyn_hf.evaluation.ngrams import Tokens, longest_common_runs, tokenize
+from medsyn_hf.filters.builtin import real_copy
+from medsyn_hf.filters.ngrams import Tokens, longest_common_runs, tokenize
 
-RUN_THRESHOLD = 10  # words; RuMedTop3 train against itself: 13.7 % of a 20 % holdout (duplicated complaints)
+RUN_THRESHOLD = real_copy.RUN_THRESHOLD  # the privacy guard filter's default
 CHUNK = 2048
 
 

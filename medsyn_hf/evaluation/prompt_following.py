@@ -1,5 +1,6 @@
-"""`medsyn eval prompt-following DATASET`: did the notes mention the symptoms they were prompted with, and how much
-did they copy the example note? Distributions per model and template, from the very functions the filters use.
+"""`medsyn eval prompt-following DATASET`: did the notes mention the symptoms they were prompted with, how much did
+they copy the example note, and is their patient the prompt's (the age and sex a note states against the prior's
+`age` and `sex`)? Distributions per model and template, from the very functions the filters use.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from pathlib import Path
 
 from medsyn_hf.data import load_dataset
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.guards import require_text
 from medsyn_hf.io import check_output, safe_output
 from medsyn_hf.schemas import column_for
 
 COMMAND = "medsyn eval prompt-following"
 DEFAULT_GROUP_BY = ("generation_model", "template")
 _STATS = ("mean", "median", "p10", "p90")
+STRING = ("string", "large_string")
 
 
 def add_cli(eval_subparsers) -> None:
@@ -40,6 +43,8 @@ def add_cli(eval_subparsers) -> None:
     parser.add_argument(
         "--group-by", help="comma-separated columns (default: whichever of generation_model,template exist)"
     )
+    parser.add_argument("--age-column", default="age", help="the prior patient's age (skipped if absent)")
+    parser.add_argument("--sex-column", default="sex", help="the prior patient's sex, male/female (skipped if absent)")
     parser.add_argument("--symptom-match-share", type=float, help="see FilterConfig (default: the filters' default)")
     parser.add_argument("--copy-ngram", type=int, help="see FilterConfig (default: the filters' default)")
     parser.add_argument("--json", action="store_true", help="print one JSON line instead of the markdown table")
@@ -68,12 +73,18 @@ def prompt_following(
     example_column: str | None = None,
     group_by: list[str] | None = None,
     config=None,
+    source="the dataset",
+    age_column: str = "age",
+    sex_column: str = "sex",
 ) -> dict:
     """Per-note scores and per-group summaries. ``example_column=None`` uses the example-text column of the dataset's
     schema (``schemas.column_for``: notes keep a boolean ``example`` flag and the text in ``anamnesis``);
     ``group_by=None`` the default grouping columns that are present. Copy ratio is summarised over notes that had an
-    example."""
+    example; the patient's consistency (when the dataset has ``age_column`` or ``sex_column``) over notes whose
+    prompt showed the patient (``filters.patient_consistency``)."""
     from medsyn_hf.filters import FilterConfig, copy_ratio, symptom_recall
+    from medsyn_hf.filters.builtin.patient_consistency import shows_patient
+    from medsyn_hf.filters.patient import age_gap, stated_sex
 
     config = config or FilterConfig()
     columns = data.column_names
@@ -83,6 +94,7 @@ def prompt_following(
     for column in [text_column, symptoms_column, example_column, *group_by]:
         if column is not None and column not in columns:
             raise MedsynError(f"column {column!r} not in the dataset (columns: {', '.join(columns)})")
+    _check_types(data, text_column, symptoms_column, source)
     kind = getattr(data.features[example_column], "dtype", "nested") if example_column else "string"
     if kind not in ("string", "large_string"):
         raise MedsynError(
@@ -95,6 +107,28 @@ def prompt_following(
     groups = [" / ".join(map(str, values)) for values in zip(*(data[c] for c in group_by))] or ["all"] * len(notes)
     recall = [symptom_recall(n, s, config.symptom_match_share) for n, s in zip(notes, symptoms)]
     copy = [copy_ratio(n, e, config.copy_ngram, s) if e else None for n, e, s in zip(notes, examples, symptoms)]
+    ages = list(data[age_column]) if age_column in columns else None
+    sexes = list(data[sex_column]) if sex_column in columns else None
+    shown = [shows_patient(t) for t in data["template"]] if "template" in columns else [True] * len(notes)
+    gaps = [age_gap(n, a) for n, a in zip(notes, ages)] if ages is not None else None
+    stated = [stated_sex(n) for n in notes] if sexes is not None else None
+
+    def patient(rows: list[int]) -> dict | None:
+        judged = [i for i in rows if shown[i]]
+        if (ages is None and sexes is None) or not judged:
+            return None
+        out = {"judged": len(judged)}
+        if gaps is not None:
+            told = [gaps[i] for i in judged if gaps[i] is not None]
+            out["age_stated"] = round(len(told) / len(judged), 4)
+            limit = config.max_age_gap
+            out["age_mismatch"] = round(sum(limit is not None and g > limit for g in told) / len(judged), 4)
+        if stated is not None:
+            out["sex_stated"] = round(sum(stated[i] is not None for i in judged) / len(judged), 4)
+            out["sex_mismatch"] = round(
+                sum(stated[i] is not None and stated[i] != sexes[i] for i in judged) / len(judged), 4
+            )
+        return out
 
     def summary(rows: list[int]) -> dict:
         copied = [copy[i] for i in rows if copy[i] is not None]
@@ -102,6 +136,7 @@ def prompt_following(
             "symptom_recall": _stats([recall[i] for i in rows]),
             "all_symptoms": round(sum(recall[i] == 1.0 for i in rows) / len(rows), 4),
             "copy_ratio": _stats(copied) if copied else None,
+            "patient": patient(rows),
         }
 
     by_group: dict[str, list[int]] = {}
@@ -115,12 +150,35 @@ def prompt_following(
         "copy_ngram": config.copy_ngram,
         "overall": summary(list(range(len(notes)))),
         "groups": {group: summary(rows) for group, rows in sorted(by_group.items())},
-        "scores": {"group": groups, "symptom_recall": recall, "copy_ratio": copy},
+        "max_age_gap": config.max_age_gap,
+        "scores": {
+            "group": groups,
+            "symptom_recall": recall,
+            "copy_ratio": copy,
+            "age_gap": gaps,
+            "stated_sex": stated,
+        },
     }
 
 
+def _check_types(data, text_column: str, symptoms_column: str, source) -> None:
+    """Texts must be strings and not all empty (``guards.require_text``), symptoms lists of strings: anything else
+    would score as zeros, not fail."""
+    texts, symptoms = data.features[text_column], data.features[symptoms_column]
+    if getattr(texts, "dtype", None) not in STRING:
+        raise MedsynError(f"{source}: column {text_column!r} holds {_kind(texts)} values, not note texts")
+    if getattr(getattr(symptoms, "feature", None), "dtype", None) not in STRING:
+        raise MedsynError(f"{source}: column {symptoms_column!r} holds {_kind(symptoms)}, not lists of symptoms")
+    require_text(data[text_column], source, text_column)
+
+
+def _kind(feature) -> str:
+    return getattr(feature, "dtype", None) or type(feature).__name__
+
+
 def markdown_table(result: dict) -> str:
-    """Mean/median/p10/p90 of recall and copy ratio per group, the overall row last."""
+    """Mean/median/p10/p90 of recall and copy ratio per group, then (when measured) the patient's consistency per
+    group; the overall row last."""
     header = [
         " / ".join(result["group_by"]) or "group",
         "n",
@@ -141,6 +199,26 @@ def markdown_table(result: dict) -> str:
             *((f"{copy[s]:.3f}" for s in _STATS) if copy else ["–"] * len(_STATS)),
         ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    rows = [*result["groups"].items(), ("**all**", result["overall"])]
+    if result["overall"]["patient"]:
+        keys = [
+            k
+            for k in ("age_stated", "age_mismatch", "sex_stated", "sex_mismatch")
+            if k in result["overall"]["patient"]
+        ]
+        lines += [
+            "",
+            f"Patient (notes whose prompt showed it; age mismatch: more than {result['max_age_gap']} years off):",
+            "",
+            "| "
+            + " | ".join([" / ".join(result["group_by"]) or "group", "judged", *(k.replace("_", " ") for k in keys)])
+            + " |",
+            "|" + "---|" * (len(keys) + 2),
+        ]
+        for name, summary in rows:
+            p = summary["patient"]
+            cells = [name, p["judged"], *(f"{p[k]:.3f}" for k in keys)] if p else [name, 0, *("–" for _ in keys)]
+            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -188,7 +266,17 @@ def _run(args) -> int:
     if args.out is not None:
         check_output(args.out, **output)
     data = load_dataset(args.dataset, args.split)
-    result = prompt_following(data, args.text_column, args.symptoms_column, args.example_column, group_by, config)
+    result = prompt_following(
+        data,
+        args.text_column,
+        args.symptoms_column,
+        args.example_column,
+        group_by,
+        config,
+        args.dataset,
+        args.age_column,
+        args.sex_column,
+    )
     summary = {"dataset": str(args.dataset), **{k: v for k, v in result.items() if k != "scores"}}
     table = markdown_table(result)
     if args.out:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -25,13 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from medsyn_hf.errors import MedsynError
+from medsyn_hf.data import CODE_COLUMNS, TEXT_COLUMNS
+from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.evaluation.privacy import RUN_THRESHOLD
+from medsyn_hf.guards import MOST, refuse, side_problems
 from medsyn_hf.text_views import MAX_CHARS
+from medsyn_hf.textfile import read_json
 
 COMMAND = "medsyn eval report"
-TEXT_COLUMNS = ("response", "text", "symptoms")  # our notes and the MedSyn GPT notes, then RuMedTop3
-CODE_COLUMNS = ("ICD-10", "icd10", "code")
 EXAMPLE_COLUMNS = ("anamnesis", "example")  # the example note's text (our notes' `example` is a flag)
 COLORS = {"synthetic": "#3b7dd8", "real": "#e08214", "real holdout": "#e08214"}
 PLOTS = {
@@ -157,8 +159,8 @@ def build_report(
     """(report, what the plots need). Fidelity on code-matched samples; diversity and privacy on every note."""
     from medsyn_hf.evaluation.diversity import diversity
     from medsyn_hf.evaluation.fidelity import fidelity, matched_sample
-    from medsyn_hf.evaluation.ngrams import tokenize, word_counts
     from medsyn_hf.evaluation.privacy import privacy
+    from medsyn_hf.filters.ngrams import tokenize, word_counts
     from medsyn_hf.text_views import view as text_view
 
     seconds = {}
@@ -445,6 +447,10 @@ def markdown(report: dict) -> str:
     sections = fid["sections"]
     parts = [
         "# Synthetic notes report\n",
+        *(
+            f"> **Warning: {problem}.** These figures do not compare different notes.\n"
+            for problem in report.get("warnings", [])
+        ),
         f"Synthetic: `{syn['source']}` ({syn['notes']:,} notes, {syn['codes']:,} codes"
         + (f", {syn['empty_dropped']} empty ones left out" if syn["empty_dropped"] else "")
         + "). "
@@ -641,10 +647,12 @@ def load_report(folder: str | Path) -> tuple[dict, dict[str, bytes]]:
             f"{folder}: not a report folder (write one with `{COMMAND} SYNTHETIC --real REAL --out DIR`)"
         )
     try:
-        report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        report = read_json(folder / "report.json", "report file")
         files = {name: (folder / name).read_bytes() for name in ("report.md", *PLOTS)}
-    except (OSError, ValueError) as err:
-        raise MedsynError(f"{folder}: incomplete report ({err}); write it again") from None
+        summary_table(report)  # every figure the card shows is there
+        int(report["synthetic"]["notes"]) + int(report["synthetic"]["empty_dropped"])
+    except (MedsynError, OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+        raise MedsynError(f"{folder}: incomplete report ({first_line(err)}); write it again") from None
     return report, files
 
 
@@ -710,6 +718,12 @@ def add_cli(eval_subparsers) -> None:
         help="utility (--eval): bring every code up to K training notes with synthetic ones",
     )
     parser.add_argument("--seeds", default="0,1,2", help="utility (--eval): comma-separated classifier seeds")
+    parser.add_argument(
+        "--allow-overlap",
+        action="store_true",
+        help="report even when real and synthetic (or --real and --eval) are the same data or share most notes "
+        "(refused otherwise); the report's header then warns",
+    )
     parser.add_argument("--json", action="store_true", help="print report.json's headline figures as one JSON line")
     parser.set_defaults(func=_run)
 
@@ -744,6 +758,14 @@ def _run(args) -> int:
     start = time.perf_counter()
     synthetic = load_set(args.synthetic, args.split, args.text_column, args.code_column)
     real = load_set(args.real, None, args.real_text_column, args.real_code_column)
+    evaluation = load_set(args.eval, None, args.real_text_column, args.real_code_column) if args.eval else None
+    problems = side_problems(args.real, args.synthetic, real.texts, synthetic.texts, MOST)
+    if evaluation:  # utility measured on the notes the classifier trained on
+        problems += side_problems(args.real, args.eval, real.texts, evaluation.texts, MOST, ("--real", "--eval"))
+    if not args.allow_overlap:
+        refuse(problems, "the comparison would be meaningless (pass --allow-overlap to report anyway, with a warning)")
+    for problem in problems:
+        print(f"medsyn: warning: {problem}; the report says so in its header", file=sys.stderr)
     report, plots = build_report(
         synthetic,
         real,
@@ -756,9 +778,9 @@ def _run(args) -> int:
         run_threshold=args.run_threshold,
         seed=args.seed,
     )
-    if args.eval:
+    report["warnings"] = problems
+    if evaluation:
         utility_start = time.perf_counter()
-        evaluation = load_set(args.eval, None, args.real_text_column, args.real_code_column)
         report["utility"] = utility(
             real,
             evaluation,

@@ -3,7 +3,9 @@
 ``apply_filters`` is the one entry point (generation calls it); ``medsyn eval prompt-following`` reports symptom
 recall and copy ratio with the same functions. Each filter is one class (``base.py``: ``NoteFilter``, ``SetFilter``,
 ``NoteTransform``) in ``builtin/``, registered here in order; ``register`` adds a user's. Defaults were set on the
-11,480 MedSyn GPT notes, see ``FilterConfig``.
+11,480 MedSyn GPT notes, see ``FilterConfig``. The selection filters (realism, label consistency, the privacy guard
+and a plan's per-code quota) compare the notes with the user's real notes, a ``Reference`` given to
+``apply_filters``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from medsyn_hf.filters.base import (
     NoteFilter,
     Notes,
     NoteTransform,
+    Reference,
     SetFilter,
     Threshold,
     filter_columns,
@@ -42,6 +45,7 @@ __all__ = [
     "SetFilter",
     "NoteTransform",
     "Notes",
+    "Reference",
     "REGISTRY",
     "filter_columns",
     "filter_reasons",

@@ -12,6 +12,10 @@ Three kinds, one per stage of ``apply_filters``:
 - ``NoteFilter`` scores each note on its own;
 - ``SetFilter`` scores the notes that passed every ``NoteFilter`` as a whole (near-duplicate removal), so a failing
   note never knocks out its good near-twin.
+
+Selection filters compare the notes with the user's real notes (``Reference``: the generate config's
+``real_dataset``, and a plan's need per code): realism, label consistency, shared runs with a real note, and the
+per-code quota. Without a reference they give null scores and reject nothing.
 """
 
 from __future__ import annotations
@@ -31,13 +35,15 @@ class Threshold:
     """One threshold of a filter: a ``FilterConfig`` field (a YAML ``filters:`` key) with its default and ``help``.
 
     ``low``/``high`` bound the value (checked, naming the field, whenever a ``FilterConfig`` is made, e.g. from YAML);
-    ``kind``, the field's type, defaults to the default's (give it for a None default: ``kind=float | None``)."""
+    ``kind``, the field's type, defaults to the default's (give it for a None default: ``kind=float | None``);
+    ``choices`` lists the values a text field may take."""
 
     default: Any
     help: str
     low: Any = None
     high: Any = None
     kind: Any = None
+    choices: tuple | None = None
 
     def __post_init__(self):
         if self.kind is None and self.default is None:
@@ -45,15 +51,37 @@ class Threshold:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """The user's real notes, which the selection filters compare generated notes with: their texts and codes (at
+    ``level``: 'category' compares 3-character categories, 'code' the codes as given), and, from a plan, how many
+    notes each code still needs (``need``: fill-to K minus its real notes; None: no per-code quota). ``source`` names
+    where the notes came from (cards, messages)."""
+
+    texts: list[str]
+    codes: list[str]
+    level: str = "code"
+    need: Mapping[str, int] | None = None
+    source: str = ""
+
+    def unit(self, code: str | None) -> str | None:
+        """A note's code as the reference counts it (its category at level 'category')."""
+        return None if code is None else code[:3] if self.level == "category" else code
+
+
+@dataclass(frozen=True)
 class Notes:
     """One batch of notes as a filter sees it: the texts (already scrubbed for ``NoteFilter``/``SetFilter``), each
-    note's prompted symptoms and example note (None without one), and every column of the batch by name (e.g.
-    ``judge_score``)."""
+    note's prompted symptoms and example note (None without one), every column of the batch by name (e.g.
+    ``judge_score``; a ``SetFilter`` also sees the columns of the set filters before it), and for ``SetFilter``s each
+    note's ICD-10 code (``codes``, None without a code column) and the real notes to compare with (``reference``,
+    None without)."""
 
     texts: list[str]
     symptoms: list[list[str]]
     examples: list[str | None]
     columns: Mapping[str, list]
+    reference: Reference | None = None
+    codes: list[str | None] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -66,6 +94,7 @@ class _Filter:
     name: ClassVar[str]
     columns: ClassVar[dict[str, tuple[Any, str]]] = {}  # column -> (datasets feature, what it means)
     reasons: ClassVar[dict[str, str]] = {}  # `filter_reason` value -> when a note gets it
+    reads: ClassVar[tuple[str, ...]] = ()  # columns it needs besides text, symptoms and example (absent: not applied)
     thresholds: ClassVar[dict[str, Threshold]] = {}  # FilterConfig field -> its Threshold
 
     @classmethod
@@ -126,6 +155,10 @@ class FilterConfig:
         for f in REGISTRY.values():
             for name, spec in f.thresholds.items():
                 check_range(f"filters.{name}", getattr(self, name), spec.low, spec.high)
+                if spec.choices and getattr(self, name) not in spec.choices:
+                    raise MedsynError(
+                        f"filters.{name}: {getattr(self, name)!r} is not one of {', '.join(map(str, spec.choices))}"
+                    )
 
 
 def _rebuild_config() -> None:

@@ -7,6 +7,8 @@ filters decided.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.filters.base import (
     REGISTRY,
@@ -14,10 +16,12 @@ from medsyn_hf.filters.base import (
     NoteFilter,
     Notes,
     NoteTransform,
+    Reference,
     SetFilter,
     filter_columns,
     verdict_columns,
 )
+from medsyn_hf.schemas import column_for
 
 
 def _notes(texts: list[str], columns, symptoms_column: str, example_column: str | None) -> Notes:
@@ -62,6 +66,8 @@ def apply_filters(
     text_column: str = "response",
     symptoms_column: str = "symptoms",
     example_column: str | None = "example",
+    code_column: str | None = None,
+    reference: Reference | None = None,
     num_proc: int | None = None,
 ):
     """Score, scrub and mark notes: a ``datasets.Dataset`` (or list of dicts) with the FILTER_FEATURES columns added.
@@ -69,6 +75,9 @@ def apply_filters(
     The text column is replaced by its transformed (PII-scrubbed) version. ``SetFilter``s (near duplicates) see only
     the notes that pass every other filter, so a failing note never knocks out its good near-twin. Nothing is removed:
     ``data.filter(lambda r: r["keep"])`` does that, and ``filter_reason`` says why a note was dropped.
+
+    ``reference`` (the real notes, and a plan's need per code) turns on the selection filters; ``code_column`` is the
+    notes' ICD-10 column they compare (default: the schema's, ``schemas.column_for``).
     """
     import datasets
 
@@ -105,9 +114,16 @@ def apply_filters(
     failed = list(scored["failed"])
     scored = scored.remove_columns("failed")
     set_filters = [f for f in REGISTRY.values() if isinstance(f, SetFilter)]
+    code_column = code_column or column_for(scored.features, "code")
+    if code_column is not None and code_column not in scored.column_names:
+        raise MedsynError(
+            f"apply_filters: code column {code_column!r} not found (have {', '.join(scored.column_names)})"
+        )
+    codes = list(scored[code_column]) if code_column and set_filters else None
     notes = _notes(list(scored[text_column]), scored, symptoms_column, example_column) if set_filters else None
     for f in set_filters:
         passing = [not reasons for reasons in failed]
+        notes = replace(notes, columns=scored, reference=reference, codes=codes)  # with the columns added so far
         columns = f.score(notes, passing, config)
         for i in (i for i, ok in enumerate(passing) if ok):
             failed[i].extend(f.reject({k: v[i] for k, v in columns.items()}, config))

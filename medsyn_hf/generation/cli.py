@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 
+from medsyn_hf.provenance import CORPUS_LICENSE
+
 
 def make_parser():
     from trl import TrlParser
 
-    from medsyn_hf.generation.config import GenerateScriptArguments, GenerationArguments, GenerationModelConfig
+    from medsyn_hf.generation.config import (
+        UNUSED_MODEL_FIELDS,
+        UNUSED_SCRIPT_FIELDS,
+        GenerateScriptArguments,
+        GenerationArguments,
+        GenerationModelConfig,
+    )
+    from medsyn_hf.recipe_args import hide_options
 
-    return TrlParser((GenerateScriptArguments, GenerationArguments, GenerationModelConfig), prog="medsyn generate")
+    parser = TrlParser((GenerateScriptArguments, GenerationArguments, GenerationModelConfig), prog="medsyn generate")
+    hide_options(parser, UNUSED_SCRIPT_FIELDS + UNUSED_MODEL_FIELDS)
+    return parser
 
 
 def _generate(args) -> None:
@@ -24,7 +35,14 @@ def _generate(args) -> None:
             json.dumps(report)
             if "--json" in args.args
             else f"{report['notes']} notes ({report['kept']} kept by the filters) in {report['run_dir']}\n"
-            f"publish them: medsyn publish {report['run_dir']} --out REPO_DIR"
+            + (
+                f"plan (fill to {report['plan']['fill_to']}): {report['plan']['kept_towards_need']:,} kept notes "
+                f"towards a need of {report['plan']['need']:,}; {report['plan']['short_codes']} codes short of "
+                "theirs (per code: the published card)\n"
+                if "plan" in report
+                else ""
+            )
+            + f"publish them: medsyn publish {report['run_dir']} --out REPO_DIR"
         )
 
 
@@ -80,6 +98,10 @@ def add_cli(subparsers) -> None:
     )
     p.add_argument("--report", help="a `medsyn eval report` folder: its summary table and plots go into the card")
     p.add_argument("--private", action="store_true", help="create the Hub repo private")
-    p.add_argument("--license", default="cc-by-sa-4.0", help="Hub license id of the dataset (default: %(default)s)")
+    p.add_argument(
+        "--license",
+        default=CORPUS_LICENSE,
+        help="Hub license id of the dataset (default: %(default)s, as the packaged writer's; the card explains why)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(func=_publish)

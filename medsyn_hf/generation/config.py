@@ -1,7 +1,8 @@
 """The generation recipe's arguments: TRL's `ScriptArguments` and `ModelConfig`, extended, plus the sampling knobs.
 
 Only what changes the notes goes into the run id (`run.run_config`): the throughput knobs (batch size, concurrency,
-cache, compilation, number of processes) do not, so a crashed run can be resumed with a smaller batch.
+cache, compilation, decoding path, threads, number of processes) do not, so a crashed run can be resumed with a
+smaller batch.
 """
 
 from __future__ import annotations
@@ -14,21 +15,50 @@ import trl
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.generation.backends.inference_client import InferenceClientConfig
 from medsyn_hf.generation.backends.transformers import TransformersConfig
+from medsyn_hf.priors.plan import PlanOptions, check_options
 from medsyn_hf.priors.policy import config_arguments
-from medsyn_hf.validate import check_range
+from medsyn_hf.validate import check_model_args, check_range
 
+# Fields of TRL's dataclasses that generation (and `medsyn eval judge`, which takes the same model arguments) never
+# reads: TRL's debug flag, the test split and streaming of a training dataset, LoRA training and bitsandbytes loading.
+# Hidden from --help and left out of a published recipe; still accepted, as in TRL's own scripts.
+UNUSED_SCRIPT_FIELDS = ("dataset_test_split", "dataset_streaming", "ignore_bias_buffers")
+UNUSED_MODEL_FIELDS = (
+    "use_peft",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_target_modules",
+    "lora_target_parameters",
+    "lora_modules_to_save",
+    "lora_task_type",
+    "use_rslora",
+    "use_dora",
+    "load_in_8bit",
+    "load_in_4bit",
+    "bnb_4bit_quant_type",
+    "use_bnb_nested_quant",
+    "bnb_4bit_quant_storage",
+)
 MAX_NEW_TOKENS = 32_768  # also bounded by the model's context once it is known (`run.check_model`)
 MAX_SEED = 2**32 - 1
 
 
 @dataclass
-class GenerateScriptArguments(trl.ScriptArguments, config_arguments()):
+class GenerateScriptArguments(trl.ScriptArguments, config_arguments(), PlanOptions):
     """The priors' options (`priors_mode`, `codes`, `example_p`, `priors_temperature`, ...) come from
-    ``medsyn_hf.priors.policy`` (declared once, with `medsyn priors`' flags).
+    ``medsyn_hf.priors.policy`` (declared once, with `medsyn priors`' flags), the plan's (`real_dataset`, `fill_to`,
+    `fill_over`, `real_text_column`, ...) from ``medsyn_hf.priors.plan`` (with `medsyn plan`'s flags).
 
     Args:
-        dataset_name (`str`, *optional*): priors to generate from: a folder written by `medsyn priors`, a `.parquet`
-            file or a Hub dataset with PRIORS_FEATURES. Unset: `num_priors` priors are sampled from the packaged MKG.
+        dataset_name (`str`, *optional*): priors to generate from: a folder written by `medsyn priors` or
+            `medsyn plan` (whose plan.json the run then carries), a `.parquet` file or a Hub dataset with
+            PRIORS_FEATURES. Unset: priors are planned by deficit when `fill_to` is set (from `real_dataset`), else
+            `num_priors` are sampled from the packaged MKG.
+        real_dataset (`str`, *optional*): the user's real notes. With `fill_to`: what the plan counts. Always: what
+            the selection filters (realism, label consistency, the privacy guard, the plan's per-code quota)
+            compare the notes with; unset, a plan's own real notes are used, and without either those filters are
+            off.
     """
 
     num_priors: int = field(default=300, metadata={"help": "Priors to sample when `dataset_name` is not set."})
@@ -69,6 +99,14 @@ class GenerateScriptArguments(trl.ScriptArguments, config_arguments()):
             raise MedsynError(f"priors_mode: {self.priors_mode!r} is not one of {', '.join(MODES)}")
         if self.priors_level not in LEVELS:
             raise MedsynError(f"priors_level: {self.priors_level!r} is not one of {', '.join(LEVELS)}")
+        check_options(self.fill_to, self.fill_over)
+        if self.fill_to is not None and self.dataset_name is not None:
+            raise MedsynError(
+                "fill_to plans the priors and dataset_name gives them: set one (a `medsyn plan` folder as "
+                "dataset_name brings its plan)"
+            )
+        if self.fill_to is not None and self.real_dataset is None:
+            raise MedsynError("fill_to: a plan counts the real notes per code; set real_dataset too")
         filter_config(self.filters)  # typed and in range before any work
 
 
@@ -117,7 +155,6 @@ class GenerationModelConfig(trl.ModelConfig):
 
     def __post_init__(self):
         from medsyn_hf.tiny_model import resolve_model
-        from medsyn_hf.training.configs import check_model_args
 
         self.model_name_or_path = resolve_model(self.model_name_or_path)  # `medsyn-tiny`: the packaged writer
         check_model_args(self)  # whether the model exists is checked where it is loaded (a server may hold it)

@@ -9,6 +9,7 @@ note's distinct lemmas that also occur in the example note (null without an exam
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import fields
 from pathlib import Path
 
@@ -67,8 +68,9 @@ def read_shards(run_dir: Path, n: int):
     return table
 
 
-def build_notes(run_dir: str | Path, priors, generation_model: str, thresholds: dict | None = None):
-    """Join, score and write ``notes.parquet`` (replaced atomically); returns the notes as a Dataset."""
+def build_notes(run_dir: str | Path, priors, generation_model: str, thresholds: dict | None = None, reference=None):
+    """Join, score and write ``notes.parquet`` (replaced atomically); returns the notes as a Dataset. ``reference``
+    (``filters.Reference``: the real notes and a plan's need) turns on the selection filters."""
     from medsyn_hf.filters import apply_filters
     from medsyn_hf.schemas import NOTES_FEATURES
 
@@ -78,7 +80,13 @@ def build_notes(run_dir: str | Path, priors, generation_model: str, thresholds: 
     for name in shards.column_names:  # idx, seed, prompt_tokens, completion_tokens, finish_reason, response
         joined = joined.add_column(name, shards[name].to_pylist())
     scored = apply_filters(
-        joined, filter_config(thresholds), text_column="response", symptoms_column="symptoms", example_column="example"
+        joined,
+        filter_config(thresholds),
+        text_column="response",
+        symptoms_column="symptoms",
+        example_column="example",
+        code_column="code",
+        reference=reference,
     )
     kinds = {t: prior_kind(t) for t in set(scored["template"])}
 
@@ -99,6 +107,24 @@ def build_notes(run_dir: str | Path, priors, generation_model: str, thresholds: 
     with atomic_path(run_dir / "notes.parquet") as tmp:
         notes.to_parquet(str(tmp))
     return notes
+
+
+def plan_kept(plan, notes) -> dict:
+    """The plan against what the run kept: per code of the plan its real notes, need (K − n), planned priors,
+    generated and kept notes; in total the need, the kept notes that count towards it (at most the need per code)
+    and the planned codes left short of their need."""
+    generated = Counter(notes["ICD-10"])
+    kept = Counter(code for code, keep in zip(notes["ICD-10"], notes["keep"]) if keep)
+    rows = [{**row, "generated": generated[row["code"]], "kept": kept[row["code"]]} for row in plan.codes]
+    planned = [row for row in rows if row["status"] == "planned"]
+    return {
+        "fill_to": plan.fill_to,
+        "fill_over": plan.fill_over,
+        "need": sum(row["need"] for row in planned),
+        "kept_towards_need": sum(min(row["kept"], row["need"]) for row in planned),
+        "short_codes": sum(row["kept"] < row["need"] for row in planned),
+        "codes": rows,
+    }
 
 
 def load_notes(run_dir: str | Path):

@@ -2,11 +2,13 @@
 rendered from ``dataset_card/notes.md``, the code-distribution plot) -> optionally the Hub.
 
 Kept notes are the ``train`` split, notes the filters dropped the ``rejected`` split (with ``filter_reason``), so
-``load_dataset(folder, split="train")`` gives the usable notes and nothing generated is hidden.
+``load_dataset(folder, split="train")`` gives the usable notes and nothing generated is hidden. A run that followed a
+plan by deficit carries its plan.json into the folder, and the card shows plan against kept notes per code.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections import Counter
@@ -14,22 +16,40 @@ from dataclasses import asdict
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.generation.notes import plan_kept
+from medsyn_hf.generation.reproduce import CONFIG, RECIPE, run_recipe
+from medsyn_hf.priors.plan import PLAN_FILE, plan_json, read_plan
+from medsyn_hf.provenance import (
+    CORPUS_LICENSE,
+    LICENSE_STORY,
+    MEDSYN_CITATION,
+    RUMEDBENCH_CITATION,
+    SOURCES,
+    TOOLKIT_CITATION,
+    public_name,
+)
+from medsyn_hf.textfile import read_json
 
 CARD_TEMPLATE = "notes"
 COMMAND = "medsyn publish"
 RUN_CONFIG_KEYS = ("run_id", "run_config", "script_args", "model_args")
 PLOT = "code_distribution.png"
 REPORT_DIR = "report"  # where `--report`'s plots and report.md go inside the dataset folder
-LICENSE = "cc-by-sa-4.0"  # the generator is trained on CC BY-SA instructions; example notes are Apache-2.0
+LICENSE = CORPUS_LICENSE  # the licence story: medsyn_hf.provenance.LICENSE_STORY
+SAMPLE_CHARS = 400  # longer strings of the card's sample record are cut here
 
 
 def code_counts(notes) -> list[dict]:
-    """Per ICD-10 code: its Russian name, notes generated and notes kept; most kept first."""
+    """Per ICD-10 code: its Russian name, notes generated and kept, and the dropped ones by `filter_reason` (a note
+    dropped for two reasons counts under both); most kept first."""
     total = Counter(notes["ICD-10"])
     kept = Counter(c for c, k in zip(notes["ICD-10"], notes["keep"]) if k)
     names = dict(zip(notes["ICD-10"], notes["code_name_ru"]))
+    reasons: dict[str, Counter] = {c: Counter() for c in total}
+    for code, why in zip(notes["ICD-10"], notes["filter_reason"]):
+        reasons[code].update(r for r in why.split(",") if r)
     return [
-        {"code": c, "name": names[c], "total": total[c], "kept": kept[c]}
+        {"code": c, "name": names[c], "total": total[c], "kept": kept[c], "reasons": dict(reasons[c].most_common())}
         for c in sorted(total, key=lambda c: (-kept[c], -total[c], c))
     ]
 
@@ -87,17 +107,58 @@ def _summary(notes) -> dict:
     }
 
 
+def sources(summary: dict, model: str) -> list[dict]:
+    """The source datasets of the notes, each with its licence and what it gave them (the card's provenance)."""
+    roles = {
+        "rumedtop3_train": f"the real example notes of {summary['with_example']:,} prompts, shown verbatim in "
+        "`anamnesis`; symptoms of the MKG"
+        if summary["with_example"]
+        else "symptoms of the MKG (no prompt of this run showed an example note)",
+        "mkg": "codes, their Russian names and the weighted symptoms of every prior",
+        "medsyn_gpt_notes": "symptoms of the MKG"
+        + ("; training data of the writer `medsyn-tiny`" if model == "medsyn-tiny" else ""),
+        "rosstat": "the patients (sex, age, location, marital status, smoking)",
+    }
+    if model == "medsyn-tiny":
+        roles["ru_wikipedia"] = "training data of the writer `medsyn-tiny` (disease descriptions)"
+    return [
+        dict(zip(("name", "what", "origin", "license"), (name, *SOURCES[name])), role=role)
+        for name, role in roles.items()
+    ]
+
+
+def sample_record(notes) -> str:
+    """The card's sample record section: the first kept note as JSON, long strings cut to SAMPLE_CHARS."""
+
+    def cut(value):
+        if isinstance(value, str) and len(value) > SAMPLE_CHARS:
+            return value[:SAMPLE_CHARS] + "…"
+        if isinstance(value, list):
+            return [cut(v) for v in value]
+        if isinstance(value, dict):
+            return {k: cut(v) for k, v in value.items()}
+        return value
+
+    record = json.dumps(cut(notes[0]), ensure_ascii=False, indent=1)
+    return f"The first note of `train`:\n\n```json\n{record}\n```"
+
+
+def _selection_facts(script: dict, plan) -> dict | None:
+    """What the selection filters compared the notes with (the card's selection paragraph); None when they were off
+    (no real notes)."""
+    source = script.get("real_dataset") or (plan.real.get("source") if plan is not None else None)
+    return {"real": source, "plan": plan is not None} if source else None
+
+
 def read_run_config(run_dir: Path) -> dict:
     """The run's config.json, checked to be what `medsyn generate` writes."""
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise MedsynError(f"{run_dir}: no config.json (not a `medsyn generate` run folder)")
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise MedsynError(
-            f"{config_path}: unreadable ({type(err).__name__}); rerun `medsyn generate` to rewrite it"
-        ) from None
+        config = read_json(config_path, "run config")
+    except MedsynError as err:
+        raise MedsynError(f"{err}: unreadable; rerun `medsyn generate` to rewrite it") from None
     missing = [k for k in RUN_CONFIG_KEYS if not isinstance(config, dict) or k not in config]
     if missing or not all(isinstance(config[k], dict) for k in RUN_CONFIG_KEYS[1:]):
         raise MedsynError(
@@ -130,6 +191,25 @@ def _report_section(folder: str | Path | None, kept: int) -> tuple[dict | None, 
             "plots": {f"{REPORT_DIR}/{name}": caption for name, caption in PLOTS.items()},
         },
         {f"{REPORT_DIR}/{name}": data for name, data in files.items()},
+    )
+
+
+def _reproduce(recipe: dict) -> str:
+    """The card's "Reproduce" section: where the arguments are and the commands that re-run them."""
+    local = recipe["local"]
+    note = (
+        f"\n\n{', '.join(f'`{k}`' for k in local)} named a local folder of the machine that made it, shown here by "
+        "its name: put it on the Hub (or beside the copy) and give its id or path in generate.yaml to re-run."
+        if local
+        else ""
+    )
+    return (
+        f"Everything that determined the notes is in [`{CONFIG}`]({CONFIG}): the script, generation and model "
+        f"arguments of run `{recipe['run_id']}` (medsyn_hf {recipe['medsyn_hf_version']}); "
+        f"[`{RECIPE}`]({RECIPE}) is the same as a `medsyn generate` recipe. From a copy of this repository, with "
+        "medsyn_hf installed:\n\n```bash\n" + "\n".join(recipe["command"]) + "\n```\n\n"
+        "The same model and medsyn_hf version write the same notes, token for token: each note's tokens are drawn "
+        "with its own seed." + note
     )
 
 
@@ -174,9 +254,15 @@ def publish(
     if len(rejected):
         splits["rejected"] = rejected
     card_report, report_files = _report_section(report, len(splits["train"]))
+    plan = read_plan(run_dir)
+    if plan is not None:  # as published: the real notes by name, never a path of this machine (nor the notes)
+        plan = dataclasses.replace(plan, real={**plan.real, "source": public_name(plan.real.get("source"))})
+    plan_files = {PLAN_FILE: plan_json(plan)} if plan is not None else {}
     counts = code_counts(notes)
     summary = _summary(notes)
-    script, model = config["script_args"], config["model_args"]
+    flags = ["--license", license] if license != LICENSE else []
+    recipe, recipe_files = run_recipe(config, Path(out).resolve().name, flags)
+    script, model = recipe["script_args"], recipe["model_args"]  # as published: no local paths
     generation = {  # what determined the notes (the run id's inputs), readably
         "model": model["model_name_or_path"],
         "adapter": model.get("adapter_name_or_path"),
@@ -186,7 +272,7 @@ def publish(
         or {
             k: script.get(k)
             for k in (
-                "num_priors",
+                *(("real_dataset", "fill_to", "fill_over") if script.get("fill_to") else ("num_priors",)),
                 "priors_mode",
                 "priors_level",
                 "codes",
@@ -212,20 +298,29 @@ def publish(
             "pretty_name": "MedSyn-HF synthetic Russian clinical notes",
             "annotations_creators": ["machine-generated"],
             "language_creators": ["machine-generated"],
-            "source_datasets": ["original"],
+            "source_datasets": ["original", *(f"extended|{name}" for name in ("rumedtop3_train", "mkg"))],
             "tags": ["medical", "clinical-notes", "icd-10", "synthetic", "russian", "medsyn"],
         },
-        repo_id=repo_id or str(out),
+        repo_id=repo_id or Path(out).resolve().name,  # a local folder by its name: no path of this machine
         run_id=config["run_id"],
         summary=summary,
         counts=counts,
         plot=PLOT,
         generation_yaml=yaml.safe_dump(generation, allow_unicode=True, sort_keys=False).strip(),
         filters_yaml=yaml.safe_dump(asdict(filter_config(script.get("filters"))), sort_keys=False).strip(),
-        filters=filter_facts(filter_config(script.get("filters"))),
+        filters=filter_facts(filter_config(script.get("filters")), notes.column_names),
         columns=NOTES_COLUMNS_DOC,
         splits={name: len(ds) for name, ds in splits.items()},
         report=card_report,
+        sections=[  # rendered in order after "How it was made"; more sections go here
+            {"title": "Reproduce", "body": _reproduce(recipe)},
+            {"title": "Sample record", "body": sample_record(splits["train"])},
+        ],
+        sources=sources(summary, model["model_name_or_path"]),
+        license_story=LICENSE_STORY,
+        citations=[MEDSYN_CITATION, RUMEDBENCH_CITATION, TOOLKIT_CITATION],
+        plan=plan_kept(plan, notes) | {"real": plan.real, "level": plan.level, "file": PLAN_FILE} if plan else None,
+        selection=_selection_facts(script, plan),
     )
     pushed = {}
 
@@ -239,7 +334,7 @@ def publish(
         out,
         {"default": splits},
         card,
-        files={PLOT: plot_codes(counts), **report_files},
+        files={PLOT: plot_codes(counts), **report_files, **recipe_files, **plan_files},
         command=COMMAND,
         inputs=[run_dir, report],
         overwrite=overwrite,

@@ -31,7 +31,7 @@ def load_sources(sources: str | os.PathLike) -> dict:
     sources = Path(sources)
     notes = [
         {**r, "key": hashlib.sha1(r["response"].encode()).hexdigest()[:16]}
-        for r in jsonl_records(sources / GPT_NOTES, ("icd10", "symptoms", "response"))
+        for r in jsonl_records(sources / GPT_NOTES, {"icd10": str, "symptoms": list, "response": str})
     ]
     wiki = [
         {"name": row["Index"], "code": row["МКБ_10"], "text": row["Симптомы"]}

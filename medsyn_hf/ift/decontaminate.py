@@ -15,6 +15,7 @@ from pathlib import Path
 
 from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.normalize import words
+from medsyn_hf.textfile import check_file, check_utf8, read_text
 
 NGRAM = 8
 MIN_TEXT_WORDS = 3  # a column whose values average fewer words is an id or a label, not text
@@ -27,14 +28,16 @@ def read_eval_texts(path: str | Path) -> list[str]:
     MIN_TEXT_WORDS words, so ids and labels are left out) or .txt (one text per line)."""
     from medsyn_hf.data import FILE_SUFFIXES, load_dataset
 
-    path = Path(path)
-    if not path.is_file():
-        raise MedsynError(f"{path}: evaluation file not found")
+    path = check_file(path, "evaluation file")
     if path.suffix == ".txt":
-        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        texts = [line.strip() for line in read_text(path, "evaluation file").splitlines() if line.strip()]
+        if not texts:
+            raise MedsynError(f"{path}: no text in the evaluation file")
+        return texts
     if path.suffix == ".csv":  # a table no command reads as a dataset, only as evaluation texts
         import datasets
 
+        check_utf8(path, "evaluation file")
         try:
             data = datasets.Dataset.from_csv(str(path))
         except Exception as err:  # pandas' parser errors, an empty file, ...

@@ -13,6 +13,7 @@ import random
 import re
 from collections.abc import Iterator
 
+from medsyn_hf import provenance
 from medsyn_hf.ift import phrasings as ph
 from medsyn_hf.priors.from_notes import complaint_prior, note_seed
 from medsyn_hf.priors.style import style_pool
@@ -26,29 +27,8 @@ TASKS = (
     "note_continuation",
     "complaint_writing",
 )
-SOURCES = {  # `source` column -> (what it is, origin, license); rendered into the card
-    "medsyn_gpt_notes": (
-        "11,480 synthetic notes by gpt-3.5-turbo / gpt-4 (part of MedSyn-ift)",
-        "https://github.com/milteam/MedSyn",
-        "MIT",
-    ),
-    "rumedtop3_train": (
-        "RuMedTop3 train: real outpatient complaints with 3-character ICD-10 codes (RuMedBench)",
-        "https://github.com/sb-ai-lab/MedBench",
-        "Apache-2.0",
-    ),
-    "mkg": (
-        "medsyn_hf Medical Knowledge Graph: official Russian ICD-10 (МКБ-10, NSI 1.2.643.5.1.13.13.11.1005) + "
-        "MedSyn symptom tables + HSDN (Zhou et al. 2014) + symptoms of RuMedTop3 train and the GPT notes",
-        "https://github.com/ak4nv/mkb10, https://github.com/milteam/MedSyn, HSDN",
-        "MIT / CC BY / Apache-2.0",
-    ),
-    "ru_wikipedia": (
-        "Russian Wikipedia paragraphs on the symptoms of 209 diseases (collected by the MedSyn authors)",
-        "https://ru.wikipedia.org",
-        "CC BY-SA",
-    ),
-}
+# `source` column -> (what it is, origin, license); rendered into the card
+SOURCES = {name: provenance.SOURCES[name] for name in ("medsyn_gpt_notes", "rumedtop3_train", "mkg", "ru_wikipedia")}
 NOTE_TEMPLATES = ("anamnesis", "anamnesis_patient", "short", "examination", "hidden_diagnosis")
 STYLE_CHOICES = (0, 0, 0, 1, 2, 3)  # style exemplars per complaint-writing prompt: none in half of them, else 1-3
 MIN_NOTE_CHARS = 200

@@ -248,3 +248,53 @@ def build(sources: Path, out: Path, overwrite: bool = False) -> dict:
     data = compile_graph(sources)
     write_graph(data, out, inputs=[sources], overwrite=overwrite)
     return data
+
+
+# Which source files each figure of `graph_stats` comes from: a drop names them.
+STAT_SOURCES = {
+    "codes": [src.ICD_TREE],
+    "sex_limited_codes": [src.GENDER_SPLIT],
+    "rumedtop3_categories": [src.RUMEDTOP3_TRAIN],
+    "edges_from_hsdn_medsyn": [src.MAIN_PROC],
+    "edges_from_medsyn_ru": [src.MAIN_PROC, src.ICD_SYMP_RU],
+    "edges_from_hsdn": [src.HSDN, src.MESH_ICD10_CSV, src.MESH_ICD10_TXT, src.SYMPTOMS_EN_RU],
+    "edges_from_gpt_notes": [src.GPT_NOTES],
+    "edges_from_rumedtop3_train": [src.RUMEDTOP3_TRAIN],
+}
+MAX_DROP = 0.03  # a figure this much below the packaged graph's is a warning
+
+
+def graph_stats(data: dict) -> dict:
+    """The figures of a compiled graph that a bad source lowers: codes, symptoms, edges (in all and per source)."""
+    per_source = Counter(name for *_, sources in data["edges"] for name, _ in sources)
+    return {
+        "codes": len(data["codes"]),
+        "symptoms": len(data["symptoms"]),
+        "has_symptom_edges": len(data["edges"]),
+        "codes_with_symptoms": len({code for code, *_ in data["edges"]}),
+        "sex_limited_codes": sum(1 for code in data["codes"] if code[5]),
+        "rumedtop3_categories": len(data["rumedtop3_categories"]),
+        **{name: 0 for name in STAT_SOURCES if name.startswith("edges_from_")},  # a source that gave none: 0
+        **{f"edges_from_{name}": n for name, n in sorted(per_source.items())},
+    }
+
+
+def compare_stats(stats: dict, reference: dict, sources: Path, max_drop: float = MAX_DROP) -> list[str]:
+    """One warning per figure more than ``max_drop`` below the ``reference`` graph's, naming its source files; the
+    largest drop first (the complaints' edges also fall when another source loses symptoms: they are matched
+    against every source's symptoms)."""
+    drops = []
+    for name, files in STAT_SOURCES.items():
+        before, now = reference.get(name, 0), stats.get(name, 0)
+        if before and now < (1 - max_drop) * before:
+            checked = ", ".join(str(Path(sources) / file) for file in files)
+            if name == "edges_from_rumedtop3_train":
+                checked += " (or the source whose symptoms its complaints no longer voice)"
+            drops.append(
+                (
+                    now / before,
+                    f"{name} {now:,} against {before:,} in the packaged graph ({now / before - 1:+.0%}): "
+                    f"check {checked}",
+                )
+            )
+    return [warning for _, warning in sorted(drops, key=lambda drop: drop[0])]

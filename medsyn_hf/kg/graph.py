@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import re
 from collections import Counter, namedtuple
@@ -13,7 +11,8 @@ from pathlib import Path
 
 import networkx as nx
 
-from medsyn_hf.errors import MedsynError
+from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.textfile import check_file, read_json
 
 Symptom = namedtuple("Symptom", "name key weight sources")
 
@@ -267,20 +266,22 @@ class MKG:
 @lru_cache(maxsize=4)
 def _load(path: str, mtime: float) -> MKG:
     try:
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise MedsynError(f"{path}: MKG file not found (build it with `medsyn kg build`)") from None
-    except (OSError, json.JSONDecodeError, EOFError) as err:
-        raise MedsynError(f"{path}: not a readable MKG file ({err})") from None
-    if data.get("format") != "medsyn-mkg/1":
-        raise MedsynError(f"{path}: unsupported MKG format {data.get('format')!r}")
-    return MKG(data)
+        data = read_json(path, "MKG file")
+    except MedsynError as err:
+        raise MedsynError(f"{err}: not a readable MKG file (write one with `medsyn kg build`)") from None
+    if not isinstance(data, dict) or data.get("format") != "medsyn-mkg/1":
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise MedsynError(f"{path}: unsupported MKG format {found!r} (write one with `medsyn kg build`)")
+    try:
+        return MKG(data)
+    except (KeyError, TypeError, ValueError) as err:
+        raise MedsynError(f"{path}: not a readable MKG file ({type(err).__name__}: {first_line(err)})") from None
 
 
 def load_graph(path: str | os.PathLike | None = None) -> MKG:
     """The packaged MKG, or the one at ``path``; cached per file version, so repeated calls are free."""
     path = Path(path) if path else default_path()
-    if not path.is_file():
+    if not path.exists():
         raise MedsynError(f"{path}: MKG file not found (build it with `medsyn kg build`)")
+    path = check_file(path, "MKG file")
     return _load(str(path.resolve()), path.stat().st_mtime)

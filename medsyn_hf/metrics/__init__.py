@@ -1,24 +1,30 @@
-"""`evaluate` metrics, loadable offline by path: ``evaluate.load(".../medsyn_hf/metrics/symptom_recall")``.
+"""`evaluate` metrics, each a module folder in the `evaluate` template (``<name>.py``, a ``README.md`` metric card,
+``requirements.txt``), loadable offline by path from any folder: ``evaluate.load(metric_path("symptom_recall"))``.
 
-Each subfolder holds one thin ``evaluate.Metric`` over the functions in ``medsyn_hf.filters``.
+Each is one thin ``evaluate.Metric`` over the functions in ``medsyn_hf`` (the same code as the filters and `medsyn
+eval icd`), so the module is not self-contained: its ``requirements.txt`` declares ``medsyn-hf``.
 """
+
+from pathlib import Path
 
 import datasets
 import evaluate
 
-MEDSYN_CITATION = """\
-@article{kumichev2024medsyn,
-  title={MedSyn: LLM-Based Synthetic Medical Text Generation Framework},
-  author={Kumichev, Gleb and Blinov, Pavel and Kuzkina, Yulia and Goncharov, Vasily and Zubkova, Galina and
-          Zenovkin, Nikolai and Goncharov, Aleksei and Savchenko, Andrey},
-  journal={arXiv preprint arXiv:2408.02056},
-  year={2024}
-}
-"""
+from medsyn_hf.provenance import MEDSYN_CITATION
+
+METRICS_DIR = Path(__file__).resolve().parent
+NAMES = ("copy_ratio", "icd_accuracy", "symptom_recall")
+
+
+def metric_path(name: str) -> str:
+    """The folder ``evaluate.load`` takes for one of NAMES, wherever the package is installed."""
+    if name not in NAMES:
+        raise ValueError(f"no medsyn metric {name!r}; choose from {', '.join(NAMES)}")
+    return str(METRICS_DIR / name)
 
 
 def metric_info(description: str, inputs_description: str, references: datasets.Value | datasets.Sequence):
-    """The MetricInfo both metrics share: a note per prediction, MedSyn as the citation."""
+    """The MetricInfo both note metrics share: a note per prediction, MedSyn as the citation."""
     return evaluate.MetricInfo(
         description=description,
         citation=MEDSYN_CITATION,

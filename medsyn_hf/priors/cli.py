@@ -1,14 +1,16 @@
-"""`medsyn priors` and `medsyn priors-resources`."""
+"""`medsyn priors`, `medsyn plan` and `medsyn priors-resources`."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
 import pyarrow as pa
 
 from medsyn_hf.io import check_output, safe_output
+from medsyn_hf.priors import plan as planning
 from medsyn_hf.priors.policy import add_flags, from_flags
 from medsyn_hf.priors.pool import build_pool
 from medsyn_hf.priors.resources import build_resources, resources_dir
@@ -79,6 +81,53 @@ def _priors(args):
     )
 
 
+def _plan(args):
+    import datasets
+
+    from medsyn_hf.kg import load_graph
+
+    datasets.disable_progress_bars()
+    output = dict(
+        command="medsyn plan",
+        inputs=[args.graph, args.symptom_lists, args.real_dataset],
+        overwrite=args.overwrite,
+    )
+    check_output(args.out, **output)
+    options = planning.PlanOptions(**{f: getattr(args, f) for f in planning.PlanOptions.__dataclass_fields__})
+    plan, priors = planning.sample_plan(
+        load_graph(args.graph),
+        options,
+        seed=args.seed,
+        num_proc=args.num_proc,
+        flags=("--text-column", "--code-column"),
+        **from_flags(args),
+    )
+    with safe_output(args.out, **output) as tmp:
+        priors.save_to_disk(str(tmp))
+        planning.write_plan(tmp, plan)
+    shown = 20
+    for row in plan.unplannable[:shown]:  # listed, never dropped silently
+        print(
+            f"medsyn plan: {row['code']} ({row['real']} real notes) not planned: {planning.STATUSES[row['status']]}",
+            file=sys.stderr,
+        )
+    if len(plan.unplannable) > shown:
+        print(
+            f"medsyn plan: ... and {len(plan.unplannable) - shown} more codes not planned "
+            f"({args.out}/{planning.PLAN_TABLE} lists every code)",
+            file=sys.stderr,
+        )
+    totals = plan.totals()
+    report = {**totals, "priors": priors.num_rows, "out": str(args.out)}
+    print(
+        json.dumps(report, ensure_ascii=False)
+        if args.json
+        else f"{totals['planned']:,} priors for {totals['planned_codes']:,} codes under {plan.fill_to} real notes "
+        f"(need {totals['need']:,}); {totals['full_codes']:,} codes already have {plan.fill_to}, "
+        f"{totals['unplannable_codes']:,} cannot be planned -> {args.out} (table: {args.out}/{planning.PLAN_TABLE})"
+    )
+
+
 def _resources(args):
     report = build_resources(args.sources, args.out)
     print(
@@ -89,6 +138,23 @@ def _resources(args):
     )
 
 
+def _sampling_flags(parser, command: str, out_help: str, skip: tuple[str, ...] = ()) -> None:
+    """What `medsyn priors` and `medsyn plan` share: seed, output, the priors' policy, workers, graph, --json."""
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--out",
+        required=True,
+        help=f"{out_help}; an existing one only if `{command}` wrote it, or with --overwrite",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help=f"replace an existing output `{command}` did not write"
+    )
+    add_flags(parser, skip)
+    parser.add_argument("--num-proc", type=int, default=1, help="worker processes (same output for any value)")
+    parser.add_argument("--graph", default=None, help="MKG file (default: the packaged graph)")
+    parser.add_argument("--json", action="store_true", help="print one JSON line")
+
+
 def add_cli(subparsers) -> None:
     from medsyn_hf.validate import int_arg
 
@@ -96,19 +162,23 @@ def add_cli(subparsers) -> None:
     p.add_argument(
         "--n", type=int_arg(1, MAX_PRIORS), required=True, help=f"number of priors (at most {MAX_PRIORS:,})"
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--out",
-        required=True,
-        help="output folder (Dataset.save_to_disk) or a .parquet file; an existing "
-        "one only if `medsyn priors` wrote it, or with --overwrite",
-    )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output `medsyn priors` did not write")
-    add_flags(p)
-    p.add_argument("--num-proc", type=int, default=1, help="worker processes (same output for any value)")
-    p.add_argument("--graph", default=None, help="MKG file (default: the packaged graph)")
-    p.add_argument("--json", action="store_true", help="print one JSON line")
+    _sampling_flags(p, "medsyn priors", "output folder (Dataset.save_to_disk) or a .parquet file")
     p.set_defaults(func=_priors)
+
+    q = subparsers.add_parser(
+        "plan",
+        help="plan by deficit: priors for every code of the real notes with fewer than K of them",
+        description=planning.__doc__.split("\n\n")[0],
+    )
+    planning.add_flags(q)
+    _sampling_flags(
+        q,
+        "medsyn plan",
+        "plan folder: the priors (what `medsyn priors --out DIR` writes; `medsyn generate --dataset_name` takes it), "
+        "plan.json and plan.md",
+        skip=("mode",),  # the plan sets every code's count
+    )
+    q.set_defaults(func=_plan)
 
     r = subparsers.add_parser(
         "priors-resources", help="compile demographics.json and examples.parquet (deterministic)"

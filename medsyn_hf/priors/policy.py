@@ -102,22 +102,19 @@ class PriorsPolicy:
     style_examples: int = _option(
         0,
         "real notes of other categories shown per prior as style exemplars by templates that show them "
-        "(complaints); never a note of the prior's own category (default: 0)",
-    )
-    real_dataset: str | None = _option(
-        None,
-        "the user's real notes (folder, .parquet/.jsonl file or Hub id with a text and a code column): where style "
-        "exemplars come from (default: the packaged RuMedTop3 train notes)",
-        metavar="DATA",
+        "(complaints): the user's real notes in a plan or a generate config with real_dataset, else the packaged "
+        "RuMedTop3 train notes; never a note of the prior's own category (default: 0)",
     )
     example_offset: int = _option(
         1, "added to N_exmp in the code weights; MedSyn's 0 drops codes without notes (default: 1)"
     )
 
 
-def add_flags(parser: argparse.ArgumentParser) -> None:
-    """One ``--kebab-case`` flag per policy field, typed by the field (`medsyn priors`)."""
+def add_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """One ``--kebab-case`` flag per policy field but ``skip``, typed by the field (`medsyn priors`, `medsyn plan`)."""
     for f in fields(PriorsPolicy):
+        if f.name in skip:
+            continue
         cli = {k: v for k, v in f.metadata["cli"].items() if k != "parse"}
         if "action" not in cli and "nargs" not in cli:
             cli["type"] = next(t for t in (bool, int, float, str) if t in getattr(f.type, "__args__", (f.type,)))
@@ -128,6 +125,8 @@ def from_flags(args: argparse.Namespace) -> dict:
     """``sample_priors`` keyword arguments from the flags ``add_flags`` declared."""
     options = {}
     for f in fields(PriorsPolicy):
+        if not hasattr(args, f.name):  # a flag the command skipped
+            continue
         parse = f.metadata["cli"].get("parse")
         value = getattr(args, f.name)
         options[f.name] = parse(value) if parse else value
@@ -150,7 +149,6 @@ CONFIG_KEYS = {
     "medsyn_compatible": "priors_medsyn_compatible",
     "templates": "priors_templates",
     "style_examples": "priors_style_examples",
-    "real_dataset": "real_dataset",
 }
 _CONFIG_TYPES = {  # a file in a config, a dict only through the Python API; a config's mix is {name: weight}
     "symptom_lists": str | None,

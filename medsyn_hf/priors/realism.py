@@ -13,13 +13,13 @@ symptom sets among its priors, and the mean Jaccard similarity of its priors' sy
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from itertools import combinations
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.filters.recall import note_lemmas, symptom_lemmas
+from medsyn_hf.textfile import check_file, json_lines
 
 
 class NoteIndex:
@@ -59,15 +59,13 @@ def train_notes() -> NoteIndex:
 
 def read_notes(path: str | Path) -> NoteIndex:
     """RuMedTop3-style JSON lines (``code``, ``symptoms``), e.g. data/sources/rumedtop3/dev_v1.jsonl."""
-    path = Path(path)
-    if not path.is_file():
-        raise MedsynError(f"{path}: notes file not found")
-    try:
-        with open(path, encoding="utf-8") as f:
-            rows = [json.loads(line) for line in f if line.strip()]
-        return NoteIndex((r["code"], r["symptoms"]) for r in rows)
-    except (ValueError, KeyError, TypeError) as err:
-        raise MedsynError(f"{path}: not RuMedTop3 JSON lines with 'code' and 'symptoms' ({err})") from None
+    path = check_file(path, "notes file")
+    rows = []
+    for line, row in json_lines(path, "notes file"):
+        if not isinstance(row.get("code"), str) or not isinstance(row.get("symptoms"), str):
+            raise MedsynError(f"{path}:{line}: not a RuMedTop3 note (needs 'code' and 'symptoms' strings)")
+        rows.append((row["code"], row["symptoms"]))
+    return NoteIndex(rows)
 
 
 def attestation(categories, symptom_lists, notes: NoteIndex) -> dict:

@@ -13,6 +13,7 @@ import pyarrow as pa
 from medsyn_hf.demographics import build_demographics
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.io import check_output, safe_output
+from medsyn_hf.textfile import check_file, json_lines
 
 RESOURCES = ("demographics.json", "examples.parquet")
 
@@ -23,11 +24,15 @@ def resources_dir() -> Path:
 
 def build_examples(sources: str | Path) -> pa.Table:
     """RuMedTop3 *train* notes (code, idx, text) sorted by code then idx; dev and test never enter the package."""
-    path = Path(sources) / "rumedtop3" / "train_v1.jsonl"
-    if not path.is_file():
-        raise MedsynError(f"{path}: RuMedTop3 train split not found")
-    with open(path, encoding="utf-8") as f:
-        rows = sorted((r["code"], r["idx"], r["symptoms"].strip()) for r in map(json.loads, f))
+    path = check_file(Path(sources) / "rumedtop3" / "train_v1.jsonl", "RuMedTop3 train split")
+    rows = []
+    for line, r in json_lines(path, "RuMedTop3 train split"):
+        if not all(isinstance(r.get(k), str) for k in ("code", "idx", "symptoms")):
+            raise MedsynError(f"{path}:{line}: not a RuMedTop3 note (needs 'code', 'idx' and 'symptoms' strings)")
+        rows.append((r["code"], r["idx"], r["symptoms"].strip()))
+    if not rows:
+        raise MedsynError(f"{path}: no notes")
+    rows.sort()
     return pa.table({name: [r[i] for r in rows] for i, name in enumerate(("code", "idx", "text"))})
 
 

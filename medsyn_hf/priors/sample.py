@@ -28,7 +28,7 @@ from medsyn_hf.priors.rng import (
     record_seeds,
     uniforms,
 )
-from medsyn_hf.priors.style import dataset_pool, draw_style, packaged_pool
+from medsyn_hf.priors.style import StylePool, draw_style, packaged_pool
 from medsyn_hf.priors.symptoms import apply_policy, resolve_policy
 from medsyn_hf.prompts import (
     DEFAULT_MIX,
@@ -193,8 +193,32 @@ def _template_mix(templates) -> tuple[np.ndarray, np.ndarray]:
     return np.array([TEMPLATE_NAMES.index(t) for t in weights]), cdf / cdf[-1]
 
 
-def sample_priors(kg, n: int, seed: int = 0, *, num_proc: int = 1, **options):
+def _counts(pool: Pool, counts, n: int) -> np.ndarray:
+    """Per pool code, the priors ``counts`` asks for; every code must be a pool code and the sum n."""
+    index = {code: i for i, code in enumerate(pool.codes)}
+    unknown = sorted(set(counts) - set(index))
+    if unknown:
+        raise MedsynError(f"counts: {', '.join(unknown[:5])} not sampleable codes at this level")
+    per_code = np.zeros(len(pool.codes), dtype=np.int64)
+    for code, k in counts.items():
+        if not (isinstance(k, (int, np.integer)) and k >= 0):
+            raise MedsynError(f"counts: {code}={k!r} is not a count")
+        per_code[index[code]] = k
+    if per_code.sum() != n:
+        raise MedsynError(f"counts sum to {per_code.sum()}, not n={n}")
+    return per_code
+
+
+def sample_priors(
+    kg, n: int, seed: int = 0, *, num_proc: int = 1, counts=None, style_pool: StylePool | None = None, **options
+):
     """n priors as a ``datasets.Dataset`` with PRIORS_FEATURES; identical for the same arguments whatever ``num_proc``.
+
+    ``counts`` ({pool code: priors}, summing to n) fixes how many priors each code gets instead of ``mode`` (a plan
+    by deficit, ``medsyn_hf.priors.plan``); the records are shuffled as in plan mode.
+
+    ``style_pool``: the real notes that ``style_examples`` exemplars are drawn from (``medsyn_hf.priors.style``; a
+    plan's are the user's own notes), default the packaged RuMedTop3 train notes.
 
     ``options`` are the fields of ``PriorsPolicy`` (``medsyn_hf.priors.policy``): ``codes`` restricts the pool to
     these codes/subtrees/prefixes; ``templates``: example-free template names, or {name: weight}. Symptom policy
@@ -239,16 +263,15 @@ def sample_priors(kg, n: int, seed: int = 0, *, num_proc: int = 1, **options):
         "style_template_idx": np.array(
             [i for i, t in enumerate(TEMPLATE_NAMES) if "style_examples" in TEMPLATES[t].fields]
         ),
-        "style_pool": (dataset_pool(o.real_dataset) if o.real_dataset else packaged_pool())
-        if o.style_examples
-        else None,
+        "style_pool": (style_pool or packaged_pool()) if o.style_examples else None,
     }
 
     pool = apply_policy(kg, policy, o.level, o.min_symptoms, o.example_offset)
     weights = pool.weights * select_codes(kg, pool, o.codes) if o.codes else pool.weights
     rs = record_seeds(seed, n)
-    if o.mode == "plan":
-        planned = np.repeat(np.arange(len(weights)), allocate(weights, n))
+    if counts is not None or o.mode == "plan":
+        per_code = allocate(weights, n) if counts is None else _counts(pool, counts, n)
+        planned = np.repeat(np.arange(len(weights)), per_code)
         code_idx = np.empty(n, dtype=np.int64)
         code_idx[np.argsort(uniforms(rs, ORDER), kind="stable")] = planned
     else:

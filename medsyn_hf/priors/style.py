@@ -11,6 +11,7 @@ notes drawn uniformly from the rest, by the prior's own seed (stream STYLE), so 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -38,32 +39,17 @@ def category_of(code: str) -> str:
 
 
 def style_pool(codes, texts) -> StylePool:
-    """The exemplar pool from real notes' codes and texts (empty, overlong or code-less notes left out)."""
-    rows = sorted(
+    """The exemplar pool from real notes' codes (their categories, or codes whose first three characters are) and
+    texts: one row per distinct (category, text); empty, overlong and code-less notes left out, and so is a text that
+    carries more than one category (it is some prior's own note under another label)."""
+    pairs = {
         (category_of(code), " ".join(str(text).split()))
         for code, text in zip(codes, texts)
         if code is not None and str(code).strip() and text is not None and 0 < len(str(text).split()) <= MAX_WORDS
-    )
+    }
+    labels = Counter(text for _, text in pairs)
+    rows = sorted((c, t) for c, t in pairs if labels[t] == 1)
     return StylePool(pa.array([t for _, t in rows], pa.string()), np.array([c for c, _ in rows], dtype=object))
-
-
-TEXT_COLUMNS = ("text", "symptoms", "response")  # a user's JSONL (text + code), RuMedTop3, our notes
-CODE_COLUMNS = ("code", "ICD-10", "icd10")
-
-
-def dataset_pool(source: str) -> StylePool:
-    """The exemplar pool from the user's real notes (any dataset ``medsyn_hf.data`` reads: its text and code
-    columns, found by name)."""
-    from medsyn_hf.data import load_dataset, pick_column
-
-    data = load_dataset(source)
-    flag = "real_dataset (a text and a code column)"
-    text = pick_column(data, None, TEXT_COLUMNS, "text", source, flag=flag, strings=True)
-    code = pick_column(data, None, CODE_COLUMNS, "ICD-10 code", source, flag=flag, strings=True)
-    pool = style_pool(data[code], data[text])
-    if not len(pool.texts):
-        raise MedsynError(f"{source}: no note of 1 to {MAX_WORDS} words with a code to show as a style exemplar")
-    return pool
 
 
 @lru_cache(maxsize=1)

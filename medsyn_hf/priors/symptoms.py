@@ -23,7 +23,6 @@ figure in benchmarks/README.md is the honest one.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -31,9 +30,9 @@ from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.textfile import check_file, read_json, read_yaml
 
 # Chosen on RuMedTop3 *train* attestation and diversity only (benchmarks/priors_realism.py, grid in its JSON).
 DEFAULTS = {
@@ -132,14 +131,8 @@ def parse_source_weights(items) -> dict | None:
 
 def load_overrides(path: str | Path) -> dict:
     """Per-code symptom lists from a JSON or YAML file: ``{code: [symptom, ...]}`` or ``{code: {symptom: weight}}``."""
-    path = Path(path)
-    if not path.is_file():
-        raise MedsynError(f"{path}: symptom list file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
-        raise MedsynError(f"{path}: not a JSON/YAML symptom list file ({str(err).splitlines()[0]})") from None
+    path = check_file(path, "symptom list file")
+    data = (read_yaml if path.suffix in (".yaml", ".yml") else read_json)(path, "symptom list file")
     if not isinstance(data, dict) or not data:
         raise MedsynError(f"{path}: expected a mapping {{code: [symptom, ...]}} or {{code: {{symptom: weight}}}}")
     return data

@@ -1,6 +1,7 @@
 """The Datasets tab: published dataset folders (Hub layout) under the data folders, their configs as ``datasets``
 reads them (``get_dataset_config_names``, ``load_dataset_builder``: the card's ``configs`` with their splits and data
-files), and the rows of one config, optionally only those of an ICD-10 code and its subcodes.
+files), and the rows of one config, optionally only those of an ICD-10 code and its subcodes. A Hub dataset id is read
+from the Hub (``medsyn_hf.data``) when the app is online, as on a Space; offline it is one line saying so.
 
 A card's data files may name any path: every file a config resolves to must lie inside the dataset folder.
 """
@@ -12,11 +13,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from medsyn_hf.data import read_dataset
 from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.kg import load_graph
 from medsyn_hf.schemas import COLUMN_ROLES, column_for
-from medsyn_hf.space.config import Config, inside, public, walk
+from medsyn_hf.space.config import Config, inside, public, root_names, walk
 from medsyn_hf.space.inputs import MAX_ROWS, number, text
+from medsyn_hf.validate import is_hub_id
+
+# The Hub dataset the tab offers besides the local ones and the Space card's: MedSyn's own synthetic notes (the
+# authors' 41k GPT-4 / LLaMA notes, whose columns ours keep).
+HUB_EXAMPLE = "Glebkaa/MedSyn-synthetic"
 
 
 def is_dataset_folder(folder: Path) -> bool:
@@ -32,6 +39,30 @@ def dataset_folders(config: Config) -> list[str]:
         for p in walk(root, "README.md")
         if is_dataset_folder(p.parent)
     )
+
+
+def card_datasets(card: Path) -> tuple[str, ...]:
+    """The Hub datasets a Space card names (``datasets:``, what deploy.py writes), else HUB_EXAMPLE."""
+    from huggingface_hub import SpaceCard
+
+    named = SpaceCard.load(card).data.datasets if card.is_file() else None
+    return tuple(named or (HUB_EXAMPLE,))
+
+
+def hub_id(config: Config, value: str) -> str | None:
+    """``value`` if it names a Hub dataset rather than a folder under the data folders (their public names win), and
+    the app may read the Hub; offline, one line saying so."""
+    import datasets
+
+    value = value.strip() if isinstance(value, str) else value
+    if not isinstance(value, str) or value.partition("/")[0] in root_names(config.data_dirs) or not is_hub_id(value):
+        return None
+    if datasets.config.HF_HUB_OFFLINE:
+        raise MedsynError(
+            f"{value}: a Hub dataset, and this app runs offline (HF_HUB_OFFLINE=1; it reads the Hub on a Space): "
+            "pick a local dataset folder"
+        )
+    return value
 
 
 def config_names(folder: Path) -> list[str]:
@@ -65,6 +96,13 @@ def config_files(folder: Path, name: str) -> dict[str, list[Path]]:
     return splits
 
 
+def dataset_configs(config: Config, folder: str) -> list[str]:
+    """The configs of the tab's dataset: a Hub dataset's, or a local folder's (each checked: a bad config shows when
+    it is listed)."""
+    repo_id = hub_id(config, folder)
+    return hub_configs(repo_id) if repo_id else list(card_configs(inside(folder, config.data_dirs)))
+
+
 def card_configs(folder: Path) -> dict[str, dict[str, list[Path]]]:
     """{config: {split: [data files]}} of every config (the Config dropdown: a bad config shows when it is listed)."""
     return {name: config_files(folder, name) for name in config_names(folder)}
@@ -90,15 +128,45 @@ def read_config(folder: Path, name: str):
     return pa.concat_tables(tables, promote_options="default")
 
 
+def hub_configs(repo_id: str) -> list[str]:
+    """A Hub dataset's configs, as ``datasets`` lists them."""
+    import datasets
+
+    try:
+        return datasets.get_dataset_config_names(repo_id)
+    except Exception as err:  # datasets raises many types (DatasetNotFoundError, ConnectionError, ...)
+        raise MedsynError(f"{repo_id}: not a readable Hub dataset ({type(err).__name__}: {first_line(err)})") from None
+
+
+def read_hub(repo_id: str, name: str):
+    """One config of a Hub dataset, every split, with a ``split`` column (``medsyn_hf.data``, the one loader)."""
+    import pyarrow as pa
+    from datasets import Dataset
+
+    data = read_dataset(repo_id, name or None)
+    splits = {"train": data} if isinstance(data, Dataset) else data
+    return pa.concat_tables(
+        [
+            ds.with_format("arrow")[:].append_column("split", pa.array([split] * len(ds), pa.string()))
+            for split, ds in splits.items()
+        ],
+        promote_options="default",
+    )
+
+
 def browse(config: Config, folder: str, name: str, code: str, limit):
-    """Rows of one config of a published dataset, optionally only those of an ICD-10 code and its subcodes."""
+    """Rows of one config of a published dataset (a folder under the data folders, or a Hub dataset id when
+    online), optionally only those of an ICD-10 code and its subcodes."""
     import pyarrow as pa
     import pyarrow.compute as pc
     from datasets import Features
 
-    folder = inside(folder, config.data_dirs)
     limit = number(limit, "rows", 1, MAX_ROWS, integer=True)
-    table = read_config(folder, text(name, "config", 200))
+    repo_id = hub_id(config, folder)
+    if repo_id:
+        table = read_hub(repo_id, text(name, "config", 200, required=False))
+    else:
+        table = read_config(inside(folder, config.data_dirs), text(name, "config", 200))
     total = table.num_rows
     code = text(code, "code", 20, required=False)
     if code:  # the code column of the dataset's schema: ICD-10 (notes), icd10 (instruction data), code (priors)

@@ -14,6 +14,16 @@ from medsyn_hf.kg import load_graph
 from medsyn_hf.kg.graph import SYMPTOM
 from medsyn_hf.space.inputs import MAX_QUERY, text
 
+# What the tab opens on (its first entry, searched and drawn before anyone types) and its examples.
+EXAMPLES = ("острый бронхит", "мигрень", "asthma", "цистит", "K29", "I10")
+
+
+def explore(query: str):
+    """Search and show the best hit at once: matches, the code, its hierarchy, symptoms and picture (the first screen
+    and the examples)."""
+    hits, best = search(query)
+    return (hits, best, *show_code(best))
+
 
 def search(query: str):
     """Codes by Russian or English name, or by code prefix, typo tolerant; the best hit is shown right away."""

@@ -25,6 +25,7 @@ class Config:
     assess: Path | None = None  # an assessment folder (`medsyn assess prepare`): adds the Assess tab
     assess_repo_id: str | None = None  # a Hub dataset the answers are synced to
     bundled: Path | None = None  # where a deployed Space keeps its model (deploy.py --model): model/ beside app.py
+    hub_datasets: tuple[str, ...] = ()  # Hub datasets the Datasets tab offers (the Space card's); read when online
 
     @classmethod
     def make(cls, data_dirs=(), model=None, cache=None, assess=None, assess_repo_id=None, **kwargs) -> Config:

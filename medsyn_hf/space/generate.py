@@ -38,11 +38,17 @@ class StreamingModel:
 
 
 def generation_args(temperature: float, max_new_tokens: int, seed: int):
-    """`medsyn generate`'s sampling arguments (the recipe's defaults for everything the tab does not set)."""
+    """`medsyn generate`'s sampling arguments (the recipe's defaults for everything the tab does not set); decoded by
+    `generate`, whose calls `StreamingModel` feeds to the streamer (the CPU loop writes the same note)."""
     from medsyn_hf.generation.config import GenerationArguments
 
     return GenerationArguments(
-        backend="transformers", temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, batch_size=1
+        backend="transformers",
+        temperature=temperature,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        batch_size=1,
+        decoding="generate",
     )
 
 

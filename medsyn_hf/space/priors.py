@@ -11,12 +11,25 @@ import re
 import pandas as pd
 
 from medsyn_hf.kg import load_graph
-from medsyn_hf.priors.symptoms import provenance
+from medsyn_hf.priors.symptoms import DEFAULTS, provenance
 from medsyn_hf.prompts import get_template, patient_description
 from medsyn_hf.space.inputs import MAX_PRIORS, MAX_QUERY, MAX_SEED, PRIOR_KEYS, PRIOR_TEMPERATURE, number, text
 
 MIX = "mix"  # the sampler's own template mix (examples with probability 0.5)
 COLUMNS = ["code", "name", "symptoms", "why (MKG weight 0-10 · sources)", "patient", "template"]
+# The tab's examples, `sample`'s arguments (codes, priors, seed, symptom temperature, template, row); the first is
+# what the tab opens on. MedSyn's symptom temperature was 10; the Generate tab's examples are their rows.
+EXAMPLES = (
+    ("J06", 5, 0, DEFAULTS["temperature"], MIX, 0),
+    ("I10-I15", 3, 1, 10.0, "anamnesis_patient", 0),
+    ("K29, K30", 4, 2, 0.5, "short", 1),
+    ("E11", 3, 3, DEFAULTS["temperature"], "example", 2),
+)
+
+
+def example_priors() -> list[str]:
+    """The Generate tab's examples: the prior each Priors example shows, as JSON."""
+    return [sample(*example)[2] for example in EXAMPLES]
 
 
 def template_options(template: str) -> dict:

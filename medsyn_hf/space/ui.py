@@ -10,8 +10,8 @@ import logging
 import gradio as gr
 
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.space.browse import card_configs, dataset_folders
-from medsyn_hf.space.config import Config, inside
+from medsyn_hf.space.browse import dataset_configs, dataset_folders
+from medsyn_hf.space.config import Config
 
 log = logging.getLogger("medsyn.space")
 
@@ -52,13 +52,13 @@ def readable(fn):
 
 
 def folders(config: Config):
-    choices = dataset_folders(config)
+    choices = [*dataset_folders(config), *config.hub_datasets]
     return gr.Dropdown(choices=choices, value=choices[0] if choices else None)
 
 
 def configs(config: Config, folder: str):
-    names = list(card_configs(inside(folder, config.data_dirs)))
-    return gr.Dropdown(choices=names, value=names[0])
+    names = dataset_configs(config, folder)
+    return gr.Dropdown(choices=names, value=names[0] if names else None)
 
 
 def pick_code(table, evt: gr.SelectData) -> str:

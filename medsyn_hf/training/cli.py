@@ -8,7 +8,7 @@ from medsyn_hf.recipe_args import add_trl_parser
 def _run(args) -> None:
     from medsyn_hf.training.sft import main, parse_args
 
-    main(*parse_args(args.args))
+    main(*parse_args(args.args), argv=args.args)
 
 
 def add_cli(subparsers) -> None:

@@ -17,13 +17,13 @@ import trl
 from trl.scripts.utils import DatasetConfig
 
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.validate import check_range
+from medsyn_hf.validate import check_model_args, check_model_path, check_range
 
 MAX_SEED = 2**32 - 1  # numpy's seed range (set_seed seeds numpy)
 MIXTURE_MOVED = (
     "dataset_mixture: replaced by TRL's mixture keys: top-level `datasets: [{path, name, split, columns, "
     "fraction}]` and `test_split_size` (weights: `fraction`, or a split such as train[:5%] / "
-    "train+train); see recipes/llama-2-7b/sft/config_lora.yaml"
+    'train+train); see README, "Fine-tuning (SFT)"'
 )
 
 
@@ -132,30 +132,3 @@ class ModelConfig(trl.ModelConfig):
         if os.path.exists(self.model_name_or_path):
             self.model_name_or_path = os.path.abspath(self.model_name_or_path)
         super().__post_init__()
-
-
-def check_model_path(field_name: str, name: str | None) -> None:
-    """A model or adapter that is neither an existing folder nor shaped like a Hub id cannot be found anywhere."""
-    import os
-
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
-    if name is None or os.path.exists(name):
-        return
-    try:
-        validate_repo_id(name)
-    except HFValidationError:
-        raise MedsynError(f"{field_name}: {name!r} not found (no such folder, and not a Hub id)") from None
-
-
-def check_model_args(args) -> None:
-    """The model named, a valid dtype (YAML skips argparse's choices), LoRA's shape in range."""
-    if not str(args.model_name_or_path or "").strip():
-        raise MedsynError("model_name_or_path: not set; give a model folder or a Hub id")
-    dtypes = next(f.metadata.get("choices") for f in fields(args) if f.name == "dtype")
-    if args.dtype is not None and dtypes and args.dtype not in dtypes:
-        raise MedsynError(f"dtype: {args.dtype!r} is not one of {', '.join(dtypes)}")
-    check_range("lora_r", args.lora_r, 1)
-    check_range("lora_alpha", args.lora_alpha, 1)
-    check_range("lora_dropout", args.lora_dropout, 0, 1)

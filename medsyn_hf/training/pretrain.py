@@ -34,6 +34,8 @@ from itertools import islice
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.provenance import LICENSE_STORY, MEDSYN_CITATION, TOOLKIT_CITATION, WRITER_LICENSE, public_name
+from medsyn_hf.tiny_model import DEFAULT_SOURCES
 from medsyn_hf.training.complaint_split import split_complaints
 from medsyn_hf.validate import check_range
 
@@ -137,12 +139,10 @@ def load_mix(
     complaint_val_rows: int = 0,
 ) -> Mix:
     """The run's data; ``complaint_val_rows`` train complaints are held out of all of it but ``complaints_held``."""
-    import gzip
-
     from medsyn_hf.ift.build import WIKI, clean_examples, load_sources
     from medsyn_hf.ift.tasks import complaint_writing
     from medsyn_hf.kg import load_graph
-    from medsyn_hf.kg.sources import csv_rows, read_icd_tree
+    from medsyn_hf.kg.sources import csv_rows, jsonl_records, read_icd_tree
     from medsyn_hf.priors.style import style_pool
     from medsyn_hf.tiny_model import COMPLAINTS, NOTES
 
@@ -166,10 +166,8 @@ def load_mix(
     ranked = sorted(notes, key=lambda ex: hashlib.sha256(f"0|{ex['doc']}".encode()).hexdigest())
     held, train = ranked[:val_rows], ranked[val_rows:]
     held_docs = {ex["doc"] for ex in held}
-    with gzip.open(sources / NOTES, "rt", encoding="utf-8") as f:
-        gpt = [json.loads(line)["response"].strip() for line in islice(f, limit)]
-    with open(sources / COMPLAINTS, encoding="utf-8") as f:
-        complaints = [json.loads(line)["symptoms"] for line in islice(f, limit)]
+    gpt = [r["response"].strip() for r in islice(jsonl_records(sources / NOTES, {"response": str}), limit)]
+    complaints = [r["symptoms"] for r in islice(jsonl_records(sources / COMPLAINTS, {"symptoms": str}), limit)]
     icd = [f"{r['code']} {r['name']}" for r in islice(read_icd_tree(sources / ICD_NAMES), limit)]
     wiki = [
         f"{row['Index']}. {row['Симптомы']}"
@@ -466,7 +464,7 @@ def render_card(
         [
             "---",
             "library_name: transformers",
-            "license: mit",
+            f"license: {WRITER_LICENSE}",
             "language:",
             "- ru",
             "pipeline_tag: text-generation",
@@ -515,8 +513,8 @@ validation priors of `benchmarks/tiny_writer_complaints.py`, on which the settin
     status = "" if final else f"\n**Partial checkpoint** (step {curve[-1]['step'] if curve else 0} of {cfg.steps}).\n"
     if cfg.init:
         status += (
-            f"\n**Stage {stage}**: continued from `{cfg.init}` with the settings below; the earlier stages' "
-            "cards and loss curves are kept here as `README_stage<n>.md` and `loss_curve_stage<n>.json`.\n"
+            f"\n**Stage {stage}**: continued from the stage-{stage - 1} writer with the settings below; the earlier "
+            "stages' cards and loss curves are kept here as `README_stage<n>.md` and `loss_curve_stage<n>.json`.\n"
         )
     return f"""{header}
 # medsyn-tiny: a {n_params / 1e6:.1f}M-parameter Russian clinical-note writer
@@ -572,6 +570,16 @@ model = AutoModelForCausalLM.from_pretrained(WRITER_DIR)
 ```
 
 In configs, `model_name_or_path: medsyn-tiny` names this model (`medsyn_hf.tiny_model.resolve_model`).
+
+## Licence
+
+{LICENSE_STORY}
+
+## Citation
+
+```bibtex
+{MEDSYN_CITATION}
+{TOOLKIT_CITATION}```
 """
 
 
@@ -580,7 +588,8 @@ def _fmt(x) -> str:
 
 
 def _flags(cfg: PretrainConfig) -> list[str]:
-    """Every setting as its `medsyn tiny-model --pretrain` flag: the card's command reproduces the run."""
+    """Every setting as its `medsyn tiny-model --pretrain` flag: the card's command reproduces the run (the writer
+    it continues, ``--init``, by its folder's name: no path of the machine that trained it)."""
     flags = []
     for name, value in asdict(cfg).items():
         if name in ("bf16", "complaints_line"):
@@ -588,8 +597,15 @@ def _flags(cfg: PretrainConfig) -> list[str]:
         elif name in ("complaint_share", "complaint_val_rows") and not value:
             continue  # the complaint stage's settings, off (as in every earlier stage's command)
         elif value is not None:
-            flags += ["--" + name.replace("_", "-"), str(value)]
+            flags += ["--" + name.replace("_", "-"), str(public_name(value) if name == "init" else value)]
     return flags
+
+
+def card_command(out, sources, cfg: PretrainConfig) -> str:
+    """The card's command: the output and the writer it continues by their names, the repository's data/sources as
+    such, another sources folder by its name; the checkpoint folder (which does not change the writer) left out."""
+    shown = ["--out", public_name(str(out)), "--sources", public_name(str(sources), {DEFAULT_SOURCES: "data/sources"})]
+    return shlex.join(["medsyn", "tiny-model", "--pretrain", *shown, *_flags(cfg)])
 
 
 def pretrain(out, sources, cfg: PretrainConfig, *, overwrite: bool = False, checkpoint_dir=None, log=print) -> Path:
@@ -604,19 +620,7 @@ def pretrain(out, sources, cfg: PretrainConfig, *, overwrite: bool = False, chec
     check_output(out, **output)
     if checkpoint_dir:
         check_output(checkpoint_dir, **{**output, "inputs": [*output["inputs"], out]})
-    command = shlex.join(
-        [
-            "medsyn",
-            "tiny-model",
-            "--pretrain",
-            "--out",
-            str(out),
-            "--sources",
-            str(sources),
-            *(["--checkpoint-dir", str(checkpoint_dir)] if checkpoint_dir else []),
-            *_flags(cfg),
-        ]
-    )
+    command = card_command(out, sources, cfg)
     try:
         if cfg.init:  # a second stage keeps the first one's vocabulary
             from transformers import AutoTokenizer

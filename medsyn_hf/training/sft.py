@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import sys
 from pathlib import Path
 
 import datasets
+import torch
 import transformers
 from transformers import AutoTokenizer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
@@ -34,8 +34,25 @@ logger = logging.getLogger(__name__)
 COMMAND = "medsyn sft"
 
 
+# Options of TRL's and transformers' dataclasses that do not apply to `medsyn sft`: TRL's debug flag, deprecated
+# aliases, streaming of `dataset_name` (a mixture streams with `streaming`), the removed `dataset_mixture`. Hidden from
+# --help (recipe_args.hide_options).
+HIDDEN = (
+    "ignore_bias_buffers",
+    "dataset_streaming",
+    "dataset_mixture",
+    "gradient_checkpointing_kwargs",
+    "use_liger_kernel",
+    "pad_token",
+    "debug",
+    "local_rank",
+)
+
+
 def make_parser() -> TrlParser:
-    return TrlParser((ScriptArguments, SFTConfig, ModelConfig), prog="medsyn sft")
+    parser = TrlParser((ScriptArguments, SFTConfig, ModelConfig), prog="medsyn sft")
+    recipe_args.hide_options(parser, HIDDEN)
+    return parser
 
 
 def parse_args(argv: list[str], parser: TrlParser | None = None):
@@ -44,8 +61,39 @@ def parse_args(argv: list[str], parser: TrlParser | None = None):
     return recipe_args.parse_args(argv, parser or make_parser())
 
 
+# Tokens some families reserve for padding, already in their vocabulary (Llama-3.1+: <|finetune_right_pad_id|>)
+RESERVED_PADS = ("<|finetune_right_pad_id|>", "<|pad|>", "<pad>", "[PAD]", "<|padding|>")
+CONFIG_PAD, OWN_PAD, RESERVED_PAD, EOS_PAD = (
+    "the config's pad_token",
+    "the tokenizer's own pad token",
+    "a token the vocabulary already has (the tokenizer has no pad token distinct from eos)",
+    "eos (no pad token distinct from it, no reserved one): padding positions are masked from the loss, and eos stays "
+    "a label",
+)
+
+
+def choose_pad_token(tokenizer, pad_token: str | None = None, eos_token: str | None = None) -> tuple[str, str]:
+    """(pad token, why) by TRL's rule, made explicit so that `medsyn sft` trains whatever `trl sft` trains: the
+    config's `pad_token`, else the tokenizer's pad if distinct from eos, else a reserved token the vocabulary already
+    has (RESERVED_PADS, then unk: LLaMA-2's convention), else eos. Padding never costs eos its label: the collator
+    masks padding positions (-100) by position, not by token id; a distinct pad only keeps the two apart in logs
+    and in the generation config."""
+    vocab = tokenizer.get_vocab()
+    eos = eos_token or tokenizer.eos_token
+    if pad_token is not None:
+        if pad_token not in vocab:
+            raise MedsynError(f"pad_token: {pad_token!r} is not in the tokenizer's vocabulary; name one of its tokens")
+        return pad_token, CONFIG_PAD
+    if tokenizer.pad_token is not None and tokenizer.pad_token != eos:
+        return tokenizer.pad_token, OWN_PAD
+    for token in (*RESERVED_PADS, tokenizer.unk_token):
+        if token is not None and token != eos and token in vocab:
+            return token, RESERVED_PAD
+    return eos, EOS_PAD
+
+
 def get_tokenizer(model_args: ModelConfig, training_args: SFTConfig):
-    """The base model's tokenizer, with a pad token distinct from eos so eos stays a target the model learns."""
+    """The base model's tokenizer with its pad token chosen by `choose_pad_token` (and logged)."""
     try:
         tokenizer = AutoTokenizer.from_pretrained(
             model_args.model_name_or_path,
@@ -56,14 +104,16 @@ def get_tokenizer(model_args: ModelConfig, training_args: SFTConfig):
         raise MedsynError(
             f"model_name_or_path: cannot load {model_args.model_name_or_path!r} ({first_line(err)})"
         ) from None
-    eos = training_args.eos_token or tokenizer.eos_token
-    if tokenizer.pad_token is None or tokenizer.pad_token == eos:
-        if tokenizer.unk_token is None or tokenizer.unk_token == eos:
-            raise MedsynError(
-                f"{model_args.model_name_or_path}: no pad token distinct from eos {eos!r}; "
-                "pick a model whose tokenizer has one, or add one to its tokenizer"
-            )
-        tokenizer.pad_token = tokenizer.unk_token  # LLaMA-2's convention
+    eos = training_args.eos_token
+    if eos is not None and eos not in tokenizer.get_vocab():  # TRL would raise a ValueError deep in the trainer
+        raise MedsynError(f"eos_token: {eos!r} is not in the tokenizer's vocabulary; name one of its tokens")
+    if (eos or tokenizer.eos_token) is None:
+        raise MedsynError(f"{model_args.model_name_or_path}: the tokenizer has no eos token; set eos_token")
+    pad, why = choose_pad_token(tokenizer, training_args.pad_token, eos)
+    tokenizer.pad_token = pad
+    # a substitute is worth seeing at the default log level; the config's or the tokenizer's own is not news
+    level = logging.INFO if why in (CONFIG_PAD, OWN_PAD) else logging.WARNING
+    logger.log(level, f"pad token {pad!r} (id {tokenizer.pad_token_id}): {why}")
     return tokenizer
 
 
@@ -112,12 +162,46 @@ def is_sft_output(folder: Path) -> bool:
     return (folder / "training_args.bin").is_file() or any(folder.glob("checkpoint-*/training_args.bin"))
 
 
+def check_lora_targets(model_args: ModelConfig, training_args: SFTConfig, model=None) -> None:
+    """Every named LoRA target is a module of the model: PEFT only needs one of them to match, so a misspelled or
+    foreign name (`dense` on a LLaMA) would train silently without it. Checked on the model built on the meta device
+    (no weights: a second for 8B), before any data or weights load."""
+    targets = model_args.lora_target_modules if model_args.use_peft else None
+    if not targets or isinstance(targets, str):  # unset (PEFT's defaults) or a pattern such as "all-linear"
+        return
+    if model is None:
+        from transformers import AutoConfig, AutoModelForCausalLM
+
+        try:
+            config = AutoConfig.from_pretrained(
+                model_args.model_name_or_path,
+                revision=model_args.model_revision,
+                trust_remote_code=training_args.trust_remote_code,
+            )
+            with torch.device("meta"):
+                model = AutoModelForCausalLM.from_config(config, trust_remote_code=training_args.trust_remote_code)
+        except (OSError, ValueError) as err:
+            raise MedsynError(
+                f"model_name_or_path: cannot load {model_args.model_name_or_path!r} ({first_line(err)})"
+            ) from None
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    missing = sorted(set(targets) - names)
+    if missing:
+        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+        raise MedsynError(
+            f"lora_target_modules: {missing} not in {model_args.model_name_or_path}; its linear layers: "
+            f"{', '.join(linear)}"
+        )
+
+
 def build_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig, model=None):
     """The SFTTrainer for these arguments, and the rows each dataset config contributed; `main` trains it.
 
     `model` (an instantiated model, e.g. random weights for a benchmark) replaces loading `model_name_or_path`,
     which then only names the tokenizer.
     """
+    tokenizer = get_tokenizer(model_args, training_args)  # model and tokenizer mistakes first: they load quickly
+    check_lora_targets(model_args, training_args, model)
     dataset, sources = get_dataset(script_args, training_args.seed)
     needed = [script_args.dataset_train_split]
     if training_args.eval_strategy != "no":
@@ -130,8 +214,16 @@ def build_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_
     empty = [split for split in needed if isinstance(dataset[split], datasets.Dataset) and not len(dataset[split])]
     if empty:
         raise MedsynError(f"dataset split(s) {empty} have no rows; check dataset_name, dataset_config and the mixture")
+    for split in needed:  # a dataset of another shape fails deep inside TRL's preparation (KeyError: 'text')
+        columns = set(getattr(dataset[split], "column_names", None) or ())
+        text = training_args.dataset_text_field
+        if columns and not (text in columns or "messages" in columns or {"prompt", "completion"} <= columns):
+            raise MedsynError(
+                f"{script_args.dataset_name or 'datasets'}: split {split!r} has none of the columns SFT trains on: "
+                f"{text!r} (dataset_text_field), 'messages', or 'prompt' and 'completion' (columns: "
+                f"{', '.join(sorted(columns))})"
+            )
     configure_attention(training_args, model_args)
-    tokenizer = get_tokenizer(model_args, training_args)
     model_init_kwargs = dict(
         revision=model_args.model_revision,
         trust_remote_code=training_args.trust_remote_code,
@@ -159,7 +251,11 @@ def build_trainer(script_args: ScriptArguments, training_args: SFTConfig, model_
     return trainer, sources
 
 
-def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> dict:
+def main(
+    script_args: ScriptArguments, training_args: SFTConfig, model_args: ModelConfig, argv: list[str] | None = None
+) -> dict:
+    """Train; ``argv``, the arguments the three came from (default: the process's), is the card's Reproduce
+    command."""
     set_seed(training_args.seed)
 
     ###############
@@ -242,8 +338,16 @@ def main(script_args: ScriptArguments, training_args: SFTConfig, model_args: Mod
     trainer.model.config.use_cache = True  # restore the k,v cache for fast generation
     trainer.save_model(training_args.output_dir)
     if trainer.accelerator.is_main_process:
-        command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
-        write_model_card(training_args.output_dir, script_args, training_args, model_args, sources, metrics, command)
+        write_model_card(
+            training_args.output_dir,
+            script_args,
+            training_args,
+            model_args,
+            sources,
+            metrics,
+            sys.argv[1:] if argv is None else argv,
+            tokenizer=trainer.processing_class,
+        )
         if training_args.save_merged_model and model_args.use_peft:
             logger.info(f"Merged model saved to {save_merged_model(training_args.output_dir, model_args)}")
         if training_args.push_to_hub:

@@ -30,15 +30,14 @@ import gradio as gr  # noqa: E402
 
 import medsyn_hf  # noqa: E402
 from medsyn_hf.errors import MedsynError  # noqa: E402
-from medsyn_hf.priors.symptoms import DEFAULTS as PRIOR_DEFAULTS  # noqa: E402
 from medsyn_hf.prompts import TEMPLATE_NAMES  # noqa: E402
+from medsyn_hf.space import codes as mkg  # noqa: E402
 from medsyn_hf.space import config as space_config  # noqa: E402
 from medsyn_hf.space import generate as notes  # noqa: E402
-from medsyn_hf.space.browse import browse, dataset_folders  # noqa: E402
-from medsyn_hf.space.codes import search, show_code  # noqa: E402
+from medsyn_hf.space import priors as prior_tab  # noqa: E402
+from medsyn_hf.space.browse import browse, card_datasets, dataset_folders  # noqa: E402
 from medsyn_hf.space.inputs import MAX_NEW_TOKENS, MAX_PRIORS, MAX_ROWS, PRIOR_TEMPERATURE, TEMPERATURE  # noqa: E402
 from medsyn_hf.space.models import DEFAULT_MODEL, DEMO_MODEL, model_choices  # noqa: E402
-from medsyn_hf.space.priors import MIX, sample  # noqa: E402
 from medsyn_hf.space.ui import configs, folders, pick_code, pick_row, readable  # noqa: E402
 
 try:  # ZeroGPU Spaces lend a GPU per call to functions decorated with spaces.GPU
@@ -68,35 +67,53 @@ generate = functools.partial(notes.generate, stream=gpu(duration=120)(notes.stre
 INTRO = """# MedSyn demo
 Synthetic Russian clinical notes grounded in a **Medical Knowledge Graph** (ICD-10 codes ↔ weighted symptoms).
 Search a code, sample priors (code, symptoms, patient) and their prompts, generate a note and check which prompted
-symptoms it mentions, or browse a published dataset."""
+symptoms it mentions, or browse a published dataset. Each tab has examples to start from."""
+DISCLAIMER = (
+    "⚠️ **Synthetic, not medical advice.** Every note here is machine-generated from sampled data and describes no "
+    "real patient; never use it for diagnosis or treatment."
+)
 
 
 def build_demo(config: Config) -> gr.Blocks:
     def bind(fn):
         return readable(functools.partial(fn, config))
 
-    first_prior = sample("J06", 1, 0, 1.0, "anamnesis_patient", 0)[2]
+    # The first screen is filled before anyone types: the first example code searched and drawn, the first priors
+    # example sampled, its prior ready to generate from. The picture comes with the page's load event: as a value
+    # here, gradio's /config would carry the server path of its cached file.
+    first_hits, first_code, first_hierarchy, first_symptoms, _ = mkg.explore(mkg.EXAMPLES[0])
+    first_sample = prior_tab.EXAMPLES[0]
+    first_priors, first_prompt, first_prior = prior_tab.sample(*first_sample)
     datasets = dataset_folders(config)
+    examples = {"cache_examples": False, "api_visibility": "private", "examples_per_page": 6}
     with gr.Blocks(title="MedSyn demo") as demo:
         gr.Markdown(INTRO)
+        gr.Markdown(DISCLAIMER, elem_id="disclaimer")
         with gr.Tabs() as tabs:
             with gr.Tab("ICD-10 codes", id="codes"):
                 with gr.Row():
                     query = gr.Textbox(
+                        mkg.EXAMPLES[0],
                         label="Search (Russian or English name, or a code; typos are fine)",
                         placeholder="острый ларингит · diabetes · J06",
                         elem_id="query",
                         scale=4,
                     )
                     search_btn = gr.Button("Search", variant="primary", elem_id="search-btn", scale=1)
-                hits = gr.Dataframe(label="Matches", interactive=False, elem_id="hits", max_height=250)
+                hits = gr.Dataframe(first_hits, label="Matches", interactive=False, elem_id="hits", max_height=250)
                 with gr.Row():
-                    code = gr.Textbox(label="Code", elem_id="code", scale=4)
+                    code = gr.Textbox(first_code, label="Code", elem_id="code", scale=4)
                     show_btn = gr.Button("Show", elem_id="show-btn", scale=1)
                 with gr.Row():
                     with gr.Column():
-                        hierarchy = gr.Markdown(elem_id="hierarchy")
-                        symptoms = gr.Dataframe(label="Symptoms (MKG weight 0-10)", interactive=False, max_height=350)
+                        hierarchy = gr.Markdown(first_hierarchy, elem_id="hierarchy")
+                        symptoms = gr.Dataframe(
+                            first_symptoms,
+                            label="Symptoms (MKG weight 0-10)",
+                            interactive=False,
+                            max_height=350,
+                            elem_id="symptoms",
+                        )
                     picture = gr.Image(
                         label="Neighbourhood in the MKG",
                         type="pil",
@@ -104,25 +121,42 @@ def build_demo(config: Config) -> gr.Blocks:
                         interactive=False,
                         elem_id="picture",
                     )
+                code_examples = gr.Examples(
+                    [[q] for q in mkg.EXAMPLES],
+                    [query],
+                    label="Examples: click one to search and draw it",
+                    elem_id="code-examples",
+                    **examples,
+                )
             with gr.Tab("Priors", id="priors"):
                 with gr.Row():
-                    prior_codes = gr.Textbox(label="Codes (empty: all; e.g. J06, K29, I10-I15)", elem_id="prior-codes")
-                    n = gr.Slider(1, MAX_PRIORS, value=5, step=1, label="Priors")
-                    prior_seed = gr.Number(0, precision=0, label="Seed")
+                    prior_codes = gr.Textbox(
+                        first_sample[0], label="Codes (empty: all; e.g. J06, K29, I10-I15)", elem_id="prior-codes"
+                    )
+                    n = gr.Slider(1, MAX_PRIORS, value=first_sample[1], step=1, label="Priors")
+                    prior_seed = gr.Number(first_sample[2], precision=0, label="Seed")
                 with gr.Row():
                     prior_temperature = gr.Slider(
                         *PRIOR_TEMPERATURE,
-                        value=PRIOR_DEFAULTS["temperature"],
+                        value=first_sample[3],
                         label="Symptom temperature (softmax of the symptoms' scores: low = heaviest; MedSyn used 10)",
                     )
-                    template = gr.Dropdown([MIX, *TEMPLATE_NAMES], value=MIX, label="Template")
-                    row = gr.Number(0, precision=0, label="Row to show")
+                    template = gr.Dropdown([prior_tab.MIX, *TEMPLATE_NAMES], value=first_sample[4], label="Template")
+                    row = gr.Number(first_sample[5], precision=0, label="Row to show")
                 sample_btn = gr.Button("Sample", variant="primary", elem_id="sample-btn")
-                priors = gr.Dataframe(label="Priors", interactive=False, wrap=True)
+                priors = gr.Dataframe(first_priors, label="Priors", interactive=False, wrap=True, elem_id="priors")
                 with gr.Row():
-                    prompt = gr.Textbox(label="Rendered prompt", lines=12, elem_id="prompt")
-                    prior_json = gr.Code(language="json", label="Prior", elem_id="prior-json")
+                    prompt = gr.Textbox(first_prompt, label="Rendered prompt", lines=12, elem_id="prompt")
+                    prior_json = gr.Code(first_prior, language="json", label="Prior", elem_id="prior-json")
                 use_btn = gr.Button("Use this prior in Generate")
+                sample_inputs = [prior_codes, n, prior_seed, prior_temperature, template, row]
+                prior_examples = gr.Examples(
+                    [list(example) for example in prior_tab.EXAMPLES],
+                    sample_inputs,
+                    label="Examples: codes, priors, seed, symptom temperature, template, row",
+                    elem_id="prior-examples",
+                    **examples,
+                )
             with gr.Tab("Generate", id="generate"):
                 with gr.Row():
                     gen_prior = gr.Code(
@@ -148,6 +182,13 @@ def build_demo(config: Config) -> gr.Blocks:
                             label="Seed (the Priors tab's: the note `medsyn generate` writes for this prior)",
                         )
                         gen_btn = gr.Button("Generate", variant="primary", elem_id="generate-btn")
+                gr.Examples(
+                    [[prior] for prior in prior_tab.example_priors()],
+                    [gen_prior],
+                    label="Example priors (the Priors tab's examples): pick one, then Generate",
+                    elem_id="generate-examples",
+                    **examples,
+                )
                 note = gr.Textbox(label="Note", lines=8, elem_id="note")
                 with gr.Row():
                     marked = gr.HighlightedText(
@@ -157,10 +198,11 @@ def build_demo(config: Config) -> gr.Blocks:
             with gr.Tab("Datasets", id="datasets"):
                 with gr.Row():
                     folder = gr.Dropdown(
-                        datasets,
+                        [*datasets, *config.hub_datasets],
                         value=datasets[0] if datasets else None,
                         allow_custom_value=True,
-                        label="Published dataset folder",
+                        label="Published dataset: a folder under the data folders, or a Hub dataset id (on a Space)",
+                        elem_id="dataset",
                         scale=3,
                     )
                     refresh_btn = gr.Button("Refresh", scale=1)
@@ -169,6 +211,15 @@ def build_demo(config: Config) -> gr.Blocks:
                     code_filter = gr.Textbox(label="ICD-10 code (with its subcodes; empty: all)")
                     limit = gr.Slider(10, MAX_ROWS, value=100, step=10, label="Rows")
                 browse_btn = gr.Button("Show rows", variant="primary")
+                shown_datasets = [*datasets[:2], *config.hub_datasets]
+                if shown_datasets:
+                    gr.Examples(
+                        [[name, code] for name in shown_datasets for code in ("", "J06")],
+                        [folder, code_filter],
+                        label="Examples: a dataset, all rows or one code's",
+                        elem_id="dataset-examples",
+                        **examples,
+                    )
                 summary = gr.Markdown()
                 rows = gr.Dataframe(interactive=False, wrap=True, max_chars=400)
             if config.assess:
@@ -176,20 +227,34 @@ def build_demo(config: Config) -> gr.Blocks:
 
                 add_assess_tab(config.assess, readable, config.assess_repo_id)
 
-        gr.on([search_btn.click, query.submit], readable(search), [query], [hits, code], api_name="search").then(
-            readable(show_code), [code], [hierarchy, symptoms, picture], api_visibility="private"
+        # A clicked example fills its inputs (gr.Examples), then runs at once (run_on_click would add an endpoint).
+        code_examples.load_input_event.then(
+            readable(mkg.explore),
+            [query],
+            [hits, code, hierarchy, symptoms, picture],
+            api_name="code_example",
+            api_visibility="private",
         )
-        gr.on(
-            [show_btn.click, code.submit], readable(show_code), [code], [hierarchy, symptoms, picture], api_name="code"
+        prior_examples.load_input_event.then(
+            readable(prior_tab.sample),
+            sample_inputs,
+            [priors, prompt, prior_json],
+            api_name="prior_example",
+            api_visibility="private",
         )
+        shown = [hierarchy, symptoms, picture]
+        demo.load(readable(mkg.show_code), [code], shown, api_visibility="private")
+        gr.on([search_btn.click, query.submit], readable(mkg.search), [query], [hits, code], api_name="search").then(
+            readable(mkg.show_code), [code], shown, api_visibility="private"
+        )
+        gr.on([show_btn.click, code.submit], readable(mkg.show_code), [code], shown, api_name="code")
         hits.select(pick_code, [hits], [code], api_visibility="private").then(
-            readable(show_code), [code], [hierarchy, symptoms, picture], api_visibility="private"
+            readable(mkg.show_code), [code], shown, api_visibility="private"
         )
 
-        sample_inputs = [prior_codes, n, prior_seed, prior_temperature, template, row]
-        sample_btn.click(readable(sample), sample_inputs, [priors, prompt, prior_json], api_name="sample")
+        sample_btn.click(readable(prior_tab.sample), sample_inputs, [priors, prompt, prior_json], api_name="sample")
         priors.select(pick_row, None, [row], api_visibility="private").then(
-            readable(sample), sample_inputs, [priors, prompt, prior_json], api_visibility="private"
+            readable(prior_tab.sample), sample_inputs, [priors, prompt, prior_json], api_visibility="private"
         )
         use_btn.click(
             lambda p: (p, gr.Tabs(selected="generate")), [prior_json], [gen_prior, tabs], api_visibility="private"
@@ -206,8 +271,10 @@ def build_demo(config: Config) -> gr.Blocks:
         refresh_btn.click(bind(folders), None, [folder], api_name="folders")
         folder.change(bind(configs), [folder], [config_name], api_name="configs")
         browse_btn.click(bind(browse), [folder, config_name, code_filter, limit], [rows, summary], api_name="browse")
-        if datasets:
-            demo.load(bind(configs), [folder], [config_name], api_visibility="private")
+        if datasets:  # the first local dataset's configs and rows, ready when the tab is opened
+            demo.load(bind(configs), [folder], [config_name], api_visibility="private").then(
+                bind(browse), [folder, config_name, code_filter, limit], [rows, summary], api_visibility="private"
+            )
     return demo
 
 
@@ -252,7 +319,14 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.info("medsyn_hf from %s", Path(medsyn_hf.__file__).resolve().parent)
     try:
-        config = Config.make(args.data_dirs, args.model, args.cache, args.assess, args.assess_repo_id)
+        config = Config.make(
+            args.data_dirs,
+            args.model,
+            args.cache,
+            args.assess,
+            args.assess_repo_id,
+            hub_datasets=card_datasets(Path(__file__).resolve().parent / "README.md"),
+        )
         demo = build_demo(config)
     except MedsynError as err:
         print(f"medsyn-demo: error: {err}", file=sys.stderr)

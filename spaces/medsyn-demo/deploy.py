@@ -1,10 +1,13 @@
 """Write the demo Space as a self-contained Space repository folder and, with ``--repo-id``, push it to the Hub.
 
-    python spaces/medsyn-demo/deploy.py --out runs/space [--model DIR] [--repo-id USER/NAME [--private]]
+    python spaces/medsyn-demo/deploy.py --out runs/space [--model DIR] [--dataset USER/NAME] [--repo-id USER/NAME]
 
 A Space repository holds only its own files and installs requirements.txt with nothing else of ours around, so the
 library travels as source (``medsyn_hf/`` next to app.py, which Python imports first) and requirements.txt, generated
-from setup.cfg, lists its dependencies. ``--model`` bundles a model as ``model/``, the app's default model.
+from setup.cfg, lists its dependencies. ``--model`` bundles a model as ``model/``, the app's default model. The
+card's ``models:`` and ``datasets:`` name what the Space uses, written from what is bundled: the Hub model the
+bundled one is (or adapts), the Hub datasets its Datasets tab offers (``--dataset`` first); the app reads the latter
+back from its card.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from medsyn_hf.errors import MedsynError
 from medsyn_hf.generation.backends import adapter_base, is_model_folder
 from medsyn_hf.hub import hub_errors
 from medsyn_hf.io import MARKER, check_output, safe_output
+from medsyn_hf.space.browse import HUB_EXAMPLE
+from medsyn_hf.textfile import read_json
 from medsyn_hf.validate import is_hub_id
 
 SPACE = Path(__file__).resolve().parent
 REPO = SPACE.parents[1]
-COPIED = ("app.py", "README.md")
+COPIED = ("app.py",)  # and README.md, the card with models/datasets written (space_card)
 EXTRAS = ("train", "space")
 SDK_INSTALLED = {"gradio"}  # the Space SDK installs it at sdk_version (README.md)
 TORCH = "torch==2.13.0"
@@ -81,6 +86,9 @@ def check_model(model: Path) -> None:
         raise MedsynError(f"{model}: model folder not found")
     if not is_model_folder(model):
         raise MedsynError(f"{model}: not a model folder (a model with its tokenizer, or a LoRA adapter)")
+    for name in ("config.json", "tokenizer_config.json", "adapter_config.json"):  # what the Space reads first
+        if (model / name).exists() and not isinstance(read_json(model / name, "model file"), dict):
+            raise MedsynError(f"{model / name}: not a JSON object (a broken model folder?)")
     base = adapter_base(model)
     if base is not None and not is_hub_id(base):
         merged = model / "merged"  # SFT's save_merged_model
@@ -91,19 +99,44 @@ def check_model(model: Path) -> None:
         )
 
 
-def check_repo_id(repo_id: str) -> None:
+def hub_models(model: Path | None) -> list[str]:
+    """The Hub models the bundled one is or adapts: a LoRA adapter's base, or a model card's ``base_model``; none
+    for a model only this machine has (the packaged writer, without --model, is not on the Hub either)."""
+    from huggingface_hub import ModelCard
+
+    if model is None:
+        return []
+    base = adapter_base(model)
+    if base is None and (model / "README.md").is_file():
+        base = ModelCard.load(model / "README.md").data.base_model
+    bases = base if isinstance(base, list) else [base]
+    return [b for b in bases if isinstance(b, str) and is_hub_id(b)]
+
+
+def space_card(model: Path | None, dataset: str | None) -> str:
+    """The Space's README.md: this folder's card with ``models:`` and ``datasets:`` naming what the bundle uses."""
+    from huggingface_hub import SpaceCard
+
+    card = SpaceCard.load(SPACE / "README.md")
+    card.data.models = hub_models(model) or None
+    card.data.datasets = list(dict.fromkeys(d for d in (dataset, HUB_EXAMPLE) if d))
+    return str(card)
+
+
+def check_repo_id(repo_id: str, flag: str = "--repo-id") -> None:
     from huggingface_hub.utils import validate_repo_id
 
-    with hub_errors(f"cannot push to the Hub Space {repo_id!r}"):
+    with hub_errors(f"{flag} {repo_id!r}: not a Hub repo id"):
         validate_repo_id(repo_id)
     if repo_id.count("/") != 1:
-        raise MedsynError(f"--repo-id {repo_id!r}: give it as USER/NAME or ORG/NAME")
+        raise MedsynError(f"{flag} {repo_id!r}: give it as USER/NAME or ORG/NAME")
 
 
-def bundle(out: Path, model: Path | None = None, overwrite: bool = False) -> Path:
+def bundle(out: Path, model: Path | None = None, overwrite: bool = False, dataset: str | None = None) -> Path:
     """Write the Space repository folder ``out``, replacing an earlier one only once the new one is complete."""
     if model is not None:
         check_model(model)
+    card = space_card(model, dataset)
     kwargs = output([REPO / "medsyn_hf", *([model] if model else [])], overwrite)
     check_output(out, **kwargs)
     text = requirements()
@@ -113,6 +146,7 @@ def bundle(out: Path, model: Path | None = None, overwrite: bool = False) -> Pat
             for name in COPIED:
                 shutil.copy2(SPACE / name, tmp / name)
             (tmp / "requirements.txt").write_text(text, encoding="utf-8")
+            (tmp / "README.md").write_text(card, encoding="utf-8")
             shutil.copytree(
                 REPO / "medsyn_hf", tmp / "medsyn_hf", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
             )
@@ -152,6 +186,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="a model with its tokenizer, or a LoRA adapter of a Hub model, bundled "
         "as model/: the app's default model",
     )
+    p.add_argument(
+        "--dataset",
+        help=f"a Hub dataset (USER/NAME) the Datasets tab offers first, named in the card (besides {HUB_EXAMPLE})",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an --out folder that is not an earlier bundle")
     p.add_argument("--repo-id", help="then create (if missing) the Hub Space USER/NAME and upload the folder to it")
     p.add_argument("--private", action="store_true", help="create the Space private")
@@ -164,9 +202,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        if args.repo_id:
-            check_repo_id(args.repo_id)
-        print(f"Space folder: {bundle(args.out, args.model, args.overwrite)}")
+        for flag, repo_id in (("--repo-id", args.repo_id), ("--dataset", args.dataset)):
+            if repo_id:
+                check_repo_id(repo_id, flag)
+        print(f"Space folder: {bundle(args.out, args.model, args.overwrite, args.dataset)}")
         if args.repo_id:
             print(f"pushed: {push(args.out, args.repo_id, args.private)}")
     except MedsynError as err:

@@ -24,6 +24,7 @@ class JudgeScore(NoteFilter):
     """LLM judge: the notes' `judge_score` (mean of the judge's 1-5 criterion scores), when they carry one."""
 
     name = "judge_score"
+    reads = ("judge_score",)
     reasons = {"judge": "`judge_score` below `min_judge_score` (notes the judge gave no valid answer for are kept)"}
     thresholds = {
         "min_judge_score": Threshold(

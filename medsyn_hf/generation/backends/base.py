@@ -94,5 +94,13 @@ class Backend:
     def model_identity(cls, gen_args, model_args) -> dict:
         return {}
 
+    @classmethod
+    def prompts_per_call(cls, gen_args, device) -> int | None:
+        """At least how many prompts the run passes to one ``generate`` call (whole shards, so the backend can batch
+        across them); None: one shard's missing prompts at a time. A backend that returns a number is passed every
+        prompt of the call and ``needed=`` the positions without a cached reply; it completes at least those (None
+        for a position it skipped), so its batches can stay the same however the run was interrupted."""
+        return None
+
     def generate(self, messages_list: list, keys: list[int], on_batch: OnBatch | None = None) -> list[Completion]:
         raise NotImplementedError

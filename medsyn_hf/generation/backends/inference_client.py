@@ -5,16 +5,23 @@ Provider (``provider``). The server applies the model's chat template.
 Each request carries its row key as ``seed`` (servers that honour it per request, such as vLLM, are then
 reproducible per row), ``extra_body`` (vLLM/TGI fields such as ``top_k``; a ``response_format`` in it is sent as the
 request's structured-output format). ``concurrency`` requests are in flight; a request is retried after HTTP 429/5xx,
-a timeout or a dropped connection (``request_retries`` times, backoff 1, 2, 4 ... s), then it counts as failed: the
-other requests still finish (each passed to ``on_batch`` as it does) and `RequestsFailed` names the failed ones.
-Errors that every request would meet (no server, refused key, unknown endpoint, offline mode) stop at once, as one
-``MedsynError`` line; huggingface_hub 1.x/2.x raise httpx(2) errors, which are mapped here.
+a timeout or a dropped connection (``request_retries`` times, backoff 1, 2, 4 ... s, each retry one stderr line with
+its reason), then it counts as failed: the other requests still finish (each passed to ``on_batch`` as it does) and
+`RequestsFailed` names the failed ones. Errors that every request would meet (no server, refused key, unknown
+endpoint, offline mode) stop at once, as one ``MedsynError`` line; huggingface_hub 1.x/2.x raise httpx(2) errors,
+which are mapped here.
+
+Fail loudly and early: connecting and waiting for the reply have separate timeouts (``connect_timeout``, 10 s; and
+``request_timeout``, by default scaled to ``max_new_tokens``), printed when the backend starts; the first request of a
+run is a probe sent alone, so a server that accepts connections but never answers, or answers something that is not a
+chat completion, ends the run after one timeout with one line — not after ``concurrency`` x retries timeouts.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -26,6 +33,8 @@ from medsyn_hf.generation.backends.base import Backend, Completion, OnBatch, Req
 from medsyn_hf.validate import check_range
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT_BASE, READ_TIMEOUT_PER_TOKEN = 60.0, 0.5  # the default request_timeout: 60 s + 0.5 s per new token
 NO_KEY = "EMPTY"  # sent when no key is configured: else huggingface_hub sends the saved HF token to any base_url
 
 
@@ -61,7 +70,16 @@ class InferenceClientConfig:
         },
     )
     concurrency: int = field(default=16, metadata={"help": "openai: requests in flight (the server batches them)."})
-    request_timeout: float = field(default=600.0, metadata={"help": "openai: seconds per request."})
+    connect_timeout: float = field(
+        default=CONNECT_TIMEOUT, metadata={"help": "openai: seconds to wait for the server to accept a connection."}
+    )
+    request_timeout: float | None = field(
+        default=None,
+        metadata={
+            "help": "openai: seconds to wait for a reply once connected (the server may queue the request behind "
+            f"others). Unset: {READ_TIMEOUT_BASE:g} + {READ_TIMEOUT_PER_TOKEN:g} x max_new_tokens."
+        },
+    )
     request_retries: int = field(
         default=3,
         metadata={
@@ -72,12 +90,27 @@ class InferenceClientConfig:
 
     def __post_init__(self):
         check_range("concurrency", self.concurrency, 1)
+        check_range("connect_timeout", self.connect_timeout, 0, low_open=True)
         check_range("request_timeout", self.request_timeout, 0, low_open=True)
         check_range("request_retries", self.request_retries, 0, 20)
 
 
 class _Failed(Exception):
     """One request failed for good (after its retries, or a reply that no retry changes)."""
+
+
+def read_timeout(config: InferenceClientConfig, max_new_tokens: int) -> float:
+    """``request_timeout``, or by default one that grows with the longest reply asked for."""
+    if config.request_timeout is not None:
+        return float(config.request_timeout)
+    return READ_TIMEOUT_BASE + READ_TIMEOUT_PER_TOKEN * max_new_tokens
+
+
+def say(line: str) -> None:
+    """One line on stderr that leaves a progress bar intact (tqdm redraws it below)."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(line, file=sys.stderr)
 
 
 def _http_module():
@@ -120,14 +153,19 @@ class InferenceClientBackend(Backend):
         super().__init__(gen_args, model_args, device)
         config = self.config
         key = os.environ.get(config.api_key_env) or None
+        self.read_timeout = read_timeout(config, gen_args.max_new_tokens)
+        timeout = _http_module().Timeout(self.read_timeout, connect=config.connect_timeout)
         if config.base_url:
             _let_through_offline_mode(config.base_url)
-            self.client = InferenceClient(
-                base_url=config.base_url.rstrip("/"), api_key=key or NO_KEY, timeout=config.request_timeout
-            )
+            self.client = InferenceClient(base_url=config.base_url.rstrip("/"), api_key=key or NO_KEY, timeout=timeout)
         else:
-            self.client = InferenceClient(provider=config.provider, api_key=key, timeout=config.request_timeout)
+            self.client = InferenceClient(provider=config.provider, api_key=key, timeout=timeout)
         self.where = config.base_url or f"provider {config.provider}"
+        self.probed = False
+        say(
+            f"medsyn: backend openai: {self.where}; connect timeout {config.connect_timeout:g} s, reply timeout "
+            f"{self.read_timeout:g} s (request_timeout), {config.request_retries} retries per request"
+        )
         self.model = config.served_model_name or model_args.model_name_or_path
         extra = dict(config.extra_body or {})
         self.sampling = dict(
@@ -154,8 +192,9 @@ class InferenceClientBackend(Backend):
         identity = {"served_model_name": config.served_model_name or model_args.model_name_or_path}
         return {**identity, "provider": config.provider} if config.provider else identity
 
-    def _failure(self, err: Exception) -> tuple[str, bool]:
-        """(one-line reason, worth a retry) for a failed request; raises MedsynError for what fails every request."""
+    def _failure(self, err: Exception, probe: bool = False) -> tuple[str, bool]:
+        """(one-line reason, worth a retry) for a failed request; raises MedsynError for what fails every request
+        (and, for the ``probe``, for a silent server and a reply that is not a chat completion)."""
         from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, OfflineModeIsEnabled
 
         http = _http_module()
@@ -176,17 +215,34 @@ class InferenceClientBackend(Backend):
                 raise MedsynError(f"{self.where}: HTTP 404 {detail} (check base_url and served_model_name)") from None
             return f"HTTP {status} {detail}", status in RETRY_STATUS
         if isinstance(err, InferenceTimeoutError | http.TimeoutException):
-            return f"no reply in {self.config.request_timeout:g} s (request_timeout)", True
+            cause = err if isinstance(err, http.TimeoutException) else err.__cause__
+            if isinstance(cause, http.ConnectTimeout | http.PoolTimeout):
+                reason = f"no connection in {self.config.connect_timeout:g} s (connect_timeout)"
+                if probe:
+                    raise MedsynError(f"cannot connect to {self.where}: {reason}; is the server running?") from None
+                return reason, True
+            if probe:
+                raise MedsynError(
+                    f"server at {self.where} accepted the connection but sent nothing (no complete reply) in "
+                    f"{self.read_timeout:g} s "
+                    "(request_timeout); is it overloaded or still loading the model? Raise request_timeout if it "
+                    "needs longer"
+                ) from None
+            return f"no reply in {self.read_timeout:g} s (request_timeout)", True
         if isinstance(err, http.ConnectError):
             raise MedsynError(f"cannot reach {self.where}: {first_line(err)} (is the server running?)") from None
         if isinstance(err, http.HTTPError):
             return f"{type(err).__name__}: {first_line(err)}", True
         if isinstance(err, ValueError | KeyError | TypeError | AttributeError | IndexError):
-            return f"not an OpenAI chat completion reply ({type(err).__name__}: {first_line(err)})", False
+            reason = f"not an OpenAI chat completion reply ({type(err).__name__}: {first_line(err)[:200]})"
+            if probe:
+                raise MedsynError(f"{self.where}: {reason}; is base_url an OpenAI-compatible /v1 server?") from None
+            return reason, False
         raise err
 
-    def _request(self, messages, key: int) -> Completion:
-        for attempt in range(self.config.request_retries + 1):
+    def _request(self, messages, key: int, probe: bool = False) -> Completion:
+        retries = self.config.request_retries
+        for attempt in range(retries + 1):
             try:
                 reply = self.client.chat_completion(list(messages), model=self.model, seed=key, n=1, **self.sampling)
                 choice, usage = reply.choices[0], reply.usage
@@ -197,16 +253,28 @@ class InferenceClientBackend(Backend):
                     "stop" if choice.finish_reason == "stop" else "length",
                 )
             except Exception as err:  # sorted by _failure: retried, failed for good, or fatal
-                reason, retry = self._failure(err)
-                if not retry or attempt == self.config.request_retries:
+                reason, retry = self._failure(err, probe)
+                if not retry or attempt == retries:
+                    if probe:  # the first request failed for good: so would every other
+                        raise MedsynError(f"{self.where}: the first request failed ({reason})") from None
                     raise _Failed(reason) from None
+            say(f"medsyn: warning: request (seed {key}): {reason}; retry {attempt + 1} of {retries} in {2**attempt} s")
             time.sleep(2**attempt)
         raise AssertionError("unreachable")
 
     def generate(self, messages_list, keys, on_batch: OnBatch | None = None) -> list[Completion]:
         results, failed = {}, {}
+        if messages_list and not self.probed:  # the probe: the first request alone (see the module)
+            results[0] = self._request(messages_list[0], keys[0], probe=True)
+            self.probed = True
+            if on_batch:
+                on_batch({0: results[0]})
         with ThreadPoolExecutor(self.config.concurrency) as pool:
-            futures = {pool.submit(self._request, m, k): i for i, (m, k) in enumerate(zip(messages_list, keys))}
+            futures = {
+                pool.submit(self._request, m, k): i
+                for i, (m, k) in enumerate(zip(messages_list, keys))
+                if i not in results
+            }
             try:
                 for future in as_completed(futures):
                     i = futures[future]

@@ -2,9 +2,13 @@
 
 Sampling is per row: row r's token at step t is drawn by inverse CDF from the top-k/top-p-truncated softmax with one
 uniform number that is a hash of (row key, t) alone: an exact draw, and independent of which rows share the batch,
-how many processes run or in which order shards are done. So a resumed or data-parallel run writes the same notes as
-a single uninterrupted one (bit for bit on CPU; on a GPU as far as its kernels give the same logits for the same
-batch).
+how many processes run or in which order shards are done. A row's logits depend on its batch only through float
+rounding (~1e-6 of a logit: another batch size or padding sums a matrix product in another order), which decides a
+token only at a near-tie of two candidates (their order in the top-k) or a uniform number that close to a boundary:
+1 note of 1,000 differed between the CPU loop and `generate` for the tiny recipe. The run keeps each shard's (or
+each group's, for the CPU loop) batches the same under any process count and any resume, so a resumed or
+data-parallel run writes exactly the notes of a single uninterrupted one (on CPU; on a GPU as far as its kernels
+give the same logits for the same batch).
 
 Only torch and transformers are imported (lazily), so ``benchmarks/generation_throughput.py`` runs on a bare GPU box.
 """
@@ -15,12 +19,16 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.generation.backends import decode
 from medsyn_hf.generation.backends.base import Backend, Completion, OnBatch
-from medsyn_hf.validate import check_range
+from medsyn_hf.validate import check_model_path, check_range
 
 _M32 = 0xFFFFFFFF
+DECODINGS = ("auto", "generate")
+POOL_BATCHES = 16  # the CPU loop plans its batches over ~16 batches of prompts (whole shards) at a time
 
 
 # -- per-row sampling -------------------------------------------------------------------------------------------------
@@ -50,26 +58,40 @@ def sample_rows(scores, keys, step: int):
     return torch.searchsorted(cdf, target, right=True).clamp_(max=scores.shape[1] - 1)
 
 
-def make_row_sampler(keys, prompt_length: int, temperature: float, top_k: int, top_p: float):
-    """A LogitsProcessor for greedy `generate` that turns argmax into per-row sampling (see the module docstring):
-    it leaves only the sampled token finite. With top-k the rest works on the k best tokens only (no vocabulary
-    sort)."""
+def make_sampler(temperature: float, top_k: int, top_p: float) -> Callable:
+    """``sample(scores, keys, step) -> token per row``: greedy at temperature 0, else `sample_rows` on the temperature-
+    and top-p-warped k best scores (top-k first: no sort of the whole vocabulary)."""
     import torch
-    from transformers import LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
     warpers = LogitsProcessorList([TemperatureLogitsWarper(temperature)] if temperature > 0 else [])
     if temperature > 0 and top_p < 1.0:
         warpers.append(TopPLogitsWarper(top_p))
 
+    def sample(scores, keys, step: int):
+        if temperature == 0:
+            return scores.argmax(dim=-1)
+        best, index = torch.topk(scores, top_k) if 0 < top_k < scores.shape[1] else (scores, None)
+        token = sample_rows(warpers(None, best), keys, step)  # the warpers do not read input_ids
+        return (index.gather(1, token) if index is not None else token)[:, 0]
+
+    return sample
+
+
+def make_row_sampler(keys, prompt_length: int, temperature: float, top_k: int, top_p: float):
+    """A LogitsProcessor for greedy `generate` that turns argmax into per-row sampling (see the module docstring):
+    it leaves only the token `make_sampler` draws finite."""
+    import torch
+    from transformers import LogitsProcessor
+
+    sample = make_sampler(temperature, top_k, top_p)
+
     class RowSampler(LogitsProcessor):
         def __call__(self, input_ids, scores):
             if temperature == 0:
                 return scores
-            best, index = torch.topk(scores, top_k) if 0 < top_k < scores.shape[1] else (scores, None)
-            token = sample_rows(warpers(input_ids, best), keys, input_ids.shape[1] - prompt_length)
-            if index is not None:
-                token = index.gather(1, token)
-            return torch.full_like(scores, -float("inf")).scatter_(1, token, 0.0)
+            token = sample(scores, keys, input_ids.shape[1] - prompt_length)
+            return torch.full_like(scores, -float("inf")).scatter_(1, token[:, None], 0.0)
 
     return RowSampler()
 
@@ -96,8 +118,6 @@ def adapter_base(folder) -> str | None:
 def check_model(model_args, gen_args) -> None:
     """The model (and adapter) can be found, and ``max_new_tokens`` fits its context: checked before any writing."""
     from transformers import AutoConfig
-
-    from medsyn_hf.training.configs import check_model_path
 
     check_model_path("model_name_or_path", model_args.model_name_or_path)
     check_model_path("adapter_name_or_path", model_args.adapter_name_or_path)
@@ -157,14 +177,30 @@ def load_model(model_args, device):
     return model.eval(), tokenizer
 
 
+def uses_loop(model, gen_args) -> bool:
+    """Whether `token_generator` decodes with `decode`'s loop: ``decoding: auto`` on CPU, for a model the loop
+    supports, without a repetition penalty (it reads the whole sequence) or a cache implementation asked for."""
+    return (
+        getattr(gen_args, "decoding", "auto") == "auto"
+        and model.device.type == "cpu"
+        and gen_args.repetition_penalty == 1.0
+        and not gen_args.cache_implementation
+        and decode.supports_model(model)
+    )
+
+
 def token_generator(model, gen_args, eos: list[int], pad: int) -> Callable:
     """``(prompts: token id lists, keys, on_batch) -> [(generated ids, n_tokens, stopped)]`` in the prompts' order;
-    ``on_batch({position: (ids, n_tokens, stopped)})`` after each batch.
+    ``on_batch({position: (ids, n_tokens, stopped)})`` after each batch, in the calling thread.
 
-    Batches of ``gen_args.batch_size`` prompts sorted by length (longest first, so an out-of-memory shows at once),
-    left-padded. On CUDA the default cache is static, which makes `generate` compile the decoding step (CUDA graphs);
-    the first (longest) batch sizes the cache and later batches reuse its shape: one compilation per batch size.
+    On CPU (`uses_loop`): `decode`'s loop, batches planned by `decode.plan_batches`, ``cpu_threads`` at a time.
+    Otherwise `generate`: batches of ``gen_args.batch_size`` prompts sorted by length (longest first, so an
+    out-of-memory shows at once), left-padded. On CUDA the default cache is static, which makes `generate` compile
+    the decoding step (CUDA graphs); the first (longest) batch sizes the cache and later batches reuse its shape: one
+    compilation per batch size.
     """
+    if uses_loop(model, gen_args):
+        return loop_generator(model, gen_args, eos, pad)
     import torch
     from transformers import GenerationConfig
 
@@ -182,8 +218,10 @@ def token_generator(model, gen_args, eos: list[int], pad: int) -> Callable:
     eos_tensor = torch.tensor(eos, device=device)
 
     @torch.inference_mode()
-    def generate(prompts, keys, on_batch=None) -> list:
-        order = sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i))
+    def generate(prompts, keys, on_batch=None, needed=None) -> list:
+        order = sorted(
+            (i for i in range(len(prompts)) if needed is None or i in needed), key=lambda i: (-len(prompts[i]), i)
+        )
         results = [None] * len(prompts)
         for start in range(0, len(order), gen_args.batch_size):
             batch = order[start : start + gen_args.batch_size]
@@ -216,6 +254,32 @@ def token_generator(model, gen_args, eos: list[int], pad: int) -> Callable:
     return generate
 
 
+def loop_generator(model, gen_args, eos: list[int], pad: int) -> Callable:
+    """`token_generator` on `decode`'s loop; ``needed`` (positions): only the batches that hold one are decoded (the
+    others' results stay None), so the batches are those of all the prompts whichever are needed."""
+    sample = make_sampler(gen_args.temperature, gen_args.top_k, gen_args.top_p)
+    threads = getattr(gen_args, "cpu_threads", None) or decode.default_threads()
+
+    def generate(prompts, keys, on_batch=None, needed=None) -> list:
+        batches = decode.plan_batches([len(p) for p in prompts], gen_args.batch_size)
+        if needed is not None:
+            batches = [b for b in batches if not needed.isdisjoint(b)]
+        results = [None] * len(prompts)
+
+        def work(batch):
+            rows = ([prompts[i] for i in batch], [keys[i] for i in batch])
+            return decode.decode_batch(model, *rows, sample, eos, pad, gen_args.max_new_tokens)
+
+        for index, out in decode.run_batches(batches, work, threads):
+            for i, result in zip(batches[index], out):
+                results[i] = result
+            if on_batch:
+                on_batch({i: results[i] for i in batches[index]})
+        return results
+
+    return generate
+
+
 # -- the backend ------------------------------------------------------------------------------------------------------
 @dataclass
 class TransformersConfig:
@@ -223,14 +287,43 @@ class TransformersConfig:
 
     top_k: int = field(default=50, metadata={"help": "transformers: 0 is off (transformers' default is 50 too)."})
     repetition_penalty: float = field(default=1.0, metadata={"help": "transformers: 1.0 is off."})
-    batch_size: int = field(default=64, metadata={"help": "transformers: prompts per `generate` call."})
+    batch_size: int = field(
+        default=64, metadata={"help": "transformers: prompts per `generate` call; in the CPU loop, at most per batch."}
+    )
     cache_implementation: str | None = field(
         default=None,
-        metadata={"help": "transformers: KV cache; unset: 'static' (+ torch.compile) on CUDA, dynamic on CPU."},
+        metadata={"help": "transformers: KV cache of `generate`; unset: 'static' (+ torch.compile) on CUDA."},
+    )
+    decoding: str = field(
+        default="auto",
+        metadata={
+            "help": "transformers: 'auto': on CPU our decoding loop (a cache allocated once, batches planned over "
+            "the prompts of 16 x batch_size priors (whole shards), ended rows dropped, one thread per core), "
+            "elsewhere `generate`; 'generate': `generate` everywhere, one shard's batches at a time (the earlier CPU "
+            "path). The same notes but for rare near-ties (benchmarks/README.md, 'CPU generation')."
+        },
+    )
+    cpu_threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "transformers, CPU loop: decoding threads; unset: one per core (divided among the "
+            "processes of an `accelerate launch`)."
+        },
+    )
+    chat_template_kwargs: dict[str, Any] | None = field(
+        default=None,
+        metadata={
+            "help": "transformers: extra variables of the model's chat template, e.g. {enable_thinking: false} for "
+            "Qwen3 (vLLM takes the same as extra_body: {chat_template_kwargs: {...}}). YAML only."
+        },
     )
 
     def __post_init__(self):
         check_range("batch_size", self.batch_size, 1)
+        if self.decoding not in DECODINGS:
+            raise MedsynError(f"decoding: {self.decoding!r} is not one of {', '.join(DECODINGS)}")
+        if self.cpu_threads is not None:
+            check_range("cpu_threads", self.cpu_threads, 1, 1024)
         check_range("top_k", self.top_k, 0)
         check_range("repetition_penalty", self.repetition_penalty, 0, low_open=True)
 
@@ -240,7 +333,7 @@ class TransformersBackend(Backend):
 
     name = "transformers"
     Config = TransformersConfig
-    run_id_fields = ("top_k", "repetition_penalty")
+    run_id_fields = ("top_k", "repetition_penalty", "chat_template_kwargs")
 
     def __init__(self, gen_args, model_args, device="cpu", model_and_tokenizer=None):
         super().__init__(gen_args, model_args, device)
@@ -257,14 +350,34 @@ class TransformersBackend(Backend):
         check_model(model_args, gen_args)
 
     @classmethod
+    def identity(cls, gen_args, model_args) -> tuple[dict, dict]:
+        """Unset `chat_template_kwargs` stays out of the run id, so runs made before the field existed keep theirs
+        (and resume from their request caches)."""
+        sampling, model = super().identity(gen_args, model_args)
+        if sampling.get("chat_template_kwargs") is None:
+            sampling.pop("chat_template_kwargs", None)
+        return sampling, model
+
+    @classmethod
     def model_identity(cls, gen_args, model_args) -> dict:
         return {"dtype": model_args.dtype}
 
-    def generate(self, messages_list, keys, on_batch: OnBatch | None = None) -> list[Completion]:
+    @classmethod
+    def prompts_per_call(cls, gen_args, device) -> int | None:
+        """The CPU loop plans its batches over several shards' prompts (less padding, fuller batches, work for
+        every thread); `generate` takes one shard at a time."""
+        cpu = str(device) == "cpu" or getattr(device, "type", None) == "cpu"
+        auto = getattr(gen_args, "decoding", "auto") == "auto"
+        return POOL_BATCHES * gen_args.batch_size if cpu and auto else None
+
+    def generate(self, messages_list, keys, on_batch: OnBatch | None = None, needed=None) -> list[Completion | None]:
+        """``needed`` (the run passes it, `prompts_per_call`): the positions to complete; on the CPU loop the batches
+        are planned over every prompt and those holding a needed one are decoded (None for the others)."""
+        template_kwargs = self.config.chat_template_kwargs or {}
         prompts = [
-            self.tokenizer.apply_chat_template(list(m), add_generation_prompt=True, tokenize=True, return_dict=True)[
-                "input_ids"
-            ]
+            self.tokenizer.apply_chat_template(
+                list(m), add_generation_prompt=True, tokenize=True, return_dict=True, **template_kwargs
+            )["input_ids"]
             for m in messages_list
         ]
 
@@ -284,5 +397,5 @@ class TransformersBackend(Backend):
             if on_batch:
                 on_batch(finished)
 
-        self.generate_tokens(prompts, keys, done)
-        return [completions[i] for i in range(len(prompts))]
+        self.generate_tokens(prompts, keys, done, needed)
+        return [completions.get(i) for i in range(len(prompts))]

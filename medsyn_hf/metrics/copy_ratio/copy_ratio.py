@@ -1,4 +1,4 @@
-"""Copy ratio as an `evaluate` metric: `evaluate.load("<path>/medsyn_hf/metrics/copy_ratio")`.
+"""Copy ratio as an `evaluate` metric: `evaluate.load(metric_path("copy_ratio"))`.
 
 A thin wrapper: the measures are ``medsyn_hf.filters.overlap.copy_ratio`` and ``copy_span``, the ones the generation
 filters use.
@@ -28,7 +28,8 @@ Returns:
     copy_span (float): mean per-note longest verbatim span, in words.
     max_copy_span (int): the longest verbatim span of any note.
 Examples:
-    >>> metric = evaluate.load("medsyn_hf/metrics/copy_ratio")
+    >>> from medsyn_hf.metrics import metric_path
+    >>> metric = evaluate.load(metric_path("copy_ratio"))
     >>> metric.compute(predictions=["боль в горле три дня"], references=["боль в горле три дня"], n=2)
     {'copy_ratio': 1.0, 'copy_span': 5.0, 'max_copy_span': 5}
 """

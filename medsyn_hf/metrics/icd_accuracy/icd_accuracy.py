@@ -1,4 +1,4 @@
-"""ICD-code accuracy as an `evaluate` metric: `evaluate.load("<path>/medsyn_hf/metrics/icd_accuracy")`.
+"""ICD-code accuracy as an `evaluate` metric: `evaluate.load(metric_path("icd_accuracy"))`.
 
 A thin wrapper: the scores are ``medsyn_hf.evaluation.icd_metrics.icd_scores``, the ones `medsyn eval icd` reports.
 """
@@ -7,18 +7,9 @@ import datasets
 import evaluate
 
 from medsyn_hf.evaluation.icd_metrics import icd_scores
-from medsyn_hf.metrics import MEDSYN_CITATION
+from medsyn_hf.provenance import MEDSYN_CITATION, RUMEDBENCH_CITATION
 
-_CITATION = (
-    MEDSYN_CITATION
-    + """\
-@misc{blinov2022rumedbench,
-  title={RuMedBench: A Russian Medical Language Understanding Benchmark},
-  author={Blinov, Pavel and Reshetnikova, Arina and Nesterov, Aleksandr and Zubkova, Galina and Kokh, Vladimir},
-  year={2022}, eprint={2201.06499}, archivePrefix={arXiv}
-}
-"""
-)
+_CITATION = MEDSYN_CITATION + RUMEDBENCH_CITATION
 
 _DESCRIPTION = """\
 RuMedTop3's scores of an ICD-10 code classifier: acc@1 (the first predicted code is right) and hit@3 (the right code is
@@ -38,7 +29,8 @@ Returns:
     n, acc1, hit3, macro_acc1, macro_hit3, and n_rare, rare_acc1, rare_hit3, rare_macro_acc1, rare_macro_hit3
     (None without rare notes); ci: {score: [low, high]}; per_code: {code: {n, acc1, hit3, rare}}.
 Examples:
-    >>> metric = evaluate.load("medsyn_hf/metrics/icd_accuracy")
+    >>> from medsyn_hf.metrics import metric_path
+    >>> metric = evaluate.load(metric_path("icd_accuracy"))
     >>> result = metric.compute(predictions=[["J06", "J20", "J02"], ["K29", "J06", "K30"]], references=["J06", "J06"])
     >>> result["acc1"], result["hit3"]
     (50.0, 100.0)

@@ -1,4 +1,4 @@
-"""Symptom recall as an `evaluate` metric: `evaluate.load("<path>/medsyn_hf/metrics/symptom_recall")`.
+"""Symptom recall as an `evaluate` metric: `evaluate.load(metric_path("symptom_recall"))`.
 
 A thin wrapper: the measure itself is ``medsyn_hf.filters.recall.symptom_recall``, the one the generation filters use.
 """
@@ -24,7 +24,8 @@ Returns:
     symptom_recall (float): mean per-note recall.
     all_symptoms (float): share of notes that mention every prompted symptom.
 Examples:
-    >>> metric = evaluate.load("medsyn_hf/metrics/symptom_recall")
+    >>> from medsyn_hf.metrics import metric_path
+    >>> metric = evaluate.load(metric_path("symptom_recall"))
     >>> metric.compute(predictions=["Жалобы на боли в горле."], references=[["боль в горле", "кашель"]])
     {'symptom_recall': 0.5, 'all_symptoms': 0.0}
 """

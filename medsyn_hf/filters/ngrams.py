@@ -14,6 +14,8 @@ from typing import NamedTuple
 import numpy as np
 import xxhash
 
+from medsyn_hf.normalize import words
+
 _BASE = np.uint64(0x100000001B3)
 
 
@@ -24,8 +26,6 @@ class Tokens(NamedTuple):
 
 
 def tokenize(texts: Sequence[str]) -> Tokens:
-    from medsyn_hf.normalize import words
-
     cache: dict[str, int] = {}
     notes = [words(t) for t in texts]
     lengths = np.fromiter(map(len, notes), int, len(notes))
