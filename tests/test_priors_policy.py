@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 from medsyn_hf.cli import build_parser
 from medsyn_hf.cli import main as medsyn
 from medsyn_hf.priors import sample_priors
-from medsyn_hf.priors.policy import CONFIG_KEYS, PriorsPolicy, from_config, from_flags
+from medsyn_hf.priors.policy import CONFIG_KEYS, PriorsArguments, PriorsPolicy, from_config, from_flags
 
 FIELDS = [f.name for f in dataclasses.fields(PriorsPolicy)]
 
@@ -59,6 +59,23 @@ def test_the_cli_writes_what_sample_priors_draws(kg, tmp_path, capsys):
         kg, 40, seed=4, mode="random", codes=["J06", "K29"], temperature=2.0, templates={"short": 1.0}
     )
     assert pq.read_table(tmp_path / "p.parquet").equals(expected.data.table)
+
+
+# The two config fields whose type is narrower than the policy's (PriorsArguments' docstring says why).
+NARROWER_IN_CONFIGS = {"symptom_lists": str | None, "templates": dict[str, float] | None}
+
+
+def test_the_config_fields_written_out_are_the_policys():
+    """PriorsArguments repeats the policy's fields so that editors find `script_args.priors_mode`: its names (in
+    CONFIG_KEYS' order), types, defaults and help are the policy's, so the two cannot drift apart."""
+    policy = {f.name: f for f in dataclasses.fields(PriorsPolicy)}
+    written = dataclasses.fields(PriorsArguments)
+    assert [f.name for f in written] == list(CONFIG_KEYS.values())
+    for (name, key), f in zip(CONFIG_KEYS.items(), written):
+        assert f.type == NARROWER_IN_CONFIGS.get(name, policy[name].type), key
+        assert f.default == policy[name].default, key
+        assert f.metadata["help"] == policy[name].metadata["help"], key
+    assert set(NARROWER_IN_CONFIGS) < set(CONFIG_KEYS)
 
 
 def test_the_generate_config_offers_the_fields_under_their_keys(kg):
