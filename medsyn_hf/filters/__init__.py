@@ -10,10 +10,10 @@ privacy guard and a plan's per-code quota) compare the notes with the user's rea
 
 from __future__ import annotations
 
+from medsyn_hf.dedup import deduplicate
 from medsyn_hf.filters.base import NoteFilter, Notes, NoteTransform, Reference, SetFilter, Threshold
 from medsyn_hf.filters.builtin.judge_score import judge_failed
 from medsyn_hf.filters.builtin.language import cyrillic_share
-from medsyn_hf.filters.dedup import deduplicate
 from medsyn_hf.filters.overlap import copy_ratio, copy_span
 from medsyn_hf.filters.pii import find_pii, scrub_pii
 from medsyn_hf.filters.pipeline import apply_filters, note_scores

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from medsyn_hf.normalize import note_lemmas, symptom_lemmas, symptoms_present
-
-# The lemma helpers live in ``normalize``; `priors/realism.py` still imports two of them from here until #27 moves its
-# import (pyproject.toml's import-linter ignore_imports lists it), then this re-export goes.
-__all__ = ["note_lemmas", "symptom_lemmas", "symptom_recall", "symptoms_present"]
+from medsyn_hf.normalize import symptoms_present
 
 
 def symptom_recall(note: str | frozenset[str], symptoms: list[str], min_share: float = 1.0) -> float:

@@ -1,9 +1,9 @@
-"""Drops exact and near duplicates among the notes that pass every other filter (``filters.dedup``)."""
+"""Drops exact and near duplicates among the notes that pass every other filter (``medsyn_hf.dedup``)."""
 
 from __future__ import annotations
 
+from medsyn_hf.dedup import deduplicate
 from medsyn_hf.filters.base import SetFilter, Threshold
-from medsyn_hf.filters.dedup import deduplicate
 from medsyn_hf.schemas import FILTER_COLUMNS, FILTER_REASONS
 
 
