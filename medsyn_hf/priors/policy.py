@@ -109,14 +109,16 @@ class PriorsPolicy:
 
 
 def add_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
-    """One ``--kebab-case`` flag per policy field but ``skip``, typed by the field (`medsyn priors`, `medsyn plan`)."""
+    """One flag per policy field but ``skip``, typed by the field (`medsyn priors`, `medsyn plan`). Each takes either
+    spelling, ``--example-p`` or ``--example_p``, as `medsyn generate`'s flags do (HfArgumentParser's aliases)."""
     for f in fields(PriorsPolicy):
         if f.name in skip:
             continue
         cli = {k: v for k, v in f.metadata["cli"].items() if k != "parse"}
         if "action" not in cli and "nargs" not in cli:
             cli["type"] = next(t for t in (bool, int, float, str) if t in getattr(f.type, "__args__", (f.type,)))
-        parser.add_argument("--" + f.name.replace("_", "-"), default=f.default, help=f.metadata["help"], **cli)
+        spellings = dict.fromkeys(["--" + f.name.replace("_", "-"), "--" + f.name])
+        parser.add_argument(*spellings, default=f.default, help=f.metadata["help"], **cli)
 
 
 def from_flags(args: argparse.Namespace) -> dict:
