@@ -13,7 +13,7 @@ from medsyn_hf.errors import MedsynError
 COMMANDS = (
     "medsyn_hf.kg.cli",
     "medsyn_hf.priors.cli",
-    "medsyn_hf.tiny_model",
+    "medsyn_hf.training.pretrain.cli",
     "medsyn_hf.training.cli",
     "medsyn_hf.generation.cli",
     "medsyn_hf.ift.cli",

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from medsyn_hf.errors import MedsynError
@@ -159,9 +162,6 @@ def render_user(
 
 def _style_blocks(template: Template, examples):
     """``style_block`` over a list array (null or empty lists: "")."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     before, after = template.style
     lines = pc.binary_join(examples, "\n" + STYLE_BULLET)
     block = pc.binary_join_element_wise(before + STYLE_BULLET, lines, after + "\n\n", "")
@@ -171,10 +171,6 @@ def _style_blocks(template: Template, examples):
 
 def render_users(template_idx, symptoms, code, code_name_ru, example, patient, style_examples=None):
     """``render_user`` over Arrow columns (``template_idx`` indexes TEMPLATE_NAMES): same text, no per-row Python."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     template_idx = np.asarray(template_idx)
     example = pc.utf8_trim_whitespace(example)
     n_words = pc.list_value_length(pc.utf8_split_whitespace(example)).cast(pa.float64())  # as in example_words

@@ -76,15 +76,141 @@ IFT_COLUMNS_DOC = {
 }
 
 
-# -- note filters (medsyn_hf/filters): columns apply_filters adds to generated notes. Each filter declares its own
-# columns (feature and meaning) in its class, so FILTER_FEATURES / FILTER_COLUMNS_DOC and the notes schema built on
-# them are read from the filter registry when accessed (module __getattr__ at the end): a registered filter's columns
-# are part of them. --------------------------------------------------------------------------------------------------
-def _filter_schema() -> tuple[Features, dict[str, str]]:
-    from medsyn_hf.filters import filter_columns, verdict_columns
+# -- note filters (medsyn_hf/filters): the columns each built-in filter adds to generated notes (feature, meaning) and
+# the reasons it drops a note for (its `filter_reason` values, with their meaning), in registry order; each filter
+# class in medsyn_hf/filters/builtin/ takes its entry. A filter registered later (``medsyn_hf.filters.register``)
+# declares its own in its class, and registering it adds them to FILTER_FEATURES and the notes schema (``use_filters``)
+FILTER_COLUMNS = {
+    "symptom_recall": {
+        "symptom_recall": (
+            Value("float32"),
+            "share of the prompted symptoms the note mentions (all content lemmas of a symptom in the note)",
+        )
+    },
+    "copying": {
+        "copy_ratio": (
+            Value("float32"),
+            "share of the note's word 5-grams that also occur in the example note, those made only of the prompted "
+            "symptoms' words not counted (0 without an example)",
+        ),
+        "copy_span": (
+            Value("int32"),
+            "longest word sequence the note shares verbatim with the example note, in words",
+        ),
+    },
+    "length": {
+        "n_chars": (Value("int32"), "note length in characters"),
+        "n_words": (Value("int32"), "note length in words"),
+    },
+    "language": {"cyrillic_share": (Value("float32"), "share of the note's letters that are Cyrillic")},
+    "pii_scrub": {
+        "pii_found": (
+            Sequence(Value("string")),
+            "kinds of personal data replaced by placeholders (name, "
+            "phone, snils, passport, policy, email, address, birth_date)",
+        )
+    },
+    "patient_consistency": {
+        "age_gap": (
+            Value("int32"),
+            "largest difference in years between an age the note states for its patient and the prior's `age`; "
+            "null when it states none",
+        ),
+        "stated_sex": (
+            Value("string"),
+            "the patient's sex as the note states it ('male', 'female', 'mixed' when it contradicts itself); null "
+            "when it says nothing about it",
+        ),
+    },
+    "real_copy": {
+        "real_run": (
+            Value("int32"),
+            "longest word sequence the note shares verbatim with any of the real notes (`real_dataset`), in words; "
+            "null without real notes",
+        )
+    },
+    "label_consistency": {
+        "label_rank": (
+            Value("int32"),
+            "rank of the note's code among the real notes' codes by RuMedBench's linear classifier trained on the "
+            "real notes (1: its first choice); null without real notes or for a code they do not have",
+        )
+    },
+    "realism": {
+        "realism": (
+            Value("float32"),
+            "probability that the note is real by a discriminator (TF-IDF n-grams, logistic regression) trained on "
+            "the real notes and the other notes' folds, never on this note; null without real notes",
+        )
+    },
+    "near_duplicates": {
+        "is_duplicate": (
+            Value("bool"),
+            "exact or near duplicate (word 5-gram Jaccard >= threshold) of an earlier note that passed the filters",
+        )
+    },
+    "judge_score": {},  # reads the judge's `judge_score` column (JUDGE_FEATURES), adds none
+    "plan_quota": {
+        "selection_rank": (
+            Value("int32"),
+            "the note's place among its code's notes that passed every other filter, best first (`realism`, then "
+            "`label_rank`); null for the others and without a plan",
+        ),
+        "plan_need": (
+            Value("int32"),
+            "the plan's K − n for the note's code: how many of its notes are kept at most; null without a plan or "
+            "for a code outside it",
+        ),
+    },
+}
+FILTER_REASONS = {
+    "symptom_recall": {"low_symptom_recall": "`symptom_recall` below `min_symptom_recall`"},
+    "copying": {"high_copy_ratio": "`copy_ratio` above `max_copy_ratio` (a copy of the example, not a note)"},
+    "length": {"too_short": "`n_words` below `min_words`", "too_long": "`n_words` above `max_words`"},
+    "language": {"not_russian": "`cyrillic_share` below `min_cyrillic_share`"},
+    "pii_scrub": {},  # rewrites the text, never rejects
+    "patient_consistency": {
+        "age_mismatch": "`age_gap` above `max_age_gap` (the note's patient is another age than the prior's; judged "
+        "when the prompt showed the patient)",
+        "sex_mismatch": "`stated_sex` is not the prior's `sex` (another sex, or both; judged when the prompt showed "
+        "the patient)",
+    },
+    "real_copy": {"real_copy": "`real_run` at least `real_run_limit` words (a real note's text, not a new one)"},
+    "label_consistency": {
+        "label": "`label_rank` above `label_top_k` (the real notes' classifier does not see its code in it)"
+    },
+    "realism": {"unrealistic": "`realism` below `min_realism`"},
+    "near_duplicates": {
+        "duplicate": "word 5-gram Jaccard similarity with an earlier kept note at least `dedup_threshold`"
+    },
+    "judge_score": {
+        "judge": "`judge_score` below `min_judge_score` (notes the judge gave no valid answer for are kept)"
+    },
+    "plan_quota": {
+        "over_quota": "its code already has the plan's K − n better notes (`selection_rank` above the need)"
+    },
+}
 
-    columns = {**filter_columns(), **verdict_columns()}
+
+def _filter_schema(columns: dict, reasons: list[str]) -> tuple[Features, dict[str, str]]:
+    """FILTER_FEATURES and FILTER_COLUMNS_DOC of filters adding ``columns`` (column -> (feature, meaning)) and dropping
+    notes for ``reasons``: their columns, then the verdict that ``apply_filters`` adds after every filter's."""
+    columns = {
+        **columns,
+        "keep": (Value("bool"), "passes every filter"),
+        "filter_reason": (
+            Value("string"),
+            f"comma-separated reasons the note was dropped for, in filter order ({', '.join(reasons)}); empty when "
+            "kept",
+        ),
+    }
     return Features({c: f for c, (f, _) in columns.items()}), {c: doc for c, (_, doc) in columns.items()}
+
+
+FILTER_FEATURES, FILTER_COLUMNS_DOC = _filter_schema(
+    {c: spec for columns in FILTER_COLUMNS.values() for c, spec in columns.items()},
+    [r for reasons in FILTER_REASONS.values() for r in reasons],
+)
 
 
 # -- synthetic notes (medsyn_hf/generation): MedSyn-synthetic's columns first (idx ... anamnesis_precision, with its
@@ -152,9 +278,8 @@ _NOTES_OWN_COLUMNS_DOC = {
 NOTES_RENAMED = {"symptom_recall": "symptoms_recall"}
 
 
-def _notes_schema() -> tuple[Features, dict[str, str]]:
+def _notes_schema(features: Features, docs: dict[str, str]) -> tuple[Features, dict[str, str]]:
     """NOTES_FEATURES and NOTES_COLUMNS_DOC: our columns, then the filters' (symptom_recall under MedSyn's name)."""
-    features, docs = _filter_schema()
     renamed = {new: old for old, new in NOTES_RENAMED.items()}
     return (
         Features(
@@ -172,18 +297,22 @@ def _notes_schema() -> tuple[Features, dict[str, str]]:
     )
 
 
-_FROM_REGISTRY = {  # schemas read from the filter registry on access
-    "FILTER_FEATURES": lambda: _filter_schema()[0],
-    "FILTER_COLUMNS_DOC": lambda: _filter_schema()[1],
-    "NOTES_FEATURES": lambda: _notes_schema()[0],
-    "NOTES_COLUMNS_DOC": lambda: _notes_schema()[1],
-}
+NOTES_FEATURES, NOTES_COLUMNS_DOC = _notes_schema(FILTER_FEATURES, FILTER_COLUMNS_DOC)
 
 
-def __getattr__(name: str):
-    if name in _FROM_REGISTRY:
-        return _FROM_REGISTRY[name]()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def use_filters(columns: dict, reasons: list[str]) -> None:
+    """Make FILTER_FEATURES, FILTER_COLUMNS_DOC, NOTES_FEATURES and NOTES_COLUMNS_DOC those of the registered filters
+    (``columns``: column -> (feature, meaning), ``reasons``: their `filter_reason` values, in registry order).
+    ``medsyn_hf.filters.register`` and ``unregister`` call it; the values change in place, so every module that
+    imported them sees the registered filters' columns."""
+    filter_schema = _filter_schema(columns, reasons)
+    for target, value in zip(
+        (FILTER_FEATURES, FILTER_COLUMNS_DOC, NOTES_FEATURES, NOTES_COLUMNS_DOC),
+        (*filter_schema, *_notes_schema(*filter_schema)),
+    ):
+        for key in list(target):  # (Features keeps per-column state that only item deletion updates)
+            del target[key]
+        target.update(value)
 
 
 # -- column roles: which column holds the ICD-10 code and which the example note's text, in each dataset above. Names

@@ -3,11 +3,13 @@ LLaMA-2-7B: a random-init one (`medsyn tiny-model`, the tests' fixture and the d
 packaged) and the packaged pretrained writer `medsyn-tiny` (`medsyn tiny-model --pretrain`), the model of the demo,
 the Space and `recipes/tiny`. Nothing is downloaded. The tokenizer and the random-init weights are deterministic for
 given sources and seed, so two builds give the same files.
+
+This module is what both share: the shape, the tokenizer, the random-init build and the packaged writers' names. The
+`medsyn tiny-model` command and the writer's pretraining sit above it, in ``medsyn_hf.training.pretrain``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,25 +33,6 @@ PACKAGED_WRITERS = {
     name: Path(__file__).resolve().parent / "resources" / name for name in (WRITER_NAME, COMPLAINTS_WRITER_NAME)
 }
 WRITER_DIR = PACKAGED_WRITERS[WRITER_NAME]
-PRETRAIN_ARGS = (
-    "steps",
-    "batch_size",
-    "seq_len",
-    "lr",
-    "warmup",
-    "task_share",
-    "limit",
-    "val_rows",
-    "log_every",
-    "save_every",
-    "threads",
-    "stop_after",
-    "copy_weight",
-    "init",
-    "complaint_share",
-    "complaint_val_rows",
-)
-
 PAD, BOS, IM_START, EOS = "<pad>", "<s>", "<|im_start|>", "<|im_end|>"
 # ChatML: the assistant turn ends with the eos token, so a model trained on completions learns to stop.
 CHAT_TEMPLATE = (
@@ -59,6 +42,9 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+# ~5.2M parameters with tied embeddings (the packaged writer), ~7M untied (the random-init fixture): on a 2-core CPU
+# (~150-300 tokens/s for a 6-layer variant under load) an hour of pretraining buys well under 2M tokens, so more steps
+# beat more depth.
 MODEL_SHAPE = dict(
     hidden_size=256,
     intermediate_size=688,
@@ -99,6 +85,7 @@ def corpus(sources: str | Path) -> Iterator[str]:
 
 def train_tokenizer(texts: Iterator[str], vocab_size: int = 8000):
     """Byte-level BPE (no unknown tokens) wrapped as a PreTrainedTokenizerFast with a distinct pad token."""
+    # tokenizers and transformers: only when a tokenizer is trained (`medsyn tiny-model`, the tests' fixture)
     from tokenizers import (
         Tokenizer,
         decoders,
@@ -131,15 +118,17 @@ def train_tokenizer(texts: Iterator[str], vocab_size: int = 8000):
     )
 
 
-def build_model(tokenizer, seed: int = 0):
-    """A LlamaForCausalLM of a few million parameters, randomly initialised from `seed`."""
+def build_model(tokenizer, seed: int = 0, tie_word_embeddings: bool = False):
+    """A LlamaForCausalLM of MODEL_SHAPE sized to ``tokenizer``, randomly initialised from ``seed``: the random-init
+    fixture (untied) and the start of the writer's pretraining (tied: fewer parameters to learn on a CPU)."""
+    # torch and transformers: only for building a model, not for the names and paths the rest of the package reads
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
     ids = dict(
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
     )
-    config = LlamaConfig(vocab_size=len(tokenizer), tie_word_embeddings=False, **MODEL_SHAPE, **ids)
+    config = LlamaConfig(vocab_size=len(tokenizer), tie_word_embeddings=tie_word_embeddings, **MODEL_SHAPE, **ids)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.generation_config = GenerationConfig(**ids)
@@ -171,96 +160,3 @@ def build(
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
     return Path(out)
-
-
-def _run(args) -> None:
-    if args.pretrain:
-        from medsyn_hf.training.pretrain import PretrainConfig, pretrain
-
-        cfg = PretrainConfig(
-            **{k: getattr(args, k) for k in PRETRAIN_ARGS if getattr(args, k) is not None},
-            vocab_size=args.vocab_size,
-            seed=args.seed,
-            bf16=args.bf16,
-            complaints_line=args.complaints_line,
-        )
-        log = (lambda line: None) if args.json else print
-        out = pretrain(
-            args.out, args.sources, cfg, overwrite=args.overwrite, checkpoint_dir=args.checkpoint_dir, log=log
-        )
-    else:
-        out = build(args.out, args.sources, args.vocab_size, args.seed, overwrite=args.overwrite)
-    if args.json:
-        print(json.dumps({"out": str(out)}))
-    else:
-        print(f"tiny model written to {out}")
-
-
-def add_cli(subparsers) -> None:
-    p = subparsers.add_parser(
-        "tiny-model",
-        description=__doc__.split("\n\n")[0].replace("\n", " "),
-        help=f"build a tiny random-init LLaMA + Russian BPE tokenizer (a test fixture; the demo's and "
-        f"recipes/tiny's model is the packaged writer {WRITER_NAME}), or with --pretrain pretrain that writer",
-    )
-    p.add_argument(
-        "--out",
-        required=True,
-        help="output folder (replaced atomically; an existing one only if this command wrote it, or with --overwrite)",
-    )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing folder this command did not write")
-    p.add_argument(
-        "--sources", default=str(DEFAULT_SOURCES), help="folder laid out like data/sources (default: %(default)s)"
-    )
-    p.add_argument("--vocab-size", type=int, default=8000, help="BPE vocabulary size (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print one JSON line")
-    pre = p.add_argument_group("--pretrain: the packaged writer (medsyn_hf/training/pretrain.py; defaults there)")
-    pre.add_argument(
-        "--pretrain",
-        action="store_true",
-        help=f"pretrain the {WRITER_NAME} writer instead of a "
-        "random-init model (about an hour on 2 CPU cores at the defaults)",
-    )
-    for name, kind, text in (
-        ("steps", int, "optimizer steps"),
-        ("batch_size", int, "sequences per step"),
-        ("seq_len", int, "tokens per sequence"),
-        ("lr", float, "peak learning rate"),
-        ("warmup", int, "warm-up steps"),
-        ("task_share", float, "share of note-writing batches"),
-        ("limit", int, "at most this many rows per source (a quick scaled-down build)"),
-        ("val_rows", int, "held-out note-writing rows"),
-        ("log_every", int, "steps per log row"),
-        ("save_every", int, "steps per checkpoint"),
-        ("threads", int, "torch CPU threads"),
-        ("stop_after", int, "end after this many steps of the --steps schedule"),
-        ("copy_weight", float, "loss weight of note tokens that repeat the prompt's own words"),
-        (
-            "init",
-            str,
-            "continue from this writer folder or packaged writer (medsyn-tiny): a further stage, its tokenizer and "
-            "weights",
-        ),
-        (
-            "complaint_share",
-            float,
-            "share of the task batches that write a RuMedTop3 train complaint from the "
-            "complaints template (default: 0)",
-        ),
-        (
-            "complaint_val_rows",
-            int,
-            "RuMedTop3 train complaints held out of the whole run for validation (default: 0)",
-        ),
-    ):
-        pre.add_argument("--" + name.replace("_", "-"), type=kind, help=text)
-    pre.add_argument(
-        "--complaints-line",
-        action="store_true",
-        help="note-writing targets open with the usual "
-        "«Жалобы: ...» line naming the prompted symptoms (unless the note opens with its complaints)",
-    )
-    pre.add_argument("--bf16", action="store_true", help="bf16 autocast (default: float32, as fast on our CPU)")
-    pre.add_argument("--checkpoint-dir", help="also write a loadable partial model here every --save-every steps")
-    p.set_defaults(func=_run)

@@ -343,6 +343,33 @@ def test_the_registry_orders_columns_reasons_and_thresholds():
     assert all(f.metadata["help"] for f in dataclasses.fields(FilterConfig))
 
 
+def test_the_written_out_config_and_schema_are_the_builtin_filters_declarations():
+    """FilterConfig's fields are written out (editors find `config.max_copy_ratio`) and the notes schema is a plain
+    value of medsyn_hf.schemas: both equal what the built-in filters declare (names in registry order, types,
+    defaults, help; columns and reasons), so neither can drift from the filters."""
+    import dataclasses
+    import typing
+
+    from medsyn_hf import schemas
+    from medsyn_hf.filters import REGISTRY, filter_columns, filter_reasons
+    from medsyn_hf.filters.builtin import BUILTIN
+
+    assert list(REGISTRY) == [f.name for f in BUILTIN] == list(schemas.FILTER_COLUMNS) == list(schemas.FILTER_REASONS)
+    specs = {name: spec for f in BUILTIN for name, spec in f.thresholds.items()}
+    written = dataclasses.fields(FilterConfig)
+    hints = typing.get_type_hints(FilterConfig)
+    assert [f.name for f in written] == list(specs)
+    for f in written:
+        spec = specs[f.name]
+        assert hints[f.name] == (spec.kind or type(spec.default)), f.name
+        assert (f.default, f.metadata["help"]) == (spec.default, spec.help), f.name
+    for f in BUILTIN:
+        assert (f.columns, f.reasons) == (schemas.FILTER_COLUMNS[f.name], schemas.FILTER_REASONS[f.name]), f.name
+    features, docs = schemas._filter_schema(filter_columns(), list(filter_reasons()))
+    assert (schemas.FILTER_FEATURES, schemas.FILTER_COLUMNS_DOC) == (features, docs)
+    assert "__getattr__" not in vars(schemas)  # plain values, not read from the registry on access
+
+
 def test_thresholds_are_flags_for_hf_argument_parser():
     from transformers import HfArgumentParser
 

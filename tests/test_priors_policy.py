@@ -2,13 +2,14 @@
 and `sample_priors`' keyword arguments all come from `PriorsPolicy`, and each route gives the same priors."""
 
 import dataclasses
+import typing
 
 import pyarrow.parquet as pq
 
 from medsyn_hf.cli import build_parser
 from medsyn_hf.cli import main as medsyn
 from medsyn_hf.priors import sample_priors
-from medsyn_hf.priors.policy import CONFIG_KEYS, PriorsPolicy, from_config, from_flags
+from medsyn_hf.priors.policy import CONFIG_KEYS, PriorsArguments, PriorsPolicy, from_config, from_flags
 
 FIELDS = [f.name for f in dataclasses.fields(PriorsPolicy)]
 
@@ -61,6 +62,25 @@ def test_the_cli_writes_what_sample_priors_draws(kg, tmp_path, capsys):
     assert pq.read_table(tmp_path / "p.parquet").equals(expected.data.table)
 
 
+# The two config fields whose type is narrower than the policy's (PriorsArguments' docstring says why).
+NARROWER_IN_CONFIGS = {"symptom_lists": str | None, "templates": dict[str, float] | None}
+
+
+def test_the_config_fields_written_out_are_the_policys():
+    """PriorsArguments repeats the policy's fields so that editors find `script_args.priors_mode`: its names (in
+    CONFIG_KEYS' order), types, defaults and help are the policy's, so the two cannot drift apart."""
+    policy = {f.name: f for f in dataclasses.fields(PriorsPolicy)}
+    written = dataclasses.fields(PriorsArguments)
+    # the declared annotations (HfArgumentParser rewrites a field's `type` in place once it has parsed the class)
+    policy_types, written_types = typing.get_type_hints(PriorsPolicy), typing.get_type_hints(PriorsArguments)
+    assert [f.name for f in written] == list(CONFIG_KEYS.values())
+    for (name, key), f in zip(CONFIG_KEYS.items(), written):
+        assert written_types[key] == NARROWER_IN_CONFIGS.get(name, policy_types[name]), key
+        assert f.default == policy[name].default, key
+        assert f.metadata["help"] == policy[name].metadata["help"], key
+    assert set(NARROWER_IN_CONFIGS) < set(CONFIG_KEYS)
+
+
 def test_the_generate_config_offers_the_fields_under_their_keys(kg):
     from medsyn_hf.generation.config import GenerateScriptArguments
 
@@ -82,3 +102,16 @@ def test_the_generate_config_offers_the_fields_under_their_keys(kg):
         sample_priors(kg, 20, seed=1, mode="random", codes=["J06"], example_p=0.0, temperature=2.0).data.table
     )
     assert all(code.startswith("J06") for code in drawn["code"])
+
+
+def test_both_spellings_of_a_policy_flag_work_in_both_commands():
+    """`medsyn priors --example_p` as `medsyn generate --example_p`, and `--example-p` in both (docs/guide.md)."""
+    from medsyn_hf.generation.cli import make_parser
+
+    for spelling in ("--example-p", "--example_p"):
+        args = build_parser().parse_args(["priors", "--n", "3", "--out", "x", spelling, "0.25", "--min_symptoms", "3"])
+        assert (from_flags(args)["example_p"], from_flags(args)["min_symptoms"]) == (0.25, 3)
+        script_args, *_ = make_parser().parse_args_into_dataclasses(
+            [spelling, "0.25", "--model_name_or_path", "medsyn-tiny"]
+        )
+        assert from_config(script_args)["example_p"] == 0.25

@@ -121,7 +121,7 @@ def test_writer_name_resolves_in_model_configs(tmp_path, monkeypatch):
     assert resolve_model(COMPLAINTS_WRITER_NAME) == str(COMPLAINTS_DIR) != str(WRITER_DIR)
     complaints = yaml.safe_load((REPO / "recipes/tiny/generate/config_complaints.yaml").read_text(encoding="utf-8"))
     assert complaints["model_name_or_path"] == COMPLAINTS_WRITER_NAME
-    from medsyn_hf.training.pretrain import PretrainConfig
+    from medsyn_hf.training.pretrain.config import PretrainConfig
 
     stage = PretrainConfig(init=WRITER_NAME)  # a further stage of the packaged writer, as its cards' commands say
     stage.check()
@@ -332,7 +332,7 @@ def test_pretrain_end_to_end_scaled_down(tmp_path, capsys):
 def test_held_out_complaints_stay_out_of_the_whole_run():
     """The complaint stage's validation complaints are in no training row, LM text or style exemplar."""
     from medsyn_hf.training.complaint_split import held_out_texts
-    from medsyn_hf.training.pretrain import load_mix
+    from medsyn_hf.training.pretrain.data import load_mix
 
     mix = load_mix(SOURCES, 60, 0, 4, complaint_val_rows=12)
     with open(SOURCES / "rumedtop3" / "train_v1.jsonl", encoding="utf-8") as f:
@@ -349,7 +349,7 @@ def test_held_out_complaints_stay_out_of_the_whole_run():
 
 def test_held_out_notes_do_not_move_with_the_seed():
     """A later stage run with another seed must still validate on notes no stage trained on."""
-    from medsyn_hf.training.pretrain import load_mix
+    from medsyn_hf.training.pretrain.data import load_mix
 
     mix0, mix1 = load_mix(SOURCES, 40, 0, 4), load_mix(SOURCES, 40, 1, 4)
     docs = {ex["doc"] for ex in mix0.held}
@@ -359,7 +359,7 @@ def test_held_out_notes_do_not_move_with_the_seed():
 
 
 def test_complaints_line_opens_the_note_with_the_prompted_symptoms():
-    from medsyn_hf.training.pretrain import with_complaints_line
+    from medsyn_hf.training.pretrain.data import with_complaints_line
 
     def example(note):
         return {"prompt": [], "completion": [{"role": "assistant", "content": note}], "doc": note}

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from medsyn_hf.filters.dedup import deduplicate
+from medsyn_hf.dedup import deduplicate
 from medsyn_hf.filters.ngrams import Tokens, distinct, tokenize
 
 DISTINCT_N = (1, 2, 3)

@@ -1,10 +1,11 @@
-"""The filter interface and its ordered registry: what a filter is, and the one list everything else reads.
+"""The filter interface: what a filter is (the ordered registry of them, and ``register``: ``registry.py``).
 
 A filter is one small class (datatrove's ``BaseFilter`` is the model): its ``name``, the ``columns`` it adds (each with
-its ``datasets`` feature and a one-line meaning), its ``thresholds`` (``FilterConfig`` fields, YAML ``filters:`` keys),
-a batched ``score`` and a per-note ``reject`` that names the ``reasons`` a note fails. ``apply_filters`` runs the
-registered filters in order; the notes schema (``medsyn_hf.schemas.FILTER_FEATURES``), ``FilterConfig`` and the dataset
-card's filter table are all read from ``REGISTRY``, so a new filter is one class plus ``register``.
+its ``datasets`` feature and a one-line meaning; the built-in filters' are declared with the notes schema in
+``medsyn_hf.schemas``), its ``thresholds`` (``FilterConfig`` fields, YAML ``filters:`` keys), a batched ``score`` and a
+per-note ``reject`` that names the ``reasons`` a note fails. ``apply_filters`` runs the registered filters in order;
+the notes schema (``medsyn_hf.schemas.FILTER_FEATURES``), ``FilterConfig`` and the dataset card's filter table follow
+``REGISTRY``, so a new filter is one class plus ``register``.
 
 Three kinds, one per stage of ``apply_filters``:
 
@@ -20,12 +21,9 @@ per-code quota. Without a reference they give null scores and reject nothing.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-
-from datasets import Value
 
 from medsyn_hf.errors import MedsynError
 
@@ -48,6 +46,10 @@ class Threshold:
     def __post_init__(self):
         if self.kind is None and self.default is None:
             raise MedsynError("Threshold: a None default needs its kind (e.g. kind=float | None)")
+
+    def field(self):
+        """Its ``FilterConfig`` field: the default, and the help HfArgumentParser shows."""
+        return field(default=self.default, metadata={"help": self.help})
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class _Filter:
     def description(cls) -> str:
         return (cls.__doc__ or cls.name).strip().splitlines()[0]
 
-    def check(self, column_names: list[str], config) -> None:
+    def check_inputs(self, column_names: list[str], config) -> None:
         """Called once per ``apply_filters`` with the dataset's columns: raise MedsynError or warn about inputs."""
 
 
@@ -136,112 +138,3 @@ class SetFilter(_Filter):
     def reject(self, note: Mapping, config) -> list[str]:
         """The ``reasons`` a passing note fails, from its scores (``note``: this filter's columns for one note)."""
         raise NotImplementedError
-
-
-# The registry, in order: the order of the added columns, of the reasons in `filter_reason`, of FilterConfig's fields.
-REGISTRY: dict[str, _Filter] = {}
-
-
-@dataclass
-class FilterConfig:
-    """Thresholds of ``apply_filters``: one field per registered filter threshold (``register`` adds them), the YAML
-    ``filters:`` keys. Fields carry ``help`` so TrlParser/HfArgumentParser can expose them as flags."""
-
-    def __post_init__(self):
-        """Thresholds arrive from YAML (`filters: {...}`): typed and in their filter's range, one line otherwise."""
-        from medsyn_hf.validate import check_fields, check_range
-
-        check_fields(self, "filters.")
-        for f in REGISTRY.values():
-            for name, spec in f.thresholds.items():
-                check_range(f"filters.{name}", getattr(self, name), spec.low, spec.high)
-                if spec.choices and getattr(self, name) not in spec.choices:
-                    raise MedsynError(
-                        f"filters.{name}: {getattr(self, name)!r} is not one of {', '.join(map(str, spec.choices))}"
-                    )
-
-
-def _rebuild_config() -> None:
-    """Make FilterConfig's fields the registered filters' thresholds, in registry order. FilterConfig is changed in
-    place (a dataclass rebuilt with those fields hands over its generated methods and field table), so every module's
-    reference to it sees the new fields."""
-    specs = [
-        (name, spec.kind or type(spec.default), field(default=spec.default, metadata={"help": spec.help}))
-        for filt in REGISTRY.values()
-        for name, spec in filt.thresholds.items()
-    ]
-    namespace = {"__post_init__": FilterConfig.__post_init__}
-    rebuilt = dataclasses.make_dataclass("FilterConfig", specs, namespace=namespace)
-    for f in dataclasses.fields(FilterConfig):
-        delattr(FilterConfig, f.name)
-    for attr in ("__init__", "__repr__", "__eq__", "__match_args__", "__dataclass_fields__", "__annotations__"):
-        setattr(FilterConfig, attr, getattr(rebuilt, attr))
-    for name, _, f in specs:
-        setattr(FilterConfig, name, f.default)
-
-
-def register(cls: type[_Filter]) -> type[_Filter]:
-    """Add a filter class to the end of the registry (usable as a decorator); its thresholds join ``FilterConfig``.
-
-    Names, columns, reasons and thresholds must be new: one filter cannot silently replace another's."""
-    if not (isinstance(cls, type) and issubclass(cls, (NoteTransform, NoteFilter, SetFilter))):
-        raise MedsynError(f"register: {cls!r} is not a NoteFilter, SetFilter or NoteTransform subclass")
-    if not getattr(cls, "name", ""):
-        raise MedsynError(f"register: {cls.__name__} has no `name`")
-    odd = [
-        *(c for c, spec in cls.columns.items() if not (isinstance(spec, tuple) and len(spec) == 2)),
-        *(t for t, spec in cls.thresholds.items() if not isinstance(spec, Threshold)),
-    ]
-    if odd:
-        raise MedsynError(
-            f"register: {cls.__name__}'s {', '.join(odd)}: a column is (feature, meaning), a threshold "
-            "a Threshold(default, help)"
-        )
-    taken = {
-        "name": set(REGISTRY),
-        "column": set(filter_columns()) | set(verdict_columns()),
-        "reason": set(filter_reasons()),
-        "threshold": {f.name for f in dataclasses.fields(FilterConfig)},
-    }
-    for kind, names in (
-        ("name", [cls.name]),
-        ("column", cls.columns),
-        ("reason", cls.reasons),
-        ("threshold", cls.thresholds),
-    ):
-        clash = sorted(set(names) & taken[kind])
-        if clash:
-            raise MedsynError(f"register: {cls.__name__}'s {kind} {', '.join(clash)} is already registered")
-    REGISTRY[cls.name] = cls()
-    _rebuild_config()
-    return cls
-
-
-def unregister(name: str) -> None:
-    """Remove a registered filter (its columns, reasons and thresholds go with it)."""
-    if name not in REGISTRY:
-        raise MedsynError(f"unregister: no filter {name!r}; registered: {', '.join(REGISTRY)}")
-    del REGISTRY[name]
-    _rebuild_config()
-
-
-def filter_columns() -> dict[str, tuple[Any, str]]:
-    """Column -> (feature, meaning) of every registered filter, in registry order."""
-    return {column: spec for f in REGISTRY.values() for column, spec in f.columns.items()}
-
-
-def filter_reasons() -> dict[str, str]:
-    """``filter_reason`` value -> when a note gets it, in registry order."""
-    return {reason: doc for f in REGISTRY.values() for reason, doc in f.reasons.items()}
-
-
-def verdict_columns() -> dict[str, tuple[Any, str]]:
-    """The columns ``apply_filters`` adds after every filter's: its verdict (``filter_reason`` lists the reasons)."""
-    return {
-        "keep": (Value("bool"), "passes every filter"),
-        "filter_reason": (
-            Value("string"),
-            "comma-separated reasons the note was dropped for, in filter order ("
-            f"{', '.join(filter_reasons())}); empty when kept",
-        ),
-    }

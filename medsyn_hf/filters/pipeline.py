@@ -10,17 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.filters.base import (
-    REGISTRY,
-    FilterConfig,
-    NoteFilter,
-    Notes,
-    NoteTransform,
-    Reference,
-    SetFilter,
-    filter_columns,
-    verdict_columns,
-)
+from medsyn_hf.filters.base import NoteFilter, Notes, NoteTransform, Reference, SetFilter
+from medsyn_hf.filters.registry import REGISTRY, FilterConfig, filter_columns, verdict_columns
 from medsyn_hf.schemas import column_for
 
 
@@ -93,7 +84,7 @@ def apply_filters(
         have = ", ".join(dataset.column_names)
         raise MedsynError(f"apply_filters: column(s) {', '.join(missing)} not found (have {have})")
     for f in REGISTRY.values():
-        f.check(dataset.column_names, config)
+        f.check_inputs(dataset.column_names, config)
     example_column = example_column if example_column in dataset.column_names else None
     batched = {
         c: feature for f in REGISTRY.values() if not isinstance(f, SetFilter) for c, (feature, _) in f.columns.items()

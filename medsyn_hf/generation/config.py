@@ -13,10 +13,15 @@ from typing import Any
 import trl
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.generation.backends import get_backend
 from medsyn_hf.generation.backends.inference_client import InferenceClientConfig
 from medsyn_hf.generation.backends.transformers import TransformersConfig
+from medsyn_hf.generation.notes import filter_config
+from medsyn_hf.priors import LEVELS, MAX_PRIORS, MODES
 from medsyn_hf.priors.plan import PlanOptions, check_options
-from medsyn_hf.priors.policy import config_arguments
+from medsyn_hf.priors.policy import PriorsArguments
+from medsyn_hf.priors.sample import MAX_STYLE_EXAMPLES
+from medsyn_hf.tiny_model import resolve_model
 from medsyn_hf.validate import check_model_args, check_range
 
 # Fields of TRL's dataclasses that generation (and `medsyn eval judge`, which takes the same model arguments) never
@@ -45,7 +50,7 @@ MAX_SEED = 2**32 - 1
 
 
 @dataclass
-class GenerateScriptArguments(trl.ScriptArguments, config_arguments(), PlanOptions):
+class GenerateScriptArguments(trl.ScriptArguments, PriorsArguments, PlanOptions):
     """The priors' options (`priors_mode`, `codes`, `example_p`, `priors_temperature`, ...) come from
     ``medsyn_hf.priors.policy`` (declared once, with `medsyn priors`' flags), the plan's (`real_dataset`, `fill_to`,
     `fill_over`, `real_text_column`, ...) from ``medsyn_hf.priors.plan`` (with `medsyn plan`'s flags).
@@ -80,12 +85,8 @@ class GenerateScriptArguments(trl.ScriptArguments, config_arguments(), PlanOptio
     )
 
     def __post_init__(self):
-        from medsyn_hf.generation.notes import filter_config
-        from medsyn_hf.priors import LEVELS, MAX_PRIORS, MODES  # num_priors: as `medsyn priors --n`
-        from medsyn_hf.priors.sample import MAX_STYLE_EXAMPLES
-
         check_range("shard_size", self.shard_size, 1, 1_000_000)
-        check_range("num_priors", self.num_priors, 1, MAX_PRIORS)
+        check_range("num_priors", self.num_priors, 1, MAX_PRIORS)  # as `medsyn priors --n`
         check_range("example_p", self.example_p, 0, 1)
         check_range("priors_style_examples", self.priors_style_examples, 0, MAX_STYLE_EXAMPLES)
         if self.dataset_name is not None and not self.dataset_name.strip():
@@ -137,8 +138,6 @@ class GenerationArguments(InferenceClientConfig, TransformersConfig, SamplingArg
     )
 
     def __post_init__(self):
-        from medsyn_hf.generation.backends import get_backend
-
         check_range("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS)
         check_range("seed", self.seed, 0, MAX_SEED)
         check_range("temperature", self.temperature, 0)
@@ -154,8 +153,6 @@ class GenerationModelConfig(trl.ModelConfig):
     )
 
     def __post_init__(self):
-        from medsyn_hf.tiny_model import resolve_model
-
         self.model_name_or_path = resolve_model(self.model_name_or_path)  # `medsyn-tiny`: the packaged writer
         check_model_args(self)  # whether the model exists is checked where it is loaded (a server may hold it)
         if self.adapter_name_or_path is not None and not self.adapter_name_or_path.strip():

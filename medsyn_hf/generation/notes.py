@@ -26,7 +26,7 @@ _PRIOR_KINDS = (
 
 
 def anamnesis_precision(note: str, example: str | None) -> float | None:
-    from medsyn_hf.filters.recall import note_lemmas
+    from medsyn_hf.normalize import note_lemmas
 
     if not example:
         return None

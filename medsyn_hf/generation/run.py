@@ -20,6 +20,7 @@ and any resume give the same notes.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
 import json
@@ -30,14 +31,22 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from medsyn_hf.data import load_labelled_notes
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from medsyn_hf.data import load_dataset, load_labelled_notes
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.filters import Reference
 from medsyn_hf.generation.backends import RequestsFailed, get_backend, make_backend, row_key
-from medsyn_hf.generation.notes import plan_kept
+from medsyn_hf.generation.notes import build_notes, plan_kept
 from medsyn_hf.io import atomic_path, check_output, claim_output
+from medsyn_hf.kg import load_graph
+from medsyn_hf.priors import sample_priors
 from medsyn_hf.priors.plan import PLAN_FILE, plan_of, real_style_pool, sample_plan, unit
+from medsyn_hf.priors.policy import from_config
 from medsyn_hf.request_cache import append_cache, read_cache, request_key
+from medsyn_hf.schemas import PRIORS_FEATURES, PRIORS_REQUIRED
 
 logger = logging.getLogger(__name__)
 COMMAND = "medsyn generate"
@@ -87,8 +96,6 @@ def backend_config(gen_args, model_args) -> dict:
     """What decides a backend's reply to a prompt: the model (weights, adapter, and what the backend adds: dtype or
     served name) and sampling (the common settings and the backend's `run_id_fields`). Also the identity of every
     cached request (`medsyn_hf.request_cache`), of generation and of `medsyn eval judge`."""
-    from medsyn_hf.generation.backends import get_backend
-
     sampling, model = get_backend(gen_args.backend).identity(gen_args, model_args)
     return {
         "sampling": {**{k: getattr(gen_args, k) for k in SAMPLING}, **sampling},
@@ -127,13 +134,7 @@ def load_priors(script_args, seed: int):
 def prepare_priors(script_args, seed: int):
     """(priors, the plan they follow or None): `dataset_name`'s priors and the plan.json beside them; else a plan by
     deficit when `fill_to` is set; else `num_priors` sampled by the priors' policy."""
-    from medsyn_hf.priors.policy import from_config
-    from medsyn_hf.schemas import PRIORS_FEATURES, PRIORS_REQUIRED
-
     if script_args.dataset_name is None:
-        from medsyn_hf.kg import load_graph
-        from medsyn_hf.priors import sample_priors
-
         kg = load_graph()
         if script_args.fill_to is not None:
             plan, priors = sample_plan(kg, script_args, seed=seed, **from_config(script_args))
@@ -152,8 +153,6 @@ def prepare_priors(script_args, seed: int):
             except MedsynError as err:
                 raise MedsynError(f"real_dataset: {err}") from None
         return sample_priors(kg, script_args.num_priors, seed=seed, style_pool=style, **from_config(script_args)), None
-    from medsyn_hf.data import load_dataset
-
     try:
         ds = load_dataset(script_args.dataset_name, script_args.dataset_train_split, script_args.dataset_config)
     except MedsynError as err:
@@ -170,8 +169,6 @@ def load_reference(script_args, plan):
     """The real notes the selection filters compare with (``filters.Reference``): `real_dataset` (and its columns),
     else the plan's own real notes; None without either. Their codes are counted as the plan counts them, and the
     plan's need per code sets the quota."""
-    from medsyn_hf.kg import load_graph
-
     real = plan.real if plan is not None else {}
     source = script_args.real_dataset or real.get("source")
     if source is None:
@@ -211,9 +208,6 @@ def pending_shards(run_dir: Path, num_shards: int) -> list[int]:
 def remove_broken_shards(run_dir: Path, ranges: list[range]) -> list[int]:
     """Delete the shards that cannot be resumed from: unreadable (truncated by a full disk, copied half) or holding
     other rows than their range; they are generated again. Returns their indices."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     broken = []
     for index, rows in enumerate(ranges):
         path = shard_path(run_dir, index)
@@ -232,9 +226,6 @@ def remove_broken_shards(run_dir: Path, ranges: list[range]) -> list[int]:
 
 
 def write_shard(path: Path, rows: dict) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     with atomic_path(path) as tmp:
         pq.write_table(pa.table(rows), tmp)
 
@@ -274,8 +265,6 @@ def _link_latest(run_dir: Path) -> None:
 
 
 def _progress(total: int, disable: bool):
-    from tqdm.auto import tqdm
-
     bar = tqdm(total=total, unit="note", desc="generating", disable=disable, dynamic_ncols=True)
     start, tokens = time.perf_counter(), [0]
 
@@ -379,8 +368,7 @@ def shard_groups(num_shards: int, ranges: list[range], prompts_per_call: int | N
 # -- the recipe -----------------------------------------------------------------------------------------------------
 def main(script_args, gen_args, model_args) -> dict:
     """Generate every missing shard of the run, then (main process) join, filter and write notes.parquet."""
-    import datetime
-
+    # torch and accelerate: only when a run starts (`medsyn --help`, `medsyn publish` and the judge import this module)
     import torch
     from accelerate import PartialState
 
@@ -456,8 +444,6 @@ def main(script_args, gen_args, model_args) -> dict:
         )
     report = {"run_dir": str(run_dir), "priors": len(priors), "shards": len(ranges)}
     if state.is_main_process:
-        from medsyn_hf.generation.notes import build_notes
-
         notes = build_notes(run_dir, priors, generation_model_name(model_args), script_args.filters, reference)
         _link_latest(run_dir)
         report.update(

@@ -11,10 +11,20 @@ import time
 from itertools import islice
 from pathlib import Path
 
+from datasets import Dataset
+
+from medsyn_hf.card import render_card, size_category
+from medsyn_hf.dedup import deduplicate
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.hub import write_folder
 from medsyn_hf.ift import tasks as T
 from medsyn_hf.ift.decontaminate import NGRAM, build_index, contaminated, read_eval_texts
+from medsyn_hf.io import check_output
+from medsyn_hf.kg import load_graph
+from medsyn_hf.kg.sources import GPT_NOTES, RUMEDTOP3_TRAIN, csv_rows, jsonl_records, read_rumedtop3_train
+from medsyn_hf.normalize import words
 from medsyn_hf.priors.style import style_pool
+from medsyn_hf.schemas import IFT_COLUMNS_DOC, IFT_FEATURES
 
 DEFAULT_SOURCES = Path("data/sources")
 WIKI = "medsyn_kg/wiki_disease_ru.csv"
@@ -26,8 +36,6 @@ MIN_EXAMPLES = 40_000  # the issue's bar for a full build; reported in the card,
 
 def load_sources(sources: str | os.PathLike) -> dict:
     """GPT notes (usable ones), RuMedTop3 *train* complaints and the Wikipedia paragraphs; dev is never read here."""
-    from medsyn_hf.kg.sources import GPT_NOTES, RUMEDTOP3_TRAIN, csv_rows, jsonl_records, read_rumedtop3_train
-
     sources = Path(sources)
     notes = [
         {**r, "key": hashlib.sha1(r["response"].encode()).hexdigest()[:16]}
@@ -67,8 +75,6 @@ def generate(data: dict, kg, seed: int, limit: int | None = None, index=None) ->
 
 def drop_exact_duplicates(examples: list[dict]) -> list[dict]:
     """Same user message and answer, ignoring case and punctuation."""
-    from medsyn_hf.normalize import words
-
     seen, kept = set(), []
     for ex in examples:
         key = (" ".join(words(ex["prompt"][-1]["content"])), " ".join(words(ex["completion"][-1]["content"])))
@@ -81,8 +87,6 @@ def drop_exact_duplicates(examples: list[dict]) -> list[dict]:
 def drop_near_duplicates(by_task: dict[str, list[dict]]) -> dict[str, list[dict]]:
     """Near-duplicate source texts (``doc``) are dropped with every example made from them, in whichever task (a
     note feeds both note tasks, so it is judged once)."""
-    from medsyn_hf.filters import deduplicate
-
     docs = list(dict.fromkeys(ex["doc"] for examples in by_task.values() for ex in examples))
     keep = dict(zip(docs, deduplicate(docs)))
     return {task: [ex for ex in examples if keep[ex["doc"]]] for task, examples in by_task.items()}
@@ -142,7 +146,7 @@ def token_counter(tokenizer: str | None):
     """Count tokens with a local tokenizer (a folder), or whitespace-separated words without one."""
     if tokenizer is None:
         return "words", lambda texts: [len(t.split()) for t in texts]
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # heavy: only when the card counts tokens of a given tokenizer
 
     try:
         tok = AutoTokenizer.from_pretrained(tokenizer)
@@ -156,8 +160,6 @@ def token_counter(tokenizer: str | None):
 def clean_examples(data: dict, decontaminate=(), seed: int = 0, limit: int | None = None, ngram: int = NGRAM):
     """Every task's examples from ``load_sources`` data without duplicates and evaluation overlap, in memory, with
     the per-task removal counts (``build_ift`` writes them; ``medsyn tiny-model --pretrain`` trains on them)."""
-    from medsyn_hf.kg import load_graph
-
     index = build_index((t for p in decontaminate for t in read_eval_texts(p)), ngram) if decontaminate else None
     raw = generate(data, load_graph(), seed, limit, index)
     exact = {task: drop_exact_duplicates(examples) for task, examples in raw.items()}
@@ -196,13 +198,6 @@ def build_ift(
 
     ``out`` is checked before any work (``medsyn_hf.io.check_output``): never the sources, the evaluation files or
     the tokenizer, and an existing folder only if an earlier ``medsyn ift build`` wrote it (or ``overwrite``)."""
-    from datasets import Dataset
-
-    from medsyn_hf.card import render_card, size_category
-    from medsyn_hf.hub import write_folder
-    from medsyn_hf.io import check_output
-    from medsyn_hf.schemas import IFT_COLUMNS_DOC, IFT_FEATURES
-
     inputs = [sources, *decontaminate, *([tokenizer] if tokenizer else [])]
     check_output(out, command=COMMAND, inputs=inputs, overwrite=overwrite)
     start = time.perf_counter()

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 
+from datasets.utils.logging import disable_progress_bar
+
+from medsyn_hf.ift.build import DEFAULT_SOURCES, build_ift
+from medsyn_hf.ift.decontaminate import NGRAM
+from medsyn_hf.validate import float_arg, int_arg, repo_id_arg
+
 
 def _categories(text: str) -> list[str]:
     return [c.strip().upper() for c in text.split(",") if c.strip()]
 
 
 def _build(args) -> None:
-    from datasets.utils.logging import disable_progress_bar
-
-    from medsyn_hf.ift.build import build_ift
-
     disable_progress_bar()
     report = build_ift(
         args.out,
@@ -37,10 +39,6 @@ def _build(args) -> None:
 
 
 def add_cli(subparsers) -> None:
-    from medsyn_hf.ift.build import DEFAULT_SOURCES
-    from medsyn_hf.ift.decontaminate import NGRAM
-    from medsyn_hf.validate import float_arg, int_arg, repo_id_arg
-
     ift = subparsers.add_parser("ift", help="the Russian medical instruction-following dataset")
     sub = ift.add_subparsers(dest="ift_command", required=True, metavar="COMMAND")
     p = sub.add_parser("build", help="build the dataset folder (parquet shards + dataset card)")

@@ -13,6 +13,9 @@ from collections import namedtuple
 from collections.abc import Iterable
 from pathlib import Path
 
+import datasets
+
+from medsyn_hf.data import FILE_SUFFIXES, load_dataset
 from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.normalize import words
 from medsyn_hf.textfile import check_file, check_utf8, read_text
@@ -26,8 +29,6 @@ EvalIndex = namedtuple("EvalIndex", "n grams patterns bare")  # patterns: interi
 def read_eval_texts(path: str | Path) -> list[str]:
     """The free-text values of an evaluation file: .jsonl/.json/.csv/.parquet (string columns averaging at least
     MIN_TEXT_WORDS words, so ids and labels are left out) or .txt (one text per line)."""
-    from medsyn_hf.data import FILE_SUFFIXES, load_dataset
-
     path = check_file(path, "evaluation file")
     if path.suffix == ".txt":
         texts = [line.strip() for line in read_text(path, "evaluation file").splitlines() if line.strip()]
@@ -35,8 +36,6 @@ def read_eval_texts(path: str | Path) -> list[str]:
             raise MedsynError(f"{path}: no text in the evaluation file")
         return texts
     if path.suffix == ".csv":  # a table no command reads as a dataset, only as evaluation texts
-        import datasets
-
         check_utf8(path, "evaluation file")
         try:
             data = datasets.Dataset.from_csv(str(path))

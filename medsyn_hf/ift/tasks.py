@@ -17,6 +17,7 @@ from medsyn_hf import provenance
 from medsyn_hf.ift import phrasings as ph
 from medsyn_hf.priors.from_notes import complaint_prior, note_seed
 from medsyn_hf.priors.style import style_pool
+from medsyn_hf.prompts import TEMPLATES, render_messages
 
 TASKS = (
     "note_writing",
@@ -88,8 +89,6 @@ def _code_name(kg, code: str, fallback: str = "") -> str:
 
 def note_writing(notes: list[dict], kg, seed: int) -> Iterator[dict]:
     """Each GPT note as the answer to our own note-writing prompt rendered from its code, symptoms and patient."""
-    from medsyn_hf.prompts import TEMPLATES, render_messages
-
     for note in notes:
         code = note["icd10"].strip()
         prior = {

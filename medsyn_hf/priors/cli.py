@@ -7,22 +7,24 @@ import sys
 import time
 from pathlib import Path
 
+import datasets
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from medsyn_hf.io import check_output, safe_output
+from medsyn_hf.kg import load_graph
 from medsyn_hf.priors import plan as planning
 from medsyn_hf.priors.policy import add_flags, from_flags
 from medsyn_hf.priors.pool import build_pool
+from medsyn_hf.priors.realism import realism
 from medsyn_hf.priors.resources import build_resources, resources_dir
 from medsyn_hf.priors.sample import MAX_PRIORS, sample_priors
+from medsyn_hf.schemas import PRIORS_REQUIRED
+from medsyn_hf.validate import int_arg
 
 
 def _is_priors_file(path: Path) -> bool:
     """A parquet file of priors (what `medsyn priors --out X.parquet` writes), which a new sample may replace."""
-    import pyarrow.parquet as pq
-
-    from medsyn_hf.schemas import PRIORS_REQUIRED
-
     try:
         return set(PRIORS_REQUIRED) <= set(pq.read_schema(path).names)
     except (OSError, pa.ArrowException):
@@ -30,10 +32,6 @@ def _is_priors_file(path: Path) -> bool:
 
 
 def _priors(args):
-    import datasets
-
-    from medsyn_hf.kg import load_graph
-
     if args.json:
         datasets.disable_progress_bars()
     kind = "file" if Path(args.out).suffix == ".parquet" else "dir"
@@ -70,8 +68,6 @@ def _priors(args):
         "out": str(out),
     }
     if args.json:  # how realistic and varied the symptoms are (medsyn_hf.priors.realism), against the train notes
-        from medsyn_hf.priors.realism import realism
-
         report["realism_train"] = realism(ds)
     print(
         json.dumps(report, ensure_ascii=False)
@@ -82,10 +78,6 @@ def _priors(args):
 
 
 def _plan(args):
-    import datasets
-
-    from medsyn_hf.kg import load_graph
-
     datasets.disable_progress_bars()
     output = dict(
         command="medsyn plan",
@@ -156,8 +148,6 @@ def _sampling_flags(parser, command: str, out_help: str, skip: tuple[str, ...] =
 
 
 def add_cli(subparsers) -> None:
-    from medsyn_hf.validate import int_arg
-
     p = subparsers.add_parser("priors", help="sample priors (code, symptoms, patient, example) with prompts")
     p.add_argument(
         "--n", type=int_arg(1, MAX_PRIORS), required=True, help=f"number of priors (at most {MAX_PRIORS:,})"

@@ -1,13 +1,11 @@
-"""The options of a priors sample, declared once: ``sample_priors``' keyword arguments, the `medsyn priors` flags
-and the generate config's ``priors_*`` keys are all made from the fields of ``PriorsPolicy`` (names, types, defaults,
-help).
-
-No ``from __future__ import annotations`` here: the generate config's parser (TRL's ``HfArgumentParser``) reads the
-field types of the dataclass made from these fields, so they must be real types, not strings.
+"""The options of a priors sample, declared once: ``sample_priors``' keyword arguments and the `medsyn priors` flags
+are made from the fields of ``PriorsPolicy`` (names, types, defaults, help); the generate config's ``priors_*`` keys
+(``PriorsArguments``) are written out, for editors and type checkers, with the help read from here, and
+tests/test_priors_policy.py checks that their names, types and defaults are the policy's.
 """
 
 import argparse
-from dataclasses import dataclass, field, fields, make_dataclass
+from dataclasses import dataclass, field, fields
 
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.priors.pool import LEVELS
@@ -111,14 +109,16 @@ class PriorsPolicy:
 
 
 def add_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
-    """One ``--kebab-case`` flag per policy field but ``skip``, typed by the field (`medsyn priors`, `medsyn plan`)."""
+    """One flag per policy field but ``skip``, typed by the field (`medsyn priors`, `medsyn plan`). Each takes either
+    spelling, ``--example-p`` or ``--example_p``, as `medsyn generate`'s flags do (HfArgumentParser's aliases)."""
     for f in fields(PriorsPolicy):
         if f.name in skip:
             continue
         cli = {k: v for k, v in f.metadata["cli"].items() if k != "parse"}
         if "action" not in cli and "nargs" not in cli:
             cli["type"] = next(t for t in (bool, int, float, str) if t in getattr(f.type, "__args__", (f.type,)))
-        parser.add_argument("--" + f.name.replace("_", "-"), default=f.default, help=f.metadata["help"], **cli)
+        spellings = dict.fromkeys(["--" + f.name.replace("_", "-"), "--" + f.name])
+        parser.add_argument(*spellings, default=f.default, help=f.metadata["help"], **cli)
 
 
 def from_flags(args: argparse.Namespace) -> dict:
@@ -150,28 +150,33 @@ CONFIG_KEYS = {
     "templates": "priors_templates",
     "style_examples": "priors_style_examples",
 }
-_CONFIG_TYPES = {  # a file in a config, a dict only through the Python API; a config's mix is {name: weight}
-    "symptom_lists": str | None,
-    "templates": dict[str, float] | None,
-}
 
 
-def config_arguments() -> type:
-    """A dataclass of the policy fields a config offers, under their CONFIG_KEYS, for a config to inherit from."""
-    by_name = {f.name: f for f in fields(PriorsPolicy)}
-    return make_dataclass(
-        "PriorsArguments",
-        [
-            (
-                key,
-                _CONFIG_TYPES.get(name, by_name[name].type),
-                field(default=by_name[name].default, metadata={"help": by_name[name].metadata["help"]}),
-            )
-            for name, key in CONFIG_KEYS.items()
-        ],
-    )
+def _help(name: str) -> str:
+    return PriorsPolicy.__dataclass_fields__[name].metadata["help"]
+
+
+@dataclass
+class PriorsArguments:
+    """The policy fields a generate config offers, under their CONFIG_KEYS (the same defaults and help). Two types are
+    narrower than the policy's: a config names a symptom-lists file (a dict only through the Python API) and gives its
+    template mix as {name: weight}."""
+
+    priors_mode: str = field(default="plan", metadata={"help": _help("mode")})
+    priors_level: str = field(default="code", metadata={"help": _help("level")})
+    codes: list[str] | None = field(default=None, metadata={"help": _help("codes")})
+    example_p: float = field(default=0.5, metadata={"help": _help("example_p")})
+    priors_temperature: float | None = field(default=None, metadata={"help": _help("temperature")})
+    priors_top_k: int | None = field(default=None, metadata={"help": _help("top_k")})
+    priors_min_weight: float | None = field(default=None, metadata={"help": _help("min_weight")})
+    priors_source_weights: dict[str, float] | None = field(default=None, metadata={"help": _help("source_weights")})
+    priors_inherit: float | None = field(default=None, metadata={"help": _help("inherit")})
+    priors_symptom_lists: str | None = field(default=None, metadata={"help": _help("symptom_lists")})
+    priors_medsyn_compatible: bool = field(default=False, metadata={"help": _help("medsyn_compatible")})
+    priors_templates: dict[str, float] | None = field(default=None, metadata={"help": _help("templates")})
+    priors_style_examples: int = field(default=0, metadata={"help": _help("style_examples")})
 
 
 def from_config(config) -> dict:
-    """``sample_priors`` keyword arguments from a config made with ``config_arguments``."""
+    """``sample_priors`` keyword arguments from a config with the ``PriorsArguments`` fields."""
     return {name: getattr(config, key) for name, key in CONFIG_KEYS.items()}

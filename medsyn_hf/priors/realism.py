@@ -2,7 +2,7 @@
 
 Why: a model can only write realistic notes from realistic prompts. A drawn symptom is **attested** when all its
 content lemmas occur within one real note of the prior's category (the lemma matching of the symptom-recall filter,
-``medsyn_hf.filters.recall``: inflection and word order do not matter, function words are ignored). Only priors whose
+``medsyn_hf.normalize``: inflection and word order do not matter, function words are ignored). Only priors whose
 category has real notes count. Which notes: the packaged RuMedTop3 *train* notes (``examples.parquet``) at run time;
 ``benchmarks/priors_realism.py`` also reads the dev split from ``data/sources`` — as a measurement only, never to
 choose anything.
@@ -18,7 +18,8 @@ from itertools import combinations
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.filters.recall import note_lemmas, symptom_lemmas
+from medsyn_hf.normalize import note_lemmas, symptom_lemmas
+from medsyn_hf.priors.resources import load_examples
 from medsyn_hf.textfile import check_file, json_lines
 
 
@@ -51,8 +52,6 @@ class NoteIndex:
 
 def train_notes() -> NoteIndex:
     """The packaged RuMedTop3 train notes (what ``medsyn priors --json`` measures against)."""
-    from medsyn_hf.priors.resources import load_examples
-
     table = load_examples()
     return NoteIndex(zip(table["code"].to_pylist(), table["text"].to_pylist()))
 

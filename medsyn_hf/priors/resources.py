@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from medsyn_hf.demographics import build_demographics
 from medsyn_hf.errors import MedsynError
@@ -38,8 +39,6 @@ def build_examples(sources: str | Path) -> pa.Table:
 
 def build_resources(sources: str | Path, out: str | Path | None = None) -> dict:
     """Compile ``demographics.json`` and ``examples.parquet`` from ``sources`` (data/sources layout); deterministic."""
-    import pyarrow.parquet as pq
-
     out = Path(out) if out else resources_dir()
     kwargs = dict(command="medsyn priors-resources", inputs=[sources], kind="file", owned=_is_resource)
     for name in RESOURCES:
@@ -55,8 +54,6 @@ def build_resources(sources: str | Path, out: str | Path | None = None) -> dict:
 
 def _is_resource(path: Path) -> bool:
     """An earlier `medsyn priors-resources` output (a rebuild may replace it): the JSON mapping or the notes table."""
-    import pyarrow.parquet as pq
-
     try:
         if path.name == "demographics.json":
             return isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
@@ -67,8 +64,6 @@ def _is_resource(path: Path) -> bool:
 
 @lru_cache(maxsize=2)
 def load_examples(path: str | None = None) -> pa.Table:
-    import pyarrow.parquet as pq
-
     path = Path(path) if path else resources_dir() / "examples.parquet"
     if not path.is_file():
         raise MedsynError(f"{path}: example notes not found (build them with `medsyn priors-resources`)")

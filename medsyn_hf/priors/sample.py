@@ -7,6 +7,10 @@ import multiprocessing
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+from datasets import Dataset, DatasetInfo
+from datasets.fingerprint import generate_random_fingerprint
+from datasets.table import InMemoryTable
 
 from medsyn_hf.demographics import LOCATIONS, MARITAL, SEXES, sample_patients
 from medsyn_hf.errors import MedsynError
@@ -39,6 +43,7 @@ from medsyn_hf.prompts import (
     patient_description,
     render_users,
 )
+from medsyn_hf.schemas import PRIORS_FEATURES
 
 MAX_PRIORS = 10_000_000  # ~10 GB of prompts in memory; a larger --n is a typo, not a plan
 MAX_STYLE_EXAMPLES = 20  # at most MAX_WORDS words each: a prompt, not a corpus
@@ -103,8 +108,6 @@ def _strings(values) -> pa.Array:
 
 def _sample_chunk(pool: Pool, code_idx, rs, p) -> pa.Table:
     """All columns for the records with these codes and seeds (a pure function of them: chunking cannot matter)."""
-    import pyarrow.compute as pc
-
     flat, k = _symptoms(pool, code_idx, rs, p["min_symptoms"], p["max_symptoms"], p["temperature"])
     sex, age, loc, married, smoking = sample_patients(
         pool.restriction[code_idx], uniforms(rs, CELL), uniforms(rs, MARRIED), uniforms(rs, SMOKING), p["min_age"]
@@ -227,12 +230,6 @@ def sample_priors(
     category's symptoms), ``symptom_lists`` per-code lists (a dict or a JSON/YAML file). See the package docstring
     for everything else.
     """
-    from datasets import Dataset, DatasetInfo
-    from datasets.fingerprint import generate_random_fingerprint
-    from datasets.table import InMemoryTable
-
-    from medsyn_hf.schemas import PRIORS_FEATURES
-
     o = PriorsPolicy(**options)
     if not (isinstance(n, (int, np.integer)) and n > 0):
         raise MedsynError(f"n must be a positive integer, got {n!r}")

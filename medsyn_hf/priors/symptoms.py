@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.kg.graph import SYMPTOM
+from medsyn_hf.priors.pool import build_pool
 from medsyn_hf.textfile import check_file, read_json, read_yaml
 
 # Chosen on RuMedTop3 *train* attestation and diversity only (benchmarks/priors_realism.py, grid in its JSON).
@@ -182,9 +184,6 @@ class Candidates:
 
 @lru_cache(maxsize=8)
 def candidates(kg, level: str, min_symptoms: int, example_offset: int) -> Candidates:
-    from medsyn_hf.kg.graph import SYMPTOM
-    from medsyn_hf.priors.pool import build_pool
-
     pool = build_pool(kg, level, min_symptoms, example_offset)  # cached
     g = kg.graph
     sources = tuple(
@@ -239,8 +238,6 @@ def _best(matrix: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=16)
 def apply_policy(kg, policy: SymptomPolicy, level: str, min_symptoms: int, example_offset: int):
     """The pool with each code's symptom list scored and cut by ``policy`` (``sym_scores`` feed the softmax)."""
-    from medsyn_hf.priors.pool import build_pool
-
     pool = build_pool(kg, level, min_symptoms, example_offset)
     if policy.is_identity:
         return pool

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from datasets import Value
-
 from medsyn_hf.filters.base import NoteFilter, Threshold
 from medsyn_hf.filters.overlap import copy_ratio, copy_span
+from medsyn_hf.schemas import FILTER_COLUMNS, FILTER_REASONS
 
 
 class Copying(NoteFilter):
     """Copying: the share of the note's word n-grams found in the example note, and the longest verbatim run."""
 
     name = "copying"
-    columns = {
-        "copy_ratio": (
-            Value("float32"),
-            "share of the note's word 5-grams that also occur in the example note, those made only of the prompted "
-            "symptoms' words not counted (0 without an example)",
-        ),
-        "copy_span": (
-            Value("int32"),
-            "longest word sequence the note shares verbatim with the example note, in words",
-        ),
-    }
-    reasons = {"high_copy_ratio": "`copy_ratio` above `max_copy_ratio` (a copy of the example, not a note)"}
+    columns = FILTER_COLUMNS[name]
+    reasons = FILTER_REASONS[name]
     thresholds = {
         "max_copy_ratio": Threshold(
             0.5,

@@ -1,24 +1,18 @@
-"""Drops exact and near duplicates among the notes that pass every other filter (``filters.dedup``)."""
+"""Drops exact and near duplicates among the notes that pass every other filter (``medsyn_hf.dedup``)."""
 
 from __future__ import annotations
 
-from datasets import Value
-
+from medsyn_hf.dedup import deduplicate
 from medsyn_hf.filters.base import SetFilter, Threshold
-from medsyn_hf.filters.dedup import deduplicate
+from medsyn_hf.schemas import FILTER_COLUMNS, FILTER_REASONS
 
 
 class NearDuplicates(SetFilter):
     """Near duplicates: word 5-gram Jaccard similarity with an earlier note that passed the other filters."""
 
     name = "near_duplicates"
-    columns = {
-        "is_duplicate": (
-            Value("bool"),
-            "exact or near duplicate (word 5-gram Jaccard >= threshold) of an earlier note that passed the filters",
-        )
-    }
-    reasons = {"duplicate": "word 5-gram Jaccard similarity with an earlier kept note at least `dedup_threshold`"}
+    columns = FILTER_COLUMNS[name]
+    reasons = FILTER_REASONS[name]
     thresholds = {
         "dedup_threshold": Threshold(
             0.8,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from medsyn_hf.filters.base import NoteFilter, Threshold
-from medsyn_hf.schemas import SCORE_RANGE
+from medsyn_hf.schemas import FILTER_REASONS, SCORE_RANGE
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ class JudgeScore(NoteFilter):
 
     name = "judge_score"
     reads = ("judge_score",)
-    reasons = {"judge": "`judge_score` below `min_judge_score` (notes the judge gave no valid answer for are kept)"}
+    reasons = FILTER_REASONS[name]
     thresholds = {
         "min_judge_score": Threshold(
             None,
@@ -37,7 +37,7 @@ class JudgeScore(NoteFilter):
         )
     }
 
-    def check(self, column_names, config):
+    def check_inputs(self, column_names, config):
         if config.min_judge_score is not None and "judge_score" not in column_names:
             logger.warning(
                 "min_judge_score=%s has no effect: the notes have no judge_score (run `medsyn eval judge`)",

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from datasets import Value
-
 from medsyn_hf.filters.base import SetFilter, Threshold
 from medsyn_hf.filters.code_classifier import code_ranks
+from medsyn_hf.schemas import FILTER_COLUMNS, FILTER_REASONS
 from medsyn_hf.text_views import VIEWS, view
 
 
@@ -28,14 +27,8 @@ class LabelConsistency(SetFilter):
     """Label consistency: the rank of the note's code by a classifier trained on the real notes (`real_dataset`)."""
 
     name = "label_consistency"
-    columns = {
-        "label_rank": (
-            Value("int32"),
-            "rank of the note's code among the real notes' codes by RuMedBench's linear classifier trained on the "
-            "real notes (1: its first choice); null without real notes or for a code they do not have",
-        )
-    }
-    reasons = {"label": "`label_rank` above `label_top_k` (the real notes' classifier does not see its code in it)"}
+    columns = FILTER_COLUMNS[name]
+    reasons = FILTER_REASONS[name]
     thresholds = {
         "label_top_k": Threshold(
             None,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from datasets import Value
-
 from medsyn_hf.filters.base import NoteFilter, Threshold
+from medsyn_hf.schemas import FILTER_COLUMNS, FILTER_REASONS
 
 _LETTER = re.compile(r"[^\W\d_]")
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
@@ -22,8 +21,8 @@ class Language(NoteFilter):
     """Language: the share of the note's letters that are Cyrillic."""
 
     name = "language"
-    columns = {"cyrillic_share": (Value("float32"), "share of the note's letters that are Cyrillic")}
-    reasons = {"not_russian": "`cyrillic_share` below `min_cyrillic_share`"}
+    columns = FILTER_COLUMNS[name]
+    reasons = FILTER_REASONS[name]
     thresholds = {
         "min_cyrillic_share": Threshold(
             0.9,

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from datasets import Value
-
 from medsyn_hf.filters.base import NoteFilter, Threshold
 from medsyn_hf.normalize import words
+from medsyn_hf.schemas import FILTER_COLUMNS, FILTER_REASONS
 
 
 class Length(NoteFilter):
     """Length: the note's words and characters."""
 
     name = "length"
-    columns = {
-        "n_chars": (Value("int32"), "note length in characters"),
-        "n_words": (Value("int32"), "note length in words"),
-    }
-    reasons = {"too_short": "`n_words` below `min_words`", "too_long": "`n_words` above `max_words`"}
+    columns = FILTER_COLUMNS[name]
+    reasons = FILTER_REASONS[name]
     thresholds = {
         "min_words": Threshold(50, "Drop shorter notes (GPT notes: 0.5th percentile 99 words).", low=0),
         "max_words": Threshold(

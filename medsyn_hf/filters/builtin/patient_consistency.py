@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from datasets import Value
-
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.filters.base import NoteFilter, Threshold
 from medsyn_hf.filters.patient import age_gap, stated_sex
 from medsyn_hf.prompts import get_template
+from medsyn_hf.schemas import FILTER_COLUMNS, FILTER_REASONS
 
 
 @lru_cache(maxsize=256)
@@ -28,24 +27,8 @@ class PatientConsistency(NoteFilter):
     """Patient consistency: the age and sex the note states for its patient against the prior's `age` and `sex`."""
 
     name = "patient_consistency"
-    columns = {
-        "age_gap": (
-            Value("int32"),
-            "largest difference in years between an age the note states for its patient and the prior's `age`; "
-            "null when it states none",
-        ),
-        "stated_sex": (
-            Value("string"),
-            "the patient's sex as the note states it ('male', 'female', 'mixed' when it contradicts itself); null "
-            "when it says nothing about it",
-        ),
-    }
-    reasons = {
-        "age_mismatch": "`age_gap` above `max_age_gap` (the note's patient is another age than the prior's; judged "
-        "when the prompt showed the patient)",
-        "sex_mismatch": "`stated_sex` is not the prior's `sex` (another sex, or both; judged when the prompt showed "
-        "the patient)",
-    }
+    columns = FILTER_COLUMNS[name]
+    reasons = FILTER_REASONS[name]
     thresholds = {
         "max_age_gap": Threshold(
             2,

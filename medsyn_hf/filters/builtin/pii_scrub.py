@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from datasets import Sequence, Value
-
 from medsyn_hf.filters.base import NoteTransform, Threshold
 from medsyn_hf.filters.pii import scrub_pii
+from medsyn_hf.schemas import FILTER_COLUMNS
 
 
 class PiiScrub(NoteTransform):
     """PII scrubbing: names, phones, addresses and document numbers become placeholders such as `[ФИО]`."""
 
     name = "pii_scrub"
-    columns = {
-        "pii_found": (
-            Sequence(Value("string")),
-            "kinds of personal data replaced by placeholders (name, "
-            "phone, snils, passport, policy, email, address, birth_date)",
-        )
-    }
+    columns = FILTER_COLUMNS[name]
     thresholds = {"scrub_pii": Threshold(True, "Replace personal data in the note text with placeholders.")}
 
     def transform(self, notes, config):

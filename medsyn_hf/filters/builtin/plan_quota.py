@@ -4,10 +4,9 @@ label rank, then the earliest."""
 
 from __future__ import annotations
 
-from datasets import Value
-
 from medsyn_hf.filters.base import SetFilter, Threshold
 from medsyn_hf.filters.builtin.label_consistency import note_units
+from medsyn_hf.schemas import FILTER_COLUMNS, FILTER_REASONS
 
 
 def _column(notes, name: str) -> list:
@@ -20,19 +19,8 @@ class PlanQuota(SetFilter):
     """Plan quota: each code keeps its best K − n notes (the plan's need), by `realism`, then `label_rank`."""
 
     name = "plan_quota"
-    columns = {
-        "selection_rank": (
-            Value("int32"),
-            "the note's place among its code's notes that passed every other filter, best first (`realism`, then "
-            "`label_rank`); null for the others and without a plan",
-        ),
-        "plan_need": (
-            Value("int32"),
-            "the plan's K − n for the note's code: how many of its notes are kept at most; null without a plan or "
-            "for a code outside it",
-        ),
-    }
-    reasons = {"over_quota": "its code already has the plan's K − n better notes (`selection_rank` above the need)"}
+    columns = FILTER_COLUMNS[name]
+    reasons = FILTER_REASONS[name]
     thresholds = {
         "keep_best": Threshold(
             True, "With a plan, keep only the best K − n notes of each code (false: every note that passes)."

@@ -3,10 +3,9 @@ the privacy report measures, ``medsyn_hf.filters.ngrams``)."""
 
 from __future__ import annotations
 
-from datasets import Value
-
 from medsyn_hf.filters.base import SetFilter, Threshold
 from medsyn_hf.filters.ngrams import longest_common_runs, tokenize
+from medsyn_hf.schemas import FILTER_COLUMNS, FILTER_REASONS
 
 RUN_THRESHOLD = 10  # words; RuMedTop3 train against itself: 13.7 % of a 20 % holdout (duplicated complaints)
 
@@ -15,14 +14,8 @@ class RealCopy(SetFilter):
     """Privacy guard: the longest word sequence the note shares verbatim with any real note (`real_dataset`)."""
 
     name = "real_copy"
-    columns = {
-        "real_run": (
-            Value("int32"),
-            "longest word sequence the note shares verbatim with any of the real notes (`real_dataset`), in words; "
-            "null without real notes",
-        )
-    }
-    reasons = {"real_copy": "`real_run` at least `real_run_limit` words (a real note's text, not a new one)"}
+    columns = FILTER_COLUMNS[name]
+    reasons = FILTER_REASONS[name]
     thresholds = {
         "real_run_limit": Threshold(
             RUN_THRESHOLD,

@@ -5,11 +5,11 @@ quota keeps each code's best notes by this score."""
 from __future__ import annotations
 
 import numpy as np
-from datasets import Value
 
 from medsyn_hf.filters.base import SetFilter, Threshold
 from medsyn_hf.filters.builtin.label_consistency import selection_texts
 from medsyn_hf.filters.discriminator import FOLDS, realism_scores
+from medsyn_hf.schemas import FILTER_COLUMNS, FILTER_REASONS
 from medsyn_hf.text_views import view
 
 
@@ -17,14 +17,8 @@ class Realism(SetFilter):
     """Realism: a cross-fitted real-vs-synthetic discriminator's probability that the note is real (`real_dataset`)."""
 
     name = "realism"
-    columns = {
-        "realism": (
-            Value("float32"),
-            "probability that the note is real by a discriminator (TF-IDF n-grams, logistic regression) trained on "
-            "the real notes and the other notes' folds, never on this note; null without real notes",
-        )
-    }
-    reasons = {"unrealistic": "`realism` below `min_realism`"}
+    columns = FILTER_COLUMNS[name]
+    reasons = FILTER_REASONS[name]
     thresholds = {
         "min_realism": Threshold(
             None,

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from datasets import Value
-
 from medsyn_hf.filters.base import NoteFilter, Threshold
 from medsyn_hf.filters.recall import symptom_recall
+from medsyn_hf.schemas import FILTER_COLUMNS, FILTER_REASONS
 
 
 class SymptomRecall(NoteFilter):
     """Symptom recall: the share of the prompted symptoms the note mentions, compared on lemmas."""
 
     name = "symptom_recall"
-    columns = {
-        "symptom_recall": (
-            Value("float32"),
-            "share of the prompted symptoms the note mentions (all content lemmas of a symptom in the note)",
-        )
-    }
-    reasons = {"low_symptom_recall": "`symptom_recall` below `min_symptom_recall`"}
+    columns = FILTER_COLUMNS[name]
+    reasons = FILTER_REASONS[name]
     thresholds = {
         "min_symptom_recall": Threshold(
             0.5,
