@@ -14,10 +14,18 @@ import numpy as np
 import pytest
 from conftest import FIXTURE_SOURCES, free_port, served, space_command
 
-from medsyn_hf.assess import ITEMS, KEY
-from medsyn_hf.assess.answers import AnswerStore, annotator_name, check_answer, next_item
-from medsyn_hf.assess.prepare import load_items, load_key, prepare
+from medsyn_hf.assess.prepare import prepare
 from medsyn_hf.assess.score import binomial_p, cohen_kappa, fleiss_kappa, krippendorff_alpha, score, wilson_interval
+from medsyn_hf.assessment_folder import (
+    ITEMS,
+    KEY,
+    AnswerStore,
+    annotator_name,
+    check_answer,
+    load_items,
+    load_key,
+    next_item,
+)
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.schemas import ASSESS_ANSWER_FEATURES, ASSESS_ITEM_FEATURES, ASSESSMENT_CRITERIA
 

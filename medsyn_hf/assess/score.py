@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medsyn_hf.assess import ANSWERS_DIR, ORIGINS
+from medsyn_hf.assessment_folder import ANSWERS_DIR, ORIGINS, collect_answers, load_items, load_key
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.io import safe_output
 from medsyn_hf.schemas import ASSESSMENT_CRITERIA
@@ -192,9 +192,6 @@ def score(folder: str | Path) -> dict:
     """The report of an assessment folder's answers (see the module); answers to unknown items are an error, and so
     is an unreadable answers file or a bad line in one (``answers.collect_answers``: only a partial last line, what a
     crash leaves, is left out, and counted)."""
-    from medsyn_hf.assess.answers import collect_answers
-    from medsyn_hf.assess.prepare import load_items, load_key
-
     folder = Path(folder)
     items = load_items(folder)
     key = load_key(folder)
