@@ -16,7 +16,7 @@ Times are wall and CPU seconds; speedups are ratios measured in this run.
     python benchmarks/eval_icd.py [--real-fraction 1] [--synthetic-max-chars 300]
 
 ``--topup`` measures instead what targeted upsampling is worth, chosen without looking at dev: it runs
-`medsyn eval icd --choose-on-train` (medsyn_hf/evaluation/icd_choose.py) with two candidates, the MedSyn GPT notes
+`medsyn eval icd --choose-on-train` (medsyn_hf/evaluation/icd/choice.py) with two candidates, the MedSyn GPT notes
 written by GPT-4 (``gpt4``: ``generation_model == gpt-4``) and all MedSyn GPT notes (``all``), views ``--views`` and
 K ``--topups``, over ``--seeds``: the choice is made on a stratified ``--holdout`` share of train held out as
 validation, then reported once on dev, trained on all of train. ``--dev-grid`` adds every other configuration on
@@ -65,8 +65,9 @@ def gpt4_notes(folder: Path) -> Path:
 def topup_benchmark(args) -> dict:
     """`medsyn eval icd --choose-on-train` as a user runs it, and (``--dev-grid``) the other cells on dev."""
     from medsyn_hf.cli import main
-    from medsyn_hf.evaluation import icd, icd_choose
-    from medsyn_hf.evaluation.icd_data import load_labelled, rare_codes
+    from medsyn_hf.evaluation.icd import choice as icd_choose
+    from medsyn_hf.evaluation.icd import experiment as icd
+    from medsyn_hf.evaluation.icd.sampling import load_labelled, rare_codes
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="eval-icd-topup-") as tmp:
@@ -160,8 +161,8 @@ def main() -> None:
         return
 
     from medsyn_hf.evaluation import icd
-    from medsyn_hf.evaluation.icd_data import load_labelled, stratified_sample
-    from medsyn_hf.evaluation.icd_metrics import icd_scores
+    from medsyn_hf.evaluation.icd.metrics import icd_scores
+    from medsyn_hf.evaluation.icd.sampling import load_labelled, stratified_sample
 
     datasets.disable_progress_bars()
     real = load_labelled(TRAIN, "symptoms", "code")

@@ -10,11 +10,11 @@ written by GPT-4 (``gpt4``) and all MedSyn GPT notes (``all``), x view (``--view
   held-out note; one fit per distinct training set, as in the command.
 - Resample ``r`` (``--resamples`` per outer split): the held-out notes are split, stratified by code, into a
   validation half and a pseudo-test half (each ~20 % of train, the size of the command's validation split). Each rule
-  chooses from the validation half's cells (the command's ``score_cells`` and ``icd_rule.choose``); the choice is then
+  chooses from the validation half's cells (the command's ``Scores`` and ``rule.choose``); the choice is then
   scored on the pseudo-test half: its rare-code hit@3 gain, the best gain any configuration has there (regret = best
   minus chosen) and its acc@1 change.
 
-Rules (medsyn_hf/evaluation/icd_rule.py): ``largest`` with a 1-point acc@1 allowance (the former rule, README
+Rules (medsyn_hf/evaluation/icd/rule.py): ``largest`` with a 1-point acc@1 allowance (the former rule, README
 "Targeted upsampling") and without; ``one-se`` (acc@1 loss within one standard error; the smallest intervention
 within one standard error of the best gain) and ``paired-se`` (the same, "within noise" judged on the paired
 difference to the best cell), each also with the former 1-point acc@1 allowance on top.
@@ -91,8 +91,9 @@ def main() -> None:
 
     import datasets
 
-    from medsyn_hf.evaluation import icd, icd_choose
-    from medsyn_hf.evaluation.icd_data import load_labelled, rare_codes
+    from medsyn_hf.evaluation.icd import choice as icd_choose
+    from medsyn_hf.evaluation.icd import experiment as icd
+    from medsyn_hf.evaluation.icd.sampling import load_labelled, rare_codes
 
     datasets.disable_progress_bars()
     start = time.perf_counter()

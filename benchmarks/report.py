@@ -51,7 +51,7 @@ def main() -> None:
 
     import datasets
 
-    from medsyn_hf.evaluation.report import build_report, load_set
+    from medsyn_hf.evaluation.report.compute import build_report, load_set
     from medsyn_hf.filters.ngrams import longest_common_runs, tokenize
 
     datasets.disable_progress_bars()

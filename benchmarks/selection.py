@@ -128,17 +128,19 @@ def choose(
 ) -> dict:
     """The train-only comparison of the module docstring."""
     from medsyn_hf.data import load_labelled_notes
-    from medsyn_hf.evaluation import icd
     from medsyn_hf.evaluation.fidelity import matched_sample, two_sample_test
-    from medsyn_hf.evaluation.icd_data import Notes, stratified_sample, topup_sample
-    from medsyn_hf.evaluation.icd_metrics import icd_scores, paired_differences
+    from medsyn_hf.evaluation.icd import experiment as icd
+    from medsyn_hf.evaluation.icd.metrics import icd_scores, paired_differences
+    from medsyn_hf.evaluation.icd.sampling import LabelledNotes, stratified_sample, topup_sample
     from medsyn_hf.filters import FilterConfig, Reference, apply_filters
     from medsyn_hf.text_views import complaint
 
     texts, codes = load_labelled_notes(REAL)
     fit = set(stratified_sample(codes, 1 - holdout, seed=0).tolist())
-    train = Notes([t for i, t in enumerate(texts) if i in fit], [c for i, c in enumerate(codes) if i in fit])
-    valid = Notes([t for i, t in enumerate(texts) if i not in fit], [c for i, c in enumerate(codes) if i not in fit])
+    train = LabelledNotes([t for i, t in enumerate(texts) if i in fit], [c for i, c in enumerate(codes) if i in fit])
+    valid = LabelledNotes(
+        [t for i, t in enumerate(texts) if i not in fit], [c for i, c in enumerate(codes) if i not in fit]
+    )
     have = Counter(train.codes)
     rows = [r for r in gpt_notes() if r["icd10"][:3] in have]
     pool = notes_dataset(rows)
@@ -156,7 +158,7 @@ def choose(
     log(f"selection over {len(rows)} notes: {selection_seconds} s")
 
     experiment = icd.prepare(
-        train, valid, Notes([r["response"] for r in rows], columns["code"].tolist()), rare_k, view="complaint"
+        train, valid, LabelledNotes([r["response"] for r in rows], columns["code"].tolist()), rare_k, view="complaint"
     )
     rank = icd.make_ranker(experiment)
     n_real = len(train.codes)

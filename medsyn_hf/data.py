@@ -1,9 +1,14 @@
-"""Reading datasets: the one loader every command that reads a dataset goes through, and the column picker.
+"""Reading datasets: the one loader every command that reads a dataset goes through, and the columns by role.
 
 A source is a local folder (``save_to_disk`` or Hub layout, the latter with its configs), a ``.parquet`` /
 ``.jsonl`` / ``.json`` (optionally ``.gz``) file, or a Hub dataset id. Whatever goes wrong (missing path, offline
 Hub, unknown config or split, unreadable file, no rows) is one ``MedsynError`` line that names the source: the
 commands used to translate ``datasets``' many exception types each their own way.
+
+Notes datasets (:func:`read_notes`) are also a `medsyn generate` run folder, and their kept notes are read (rows the
+filters dropped, ``keep`` false, apart); their columns are found by role (:func:`role_column`: the text, the ICD-10
+code, the example note), in one order of preference (ROLE_COLUMNS: our schemas' names, ``schemas.COLUMN_ROLES``, then
+the other datasets'), so that every command picks the same column of the same dataset.
 
 It is its own module rather than part of ``medsyn_hf.hub``: ``hub`` writes and pushes Hub folders, this reads any
 source; the two share no code and most readers never write.
@@ -11,11 +16,17 @@ source; the two share no code and most readers never write.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import datasets
+import pyarrow.parquet as pq
+
 from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.schemas import COLUMN_ROLES
 from medsyn_hf.textfile import check_utf8, is_text_file
 from medsyn_hf.validate import is_hub_id
 
@@ -32,11 +43,7 @@ def _unreadable(source: str, config: str | None, why: str) -> MedsynError:
 
 
 def _read_file(path: Path):
-    import datasets
-
     if path.suffix == ".parquet":  # read directly: the parquet builder rejects a file with no rows
-        import pyarrow.parquet as pq
-
         return datasets.Dataset(datasets.table.InMemoryTable(pq.read_table(path, memory_map=True)))
     if path.name.endswith(FILE_SUFFIXES):
         return datasets.Dataset.from_json(str(path))
@@ -47,10 +54,6 @@ def _cache_dir(folder: Path) -> str:
     """A cache folder for this version of a local Hub-layout folder's files. datasets (5.2) keys its cache of such a
     folder by the folder's name and card only: a rebuilt folder, or another folder of the same name, would load the
     rows cached the first time."""
-    import hashlib
-
-    import datasets
-
     digest = hashlib.sha256(str(folder.resolve()).encode())
     for file in sorted(folder.rglob("*")):
         if file.is_file():
@@ -73,8 +76,6 @@ def _check_text_files(path: Path) -> None:
 
 
 def _read_local(path: Path, config: str | None):
-    import datasets
-
     _check_text_files(path)
 
     if path.is_dir() and any((path / name).exists() for name in ("state.json", "dataset_dict.json")):
@@ -92,8 +93,6 @@ def read_dataset(source: str | os.PathLike, config: str | None = None):
     """Every split of ``source``: a ``DatasetDict`` (a folder or a Hub id) or a ``Dataset`` (a single file).
 
     ``config`` picks a config of a Hub-layout folder or Hub dataset (None: its default)."""
-    import datasets
-
     text = str(source)
     if not text.strip():
         raise MedsynError("no dataset given: name a folder, a .parquet / .jsonl file or a Hub dataset id")
@@ -122,8 +121,6 @@ def read_dataset(source: str | os.PathLike, config: str | None = None):
 
 def _configs(path: Path) -> list[str] | None:
     """The config names of a Hub-layout folder, None if they cannot be read."""
-    import datasets
-
     try:
         return datasets.get_dataset_config_names(str(path))
     except Exception:  # the folder's card or data files are what failed in the first place
@@ -133,8 +130,6 @@ def _configs(path: Path) -> list[str] | None:
 def load_dataset(source: str | os.PathLike, split: str | None = None, config: str | None = None):
     """One non-empty split of ``source`` as a ``Dataset``: ``split``, else ``train``, else the only one (a single
     file has one, whatever ``split`` says)."""
-    import datasets
-
     data = read_dataset(source, config)
     if isinstance(data, datasets.DatasetDict):
         if split is None and len(data) != 1 and "train" not in data:
@@ -178,9 +173,72 @@ def pick_column(
     )
 
 
-# Default columns of a labelled notes dataset: our notes and the MedSyn GPT notes first, then RuMedTop3's.
-TEXT_COLUMNS = ("response", "text", "symptoms")
-CODE_COLUMNS = ("ICD-10", "icd10", "code")
+# -- notes datasets: the columns by role ------------------------------------------------------------------------------
+# A role's columns in order of preference: ours first (schemas.COLUMN_ROLES: notes, instruction data, priors), then
+# the others'. A note's text is not one of our schemas' roles (ours is `response`): the MedSyn GPT notes' `text`,
+# then RuMedTop3's complaints (`symptoms`). Every role's column holds strings, as in the schemas.
+ROLE_COLUMNS = {
+    "text": ("response", "text", "symptoms"),
+    **{role: tuple(column for column, _ in columns) for role, columns in COLUMN_ROLES.items()},
+}
+TEXT_COLUMNS = ROLE_COLUMNS["text"]
+CODE_COLUMNS = ROLE_COLUMNS["code"]  # ("ICD-10", "icd10", "code")
+ROLE_NAMES = {"text": "text", "code": "ICD-10 code", "example_text": "example note"}  # in messages
+RUN_FILES = ("notes.parquet", "config.json")  # what a `medsyn generate` run folder holds
+_ICD10 = re.compile(r"[A-Z]\d\d(\.\w+)?")
+
+
+def role_column(
+    data,
+    role: str,
+    wanted: str | None,
+    source,
+    *,
+    flag: str,
+    required: bool = True,
+    candidates: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+) -> str | None:
+    """The column of ``data`` that plays ``role`` (a key of ROLE_COLUMNS): ``wanted`` (it must exist), else the first
+    of ``candidates`` (default: the role's columns) that holds strings and is not in ``exclude``; else an error naming
+    ``flag``, or None if not ``required``."""
+    candidates = [c for c in (ROLE_COLUMNS[role] if candidates is None else candidates) if c not in exclude]
+    return pick_column(data, wanted, candidates, ROLE_NAMES[role], source, flag=flag, strings=True, required=required)
+
+
+def category(code) -> str:
+    """The 3-character ICD-10 category of a code or subcode (J06.0 -> J06), the level RuMedTop3 labels notes at."""
+    text = str(code).strip().upper()
+    if not _ICD10.fullmatch(text):
+        raise MedsynError(f"{code!r} is not an ICD-10 code (expected e.g. J06 or J06.0)")
+    return text[:3]
+
+
+def is_run_folder(path: str | os.PathLike) -> bool:
+    """A `medsyn generate` run folder (its notes are ``notes.parquet``, every generated note)."""
+    return all((Path(path) / name).is_file() for name in RUN_FILES)
+
+
+def read_notes(source: str | os.PathLike, split: str | None = None) -> tuple[datasets.Dataset, list | None]:
+    """(kept, dropped) notes of a notes dataset: a `medsyn generate` run folder (its ``notes.parquet``), a published
+    folder (split ``train``; its ``rejected`` split holds dropped notes), a file or a Hub id. Rows whose ``keep`` is
+    false are notes the filters dropped: left out of ``kept``, they are in ``dropped``, a list of datasets (None when
+    the dataset has no ``keep`` column: nothing was filtered), which the plan's counts need."""
+    path = Path(source)
+    run = is_run_folder(path)
+    data = load_dataset(str(path / RUN_FILES[0]) if run else source, None if run else split)
+    if "keep" not in data.column_names:
+        return data, None
+    parts = [data.filter(lambda keep: not keep, input_columns="keep")]
+    if not run and split in (None, "train") and path.is_dir():
+        try:
+            parts.append(load_dataset(source, "rejected"))
+        except MedsynError:  # every note was kept
+            pass
+    kept = data.filter(lambda keep: bool(keep), input_columns="keep")
+    if not len(kept):
+        raise MedsynError(f"{source}: no note passed the filters (every `keep` is false)")
+    return kept, parts
 
 
 def load_labelled_notes(
@@ -191,16 +249,16 @@ def load_labelled_notes(
     *,
     flags: tuple[str, str] = ("--text-column", "--code-column"),
 ) -> tuple[list[str], list[str]]:
-    """(texts, codes) of a notes dataset — RuMedTop3's JSON lines, a user's own file with text and code columns,
-    parquet, a folder or a Hub id: ``text_column``, else the first of TEXT_COLUMNS the dataset has; ``code_column``
-    (or the first it has of a list of them), else the first of CODE_COLUMNS. Codes are stripped and upper-cased,
-    nothing else: what they mean is the caller's business. A row without a text or a code is an error naming it,
-    never a silent drop; ``flags`` name the options that pick the columns in messages."""
-    data = load_dataset(source, split)
-    candidates = CODE_COLUMNS if code_column is None or isinstance(code_column, str) else tuple(code_column)
+    """(texts, codes) of a notes dataset's kept notes (:func:`read_notes`) — RuMedTop3's JSON lines, a user's own file
+    with text and code columns, parquet, a folder, a run folder or a Hub id: ``text_column``, else the text role's
+    column; ``code_column`` (or the first it has of a list of them), else the code role's. Codes are stripped and
+    upper-cased, nothing else: what they mean is the caller's business. A row without a text or a code is an error
+    naming it, never a silent drop; ``flags`` name the options that pick the columns in messages."""
+    data, _ = read_notes(source, split)
+    candidates = None if code_column is None or isinstance(code_column, str) else tuple(code_column)
     wanted = code_column if isinstance(code_column, str) else None
-    text = pick_column(data, text_column, TEXT_COLUMNS, "text", source, flag=flags[0], strings=True)
-    code = pick_column(data, wanted, candidates, "ICD-10 code", source, flag=flags[1])
+    text = role_column(data, "text", text_column, source, flag=flags[0])
+    code = role_column(data, "code", wanted, source, flag=flags[1], candidates=candidates)
     texts, codes = data[text], data[code]
     for name, values in ((code, codes), (text, texts)):
         missing = [i for i, value in enumerate(values) if value is None or not str(value).strip()]

@@ -14,10 +14,18 @@ import numpy as np
 import pytest
 from conftest import FIXTURE_SOURCES, free_port, served, space_command
 
-from medsyn_hf.assess import ITEMS, KEY
-from medsyn_hf.assess.answers import AnswerStore, annotator_name, check_answer, next_item
-from medsyn_hf.assess.prepare import load_items, load_key, prepare
+from medsyn_hf.assess.prepare import prepare
 from medsyn_hf.assess.score import binomial_p, cohen_kappa, fleiss_kappa, krippendorff_alpha, score, wilson_interval
+from medsyn_hf.assessment_folder import (
+    ITEMS,
+    KEY,
+    AnswerStore,
+    annotator_name,
+    check_answer,
+    load_items,
+    load_key,
+    next_item,
+)
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.schemas import ASSESS_ANSWER_FEATURES, ASSESS_ITEM_FEATURES, ASSESSMENT_CRITERIA
 
@@ -107,17 +115,31 @@ def test_fleiss_kappa_matches_fleiss_1971():
         fleiss_kappa([[1, 1], [2, 1]])
 
 
-def test_cohen_kappa_matches_hand_computation_and_scikit_learn():
-    # 50 cases: both yes 20, both no 15, yes/no 5, no/yes 10: po = 0.7, pe = 0.5 * 0.6 + 0.5 * 0.4 = 0.5, kappa = 0.4.
-    assert cohen_kappa([[20, 5], [10, 15]]) == pytest.approx(0.4)
-    assert round(cohen_kappa([[0, 4, 1], [0, 8, 0], [0, 1, 5]]), 4) == 0.4842  # SAS's PROC FREQ example
-    from sklearn.metrics import cohen_kappa_score
+def kappa_by_hand(table) -> float:
+    """Cohen's κ, (po - pe) / (1 - pe), of a square contingency table (rows: rater 1's category, columns: 2's)."""
+    table = np.asarray(table, dtype=float)
+    n = table.sum()
+    observed, expected = np.trace(table) / n, float(table.sum(axis=1) @ table.sum(axis=0)) / n**2
+    return float((observed - expected) / (1 - expected))
 
+
+def ratings(table) -> tuple[list[int], list[int]]:
+    """The two raters' labels behind a contingency table (cell (i, j): items rater 1 put in i and rater 2 in j)."""
+    pairs = [(i, j) for (i, j), count in np.ndenumerate(np.asarray(table, dtype=int)) for _ in range(count)]
+    return [i for i, _ in pairs], [j for _, j in pairs]
+
+
+def test_cohen_kappa_matches_hand_computation():
+    # 50 cases: both yes 20, both no 15, yes/no 5, no/yes 10: po = 0.7, pe = 0.5 * 0.6 + 0.5 * 0.4 = 0.5, kappa = 0.4.
+    assert cohen_kappa(*ratings([[20, 5], [10, 15]])) == pytest.approx(0.4)
+    assert round(cohen_kappa(*ratings([[0, 4, 1], [0, 8, 0], [0, 1, 5]])), 4) == 0.4842  # SAS's PROC FREQ example
     rng = np.random.default_rng(0)
     a, b = rng.integers(0, 2, 40), rng.integers(0, 2, 40)
     table = np.zeros((2, 2))
     np.add.at(table, (a, b), 1)
-    assert cohen_kappa(table) == pytest.approx(cohen_kappa_score(a, b))
+    assert cohen_kappa(a.tolist(), b.tolist()) == pytest.approx(kappa_by_hand(table))
+    assert math.isnan(cohen_kappa([1, 1, 1], [1, 1, 1]))  # one label throughout: chance agreement is 1, κ undefined
+    assert cohen_kappa([0, 0, 0], [1, 1, 1]) == 0.0  # each rater one label, never the same: po = pe = 0
 
 
 def test_wilson_interval_and_binomial_test_by_hand():
@@ -415,7 +437,7 @@ def test_score_cli_writes_report_md_and_json(tmp_path, assessment):
         guess_a = truth if j < 8 else {"real": "synthetic", "synthetic": "real"}[truth]
         guess_b = truth if j < 5 else {"real": "synthetic", "synthetic": "real"}[truth]
         table[("real", "synthetic").index(guess_a), ("real", "synthetic").index(guess_b)] += 1
-    assert report["agreement"]["cohen_kappa_origin"] == pytest.approx(cohen_kappa(table))
+    assert report["agreement"]["cohen_kappa_origin"] == pytest.approx(kappa_by_hand(table))
     markdown = (report_dir / "report.md").read_text(encoding="utf-8")
     assert "| anna | 10 | 0.80 [" in markdown and "cohen_kappa_origin" in markdown
 

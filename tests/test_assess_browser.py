@@ -11,8 +11,9 @@ from conftest import free_port, q, served, space_command
 from test_assess import REAL, SYNTHETIC, leaks
 from test_space_browser import tab
 
-from medsyn_hf.assess.prepare import load_items, load_key, prepare
+from medsyn_hf.assess.prepare import prepare
 from medsyn_hf.assess.score import krippendorff_alpha, write_report
+from medsyn_hf.assessment_folder import load_items, load_key
 from medsyn_hf.schemas import ASSESSMENT_CRITERIA
 
 # Every response body the page receives is kept for the check, read as it streams (Gradio's queue answers over one

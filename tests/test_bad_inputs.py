@@ -24,7 +24,7 @@ import pytest
 from conftest import FIXTURE_SOURCES, REPO
 
 from medsyn_hf.cli import main
-from medsyn_hf.evaluation.icd import COMMAND as ICD_COMMAND
+from medsyn_hf.evaluation.icd.cli import COMMAND as ICD_COMMAND
 from medsyn_hf.io import MARKER
 from medsyn_hf.kg import sources as src
 
@@ -706,8 +706,7 @@ def broken(tmp_path_factory, tiny_model_dir):
         _write(good / name, json.dumps(config, indent=1).encode())  # JSON is YAML; one key per line
     shutil.copytree(tiny_model_dir, good / "model")
     prepare(str(good / TRAIN), str(good / GPT), 4, str(good / "assess"), seed=1)
-    from medsyn_hf.assess.answers import AnswerStore, check_answer
-    from medsyn_hf.assess.prepare import load_items
+    from medsyn_hf.assessment_folder import AnswerStore, check_answer, load_items
     from medsyn_hf.schemas import ASSESSMENT_CRITERIA
 
     ids = [item["item_id"] for item in load_items(good / "assess")]

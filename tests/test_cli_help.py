@@ -40,7 +40,7 @@ def test_every_command_takes_json():
         if name not in TRL_COMMANDS and "--json" not in {o for a in parser._actions for o in a.option_strings}
     ]
     assert missing == []
-    from medsyn_hf.evaluation.judge import make_parser
+    from medsyn_hf.evaluation.judge.cli import make_parser
 
     assert "--json" in {o for a in make_parser()._actions for o in a.option_strings}
 
@@ -79,7 +79,7 @@ def reads(name: str, text: str) -> bool:
 def test_generation_help_shows_only_the_trl_fields_generation_reads(command, capsys):
     """Every field TRL's ScriptArguments / ModelConfig add that the help shows is read by the generation code; the
     hidden ones are read nowhere there (medsyn_hf/generation/config.py lists them)."""
-    from medsyn_hf.evaluation.judge import make_parser as judge_parser
+    from medsyn_hf.evaluation.judge.cli import make_parser as judge_parser
     from medsyn_hf.generation.cli import make_parser as generate_parser
 
     parser = generate_parser() if command == "generate" else judge_parser()
@@ -112,7 +112,7 @@ def test_sft_help_hides_debug_and_deprecated_flags(capsys):
 
 def test_every_hidden_option_exists():
     """A hidden name the parser lacks (a field TRL dropped) is reported, and none of ours is stale."""
-    from medsyn_hf.evaluation.judge import make_parser as judge_parser
+    from medsyn_hf.evaluation.judge.cli import make_parser as judge_parser
     from medsyn_hf.generation.cli import make_parser as generate_parser
     from medsyn_hf.recipe_args import hide_options
     from medsyn_hf.training.sft import HIDDEN

@@ -4,7 +4,15 @@ import datasets
 import pytest
 
 from medsyn_hf.cli import main as medsyn
-from medsyn_hf.data import load_dataset, pick_column, read_dataset
+from medsyn_hf.data import (
+    category,
+    load_dataset,
+    load_labelled_notes,
+    pick_column,
+    read_dataset,
+    read_notes,
+    role_column,
+)
 from medsyn_hf.errors import MedsynError
 
 
@@ -117,3 +125,50 @@ def test_pick_column(sources):
         pick_column(data, "note", (), "text", "s", flag="--x")
     with pytest.raises(MedsynError, match=r"no text column \(n; columns: response, ICD-10, n\); name it with --x$"):
         pick_column(data, None, ("n",), "text", "s", flag="--x", strings=True)
+
+
+def test_columns_by_role_in_one_order():
+    """Our schemas' names first (notes' ICD-10, instruction data's icd10, priors' code), then the others'; a role's
+    column holds strings; what is excluded or named explicitly wins."""
+    data = datasets.Dataset.from_dict(
+        {"code": ["J06"], "icd10": ["J20"], "ICD-10": [None], "symptoms": ["кашель"], "text": ["t"], "example": [True]}
+    )
+    assert role_column(data, "code", None, "s", flag="--c") == "icd10"  # ICD-10 holds no strings here
+    assert role_column(data, "code", "code", "s", flag="--c") == "code"
+    assert role_column(data, "text", None, "s", flag="--t") == "text"
+    assert role_column(data, "text", None, "s", flag="--t", exclude=["text"]) == "symptoms"
+    assert role_column(data, "example_text", None, "s", flag="--e", required=False) is None  # a flag, not a text
+    numbers = datasets.Dataset.from_dict({"code": [1], "response": ["t"]})
+    with pytest.raises(MedsynError, match=r"no ICD-10 code column \(ICD-10 or icd10 or code; .*name it with --c$"):
+        role_column(numbers, "code", None, "s", flag="--c")
+    assert [category(c) for c in ("j06.9", " K29 ", "A00")] == ["J06", "K29", "A00"]
+    with pytest.raises(MedsynError, match="not an ICD-10 code"):
+        category("J6")
+
+
+def test_notes_are_the_kept_ones_and_a_run_folder_is_read(tmp_path):
+    """keep false: dropped (apart, for the plan); a published folder's rejected split is dropped too; a `medsyn
+    generate` run folder is read as its notes.parquet."""
+    rows = datasets.Dataset.from_dict(
+        {"response": ["а", "б", "в"], "ICD-10": ["J06", "J20", "K29"], "keep": [True, False, True]}
+    )
+    rows.to_json(str(tmp_path / "notes.jsonl"))
+    kept, dropped = read_notes(tmp_path / "notes.jsonl")
+    assert kept["response"] == ["а", "в"] and [d["ICD-10"] for d in dropped] == [["J20"]]
+    assert load_labelled_notes(tmp_path / "notes.jsonl") == (["а", "в"], ["J06", "K29"])
+    run = tmp_path / "run"
+    run.mkdir()
+    rows.to_parquet(str(run / "notes.parquet"))
+    (run / "config.json").write_text("{}", encoding="utf-8")
+    assert read_notes(run)[0]["ICD-10"] == ["J06", "K29"]
+    published = tmp_path / "published"
+    datasets.DatasetDict({"train": rows.select([0, 2]), "rejected": rows.select([1])}).save_to_disk(str(published))
+    kept, dropped = read_notes(published)
+    assert kept["ICD-10"] == ["J06", "K29"] and sorted(c for d in dropped for c in d["ICD-10"]) == ["J20"]
+    assert read_notes(tmp_path / "notes.jsonl")[1] is not None and read_notes(run)[1] is not None
+    plain = datasets.Dataset.from_dict({"text": ["x"], "code": ["A00"]})
+    plain.to_json(str(tmp_path / "plain.jsonl"))
+    assert read_notes(tmp_path / "plain.jsonl")[1] is None
+    rows.map(lambda r: {"keep": False}).to_json(str(tmp_path / "none.jsonl"))
+    with pytest.raises(MedsynError, match="no note passed the filters"):
+        read_notes(tmp_path / "none.jsonl")

@@ -11,10 +11,15 @@ import pytest
 from conftest import REPO, SOURCES
 
 from medsyn_hf.cli import main
+from medsyn_hf.data import category
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.evaluation import icd, icd_choose, icd_classifier, icd_rule
-from medsyn_hf.evaluation.icd_data import Notes, category, load_labelled, stratified_sample, topup_sample
-from medsyn_hf.evaluation.icd_metrics import excludes_zero, icd_scores, paired_differences
+from medsyn_hf.evaluation.icd import choice as icd_choose
+from medsyn_hf.evaluation.icd import classifier as icd_classifier
+from medsyn_hf.evaluation.icd import experiment as icd
+from medsyn_hf.evaluation.icd import render as icd_render
+from medsyn_hf.evaluation.icd import rule as icd_rule
+from medsyn_hf.evaluation.icd.metrics import excludes_zero, icd_scores, paired_differences
+from medsyn_hf.evaluation.icd.sampling import LabelledNotes, load_labelled, stratified_sample, topup_sample
 from medsyn_hf.filters import code_classifier
 
 RARE_K = 12
@@ -465,7 +470,7 @@ def test_mini_grid_writes_table_plot_and_runs(files, capsys, tmp_path):
         excludes_zero(c["paired_diff"][k])
         for c in result["cells"]
         if "paired_diff" in c
-        for k in icd.PLOTTED
+        for k in icd_render.PLOTTED
         if k in c["paired_diff"]
     )
     assert "".join(table).count("*)") == starred
@@ -499,7 +504,7 @@ def test_mini_grid_writes_table_plot_and_runs(files, capsys, tmp_path):
 def test_transformer_classifier_on_a_tiny_model(files, tiny_model_dir):
     real = load_labelled(files["paths"]["train"], "symptoms", "code")
     evaluation = load_labelled(files["paths"]["eval"], "symptoms", "code")
-    experiment = icd.prepare(real, Notes(evaluation.texts[:20], evaluation.codes[:20]))
+    experiment = icd.prepare(real, LabelledNotes(evaluation.texts[:20], evaluation.codes[:20]))
     rank = icd.make_ranker(experiment, str(tiny_model_dir), epochs=1, batch_size=16, max_length=32)
     predictions = rank(stratified_sample(real.codes, 0.3, 0), 0)
     assert len(predictions) == 20
@@ -538,8 +543,8 @@ def test_pool_counts_each_note_once_and_fits_each_training_set_once(files):
     duplicate drawn twice is trained on twice, and a training set met again is not refitted."""
     real = load_labelled(files["paths"]["train"], "symptoms", "code")
     synthetic = load_labelled(files["paths"]["synthetic"], "response", "icd10")
-    twice = Notes(synthetic.texts + synthetic.texts[:1], synthetic.codes + synthetic.codes[:1])
-    held = Notes(real.texts[::5], real.codes[::5])
+    twice = LabelledNotes(synthetic.texts + synthetic.texts[:1], synthetic.codes + synthetic.codes[:1])
+    held = LabelledNotes(real.texts[::5], real.codes[::5])
     pool = icd_choose.Pool(real, held, {"a": synthetic, "b": twice}, ["complaint"], [])
     rows_a, _ = pool.blocks["a", "complaint"]
     rows_b, codes_b = pool.blocks["b", "complaint"]

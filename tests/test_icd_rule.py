@@ -5,7 +5,7 @@ import math
 import pytest
 
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.evaluation.icd_rule import choose, standard_error
+from medsyn_hf.evaluation.icd.rule import choose, standard_error
 
 
 def difference(diff, se, per_seed=None):

@@ -8,8 +8,13 @@ import pytest
 from conftest import REPO
 
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.evaluation import judge as J
+from medsyn_hf.evaluation.judge.agreement import agreement
+from medsyn_hf.evaluation.judge.cli import parse
+from medsyn_hf.evaluation.judge.dataset import apply_min_score
+from medsyn_hf.evaluation.judge.prompt import NO_SYMPTOMS, load_template, parse_reply, render, reply_schema
+from medsyn_hf.evaluation.judge.requests import CACHE_FILE, judge_messages, request_seed
 from medsyn_hf.generation.backends import Completion
+from medsyn_hf.request_cache import append_cache, read_cache, request_key
 from medsyn_hf.schemas import ASSESSMENT_CRITERIA, JUDGE_FEATURES
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -23,36 +28,36 @@ def reply(**changes):
 
 # -- parsing and validation -------------------------------------------------------------------------------------------
 def test_parse_reply_accepts_only_complete_in_range_integer_scores():
-    assert J.parse_reply(reply()) == VALID
+    assert parse_reply(reply()) == VALID
     wrapped = f"Вот оценка:\n```json\n{reply()}\n```\nНадеюсь, помог."
-    assert J.parse_reply(wrapped) == VALID  # text and a fence around the object
-    assert J.parse_reply('{не json} {"realism": 1} ' + reply(realism=1)) == {**VALID, "realism": 1}  # first valid
-    assert J.parse_reply(reply(reason="Одна\n  строка\tпричины"))["reason"] == "Одна строка причины"
-    assert J.parse_reply(reply(extra="ignored"))["consistency"] == 5
+    assert parse_reply(wrapped) == VALID  # text and a fence around the object
+    assert parse_reply('{не json} {"realism": 1} ' + reply(realism=1)) == {**VALID, "realism": 1}  # first valid
+    assert parse_reply(reply(reason="Одна\n  строка\tпричины"))["reason"] == "Одна строка причины"
+    assert parse_reply(reply(extra="ignored"))["consistency"] == 5
     for bad in (0, 6, -1, 4.5, 4.0, "4", True, None, [4]):
-        assert J.parse_reply(reply(realism=bad)) is None, bad  # never clipped, rounded or converted
-    assert J.parse_reply(reply(reason="")) is None and J.parse_reply(reply(reason="   ")) is None
-    assert J.parse_reply(reply(reason=5)) is None
+        assert parse_reply(reply(realism=bad)) is None, bad  # never clipped, rounded or converted
+    assert parse_reply(reply(reason="")) is None and parse_reply(reply(reason="   ")) is None
+    assert parse_reply(reply(reason=5)) is None
     without = {k: v for k, v in VALID.items() if k != "language"}
-    assert J.parse_reply(json.dumps(without)) is None
-    assert J.parse_reply(reply()[:-1]) is None  # truncated (max_new_tokens reached)
+    assert parse_reply(json.dumps(without)) is None
+    assert parse_reply(reply()[:-1]) is None  # truncated (max_new_tokens reached)
     for garbage in ("", "5 5 5 5", "{{{", "[1, 2, 3]", '{"realism": 4, "plausibility": 3,'):
-        assert J.parse_reply(garbage) is None
+        assert parse_reply(garbage) is None
 
 
 def test_template_renders_the_note_code_and_symptoms_and_its_example_is_a_valid_reply():
-    template = J.load_template()
-    messages = J.render(template, "Жалобы на кашель.", "J06.9", "ОРВИ", ["кашель", "насморк"])
+    template = load_template()
+    messages = render(template, "Жалобы на кашель.", "J06.9", "ОРВИ", ["кашель", "насморк"])
     user = messages[1]["content"]
     assert [m["role"] for m in messages] == ["system", "user"] and "JSON" in messages[0]["content"]
     assert "J06.9" in user and "«ОРВИ»" in user and "кашель, насморк" in user and "Жалобы на кашель." in user
     assert all(f'"{c}"' in user for c in CRITERIA)
-    assert J.parse_reply(user) is not None  # the example object shown to the judge passes the validator
-    assert J.NO_SYMPTOMS in J.render(template, "x", "J06", "ОРВИ", [])[1]["content"]
-    schema = J.reply_schema()
+    assert parse_reply(user) is not None  # the example object shown to the judge passes the validator
+    assert NO_SYMPTOMS in render(template, "x", "J06", "ОРВИ", [])[1]["content"]
+    schema = reply_schema()
     assert schema["required"] == [*CRITERIA, "reason"] and schema["properties"]["realism"]["enum"] == [1, 2, 3, 4, 5]
     with pytest.raises(MedsynError, match="unknown judge template"):
-        J.load_template("nope")
+        load_template("nope")
 
 
 # -- retries, missing, cache ------------------------------------------------------------------------------------------
@@ -78,8 +83,8 @@ class Scripted:
 
 
 def test_malformed_replies_are_retried_with_new_seeds_then_missing(tmp_path):
-    template = J.load_template()
-    prompts = [J.render(template, f"Запись {i}", "J06", "ОРВИ", ["кашель"]) for i in range(4)]
+    template = load_template()
+    prompts = [render(template, f"Запись {i}", "J06", "ОРВИ", ["кашель"]) for i in range(4)]
     # note 0 valid at once, note 1 on the second try, notes 2 and 3 never (3: out of range)
     script = Scripted(
         lambda note, attempt: (
@@ -90,15 +95,15 @@ def test_malformed_replies_are_retried_with_new_seeds_then_missing(tmp_path):
             else "Оценка: хорошо"
         )
     )
-    cache = tmp_path / "cache" / J.CACHE_FILE
-    results, attempts, counts = J.judge_messages(prompts, script.make, {"model": "m"}, 0, 2, cache, chunk_size=3)
+    cache = tmp_path / "cache" / CACHE_FILE
+    results, attempts, counts = judge_messages(prompts, script.make, {"model": "m"}, 0, 2, cache, chunk_size=3)
     assert results[0] == VALID and results[1] == VALID and results[2] is None and results[3] is None
     assert attempts == [1, 2, 3, 3] and counts == {"requests": 9, "cached": 0}
     seeds = [s for note, s in script.calls if "Запись 2" in note]
     assert len(set(seeds)) == 3  # each retry a new draw
 
     again = Scripted(lambda note, attempt: pytest.fail("a cached request was sent again"))
-    assert J.judge_messages(prompts, again.make, {"model": "m"}, 0, 2, cache) == (
+    assert judge_messages(prompts, again.make, {"model": "m"}, 0, 2, cache) == (
         results,
         attempts,
         {"requests": 0, "cached": 9},
@@ -106,21 +111,21 @@ def test_malformed_replies_are_retried_with_new_seeds_then_missing(tmp_path):
     assert again.built == 0  # not even the backend was built
     # one more retry allowed: only the new attempts of the two missing notes are sent
     more = Scripted(lambda note, attempt: "нет")
-    _, attempts4, counts4 = J.judge_messages(prompts, more.make, {"model": "m"}, 0, 3, cache)
+    _, attempts4, counts4 = judge_messages(prompts, more.make, {"model": "m"}, 0, 3, cache)
     assert counts4 == {"requests": 2, "cached": 9} and attempts4 == [1, 2, 4, 4]
     # another model (or sampling) is another request
     other = Scripted(lambda note, attempt: reply())
-    assert J.judge_messages(prompts, other.make, {"model": "other"}, 0, 2, cache)[2]["requests"] == 4
+    assert judge_messages(prompts, other.make, {"model": "other"}, 0, 2, cache)[2]["requests"] == 4
 
 
 def test_cache_survives_a_torn_last_line(tmp_path):
-    cache = tmp_path / J.CACHE_FILE
-    J.append_cache(cache, [{"key": "a", "text": "1"}, {"key": "b", "text": "2"}])
+    cache = tmp_path / CACHE_FILE
+    append_cache(cache, [{"key": "a", "text": "1"}, {"key": "b", "text": "2"}])
     with open(cache, "ab") as f:
         f.write(b'{"key": "c", "te')  # a write cut by kill -9
-    assert set(J.read_cache(cache)) == {"a", "b"}
-    J.append_cache(cache, [{"key": "d", "text": "4"}])
-    assert set(J.read_cache(cache)) == {"a", "b", "d"}
+    assert set(read_cache(cache)) == {"a", "b"}
+    append_cache(cache, [{"key": "d", "text": "4"}])
+    assert set(read_cache(cache)) == {"a", "b", "d"}
     assert cache.read_text().count("\n") == 4  # the torn fragment is on a line of its own
 
 
@@ -130,9 +135,9 @@ def test_tiny_model_in_process_garbage_is_recorded_missing_and_cached(tmp_path, 
     from medsyn_hf.generation.config import GenerationModelConfig as ModelConfig
     from medsyn_hf.generation.run import backend_config
 
-    template = J.load_template()
+    template = load_template()
     prompts = [
-        J.render(template, "Жалобы на кашель и насморк.", c, n, ["кашель"])
+        render(template, "Жалобы на кашель и насморк.", c, n, ["кашель"])
         for c, n in (("J06", "ОРВИ"), ("K29", "Гастрит"), ("J06", "ОРВИ"))
     ]  # the third is the first again
     model_args = ModelConfig(model_name_or_path=str(tiny_model_dir))
@@ -144,13 +149,13 @@ def test_tiny_model_in_process_garbage_is_recorded_missing_and_cached(tmp_path, 
         return make_backend(gen_args, model_args, model_and_tokenizer=load_model(model_args, "cpu")).generate
 
     identity = backend_config(gen_args, model_args)
-    cache = tmp_path / J.CACHE_FILE
-    results, attempts, counts = J.judge_messages(prompts, make, identity, 0, 1, cache)
+    cache = tmp_path / CACHE_FILE
+    results, attempts, counts = judge_messages(prompts, make, identity, 0, 1, cache)
     assert results == [None, None, None] and attempts == [2, 2, 2]  # a random model writes no valid JSON
     assert counts == {"requests": 4, "cached": 2}  # identical requests are sent once
     replies = [json.loads(line) for line in cache.read_text().splitlines()]
     assert len(replies) == 4 and all(r["text"] and r["completion_tokens"] > 0 for r in replies)
-    assert J.judge_messages(prompts, make, identity, 0, 1, cache)[2] == {"requests": 0, "cached": 6}
+    assert judge_messages(prompts, make, identity, 0, 1, cache)[2] == {"requests": 0, "cached": 6}
     assert len(built) == 1
 
 
@@ -188,14 +193,14 @@ def test_apply_min_score_moves_low_notes_to_rejected():
     rejected = datasets.Dataset.from_dict(
         {"idx": [3], "keep": [False], "filter_reason": ["too_short"], "judge_score": [1.0]}
     )
-    out = J.apply_min_score({"train": train, "rejected": rejected}, 2.0)
+    out = apply_min_score({"train": train, "rejected": rejected}, 2.0)
     assert out["train"]["idx"] == [0, 2] and sorted(out["rejected"]["idx"]) == [1, 3]
     assert dict(zip(out["rejected"]["idx"], out["rejected"]["filter_reason"])) == {1: "judge", 3: "too_short,judge"}
-    assert J.apply_min_score({"train": train}, None)["train"] is train
-    again = J.apply_min_score(out, 1.0)  # a judged dataset judged again: the new threshold replaces the old one
+    assert apply_min_score({"train": train}, None)["train"] is train
+    again = apply_min_score(out, 1.0)  # a judged dataset judged again: the new threshold replaces the old one
     assert sorted(again["train"]["idx"]) == [0, 1, 2] and again["rejected"]["filter_reason"] == ["too_short"]
     with pytest.raises(MedsynError, match="lower min_score"):
-        J.apply_min_score({"train": train.select([0, 1])}, 5.0)
+        apply_min_score({"train": train.select([0, 1])}, 5.0)
 
 
 # -- agreement --------------------------------------------------------------------------------------------------------
@@ -204,11 +209,11 @@ def test_agreement_against_hand_computed_values():
     judged = {f"i{k}": {**{c: k for c in CRITERIA}, "reason": "x"} for k in range(1, 6)}
     judged["missing"] = None
     same = [{"item_id": f"i{k}", "annotator": "a", **{c: k for c in CRITERIA}} for k in range(1, 6)]
-    report = J.agreement(judged, same + [{"item_id": "missing", "annotator": "a", **{c: 3 for c in CRITERIA}}])
+    report = agreement(judged, same + [{"item_id": "missing", "annotator": "a", **{c: 3 for c in CRITERIA}}])
     assert report["items"] == 5 and report["answers"] == 5 and report["annotators"] == 1
     assert report["realism"]["spearman"] == 1.0 and report["realism"]["kappa_quadratic"] == 1.0
     reverse = [{"item_id": f"i{k}", "annotator": "b", **{c: 6 - k for c in CRITERIA}} for k in range(1, 6)]
-    assert J.agreement(judged, reverse)["language"] == {
+    assert agreement(judged, reverse)["language"] == {
         "spearman": -1.0,
         "kappa_quadratic": -1.0,
         "judge_mean": 3.0,
@@ -218,8 +223,8 @@ def test_agreement_against_hand_computed_values():
     # the marginals (judge 1/3 each of 1,2,3; human 1/3 of 1, 2/3 of 3): 8/9 + 1/9 + 2/9 + 4/9 = 5/3 -> 1 - 1/5 = 0.8
     small = {f"s{k}": {**{c: k for c in CRITERIA}, "reason": "x"} for k in (1, 2, 3)}
     answers = [{"item_id": f"s{k}", "annotator": "a", **{c: h for c in CRITERIA}} for k, h in ((1, 1), (2, 3), (3, 3))]
-    assert J.agreement(small, answers)["realism"]["kappa_quadratic"] == 0.8
-    assert J.agreement(judged, []) is None
+    assert agreement(small, answers)["realism"]["kappa_quadratic"] == 0.8
+    assert agreement(judged, []) is None
 
 
 # -- the command end to end -------------------------------------------------------------------------------------------
@@ -367,7 +372,7 @@ def test_judging_an_assessment_folder_reports_agreement(tmp_path, capsys):
     with a model that follows the rubric): no request is sent, the model is never loaded."""
     import datasets
 
-    from medsyn_hf.assess import ANSWERS_DIR, ITEMS
+    from medsyn_hf.assessment_folder import ANSWERS_DIR, ITEMS
     from medsyn_hf.cli import main
     from medsyn_hf.generation.config import GenerationArguments
     from medsyn_hf.generation.config import GenerationModelConfig as ModelConfig
@@ -406,13 +411,13 @@ def test_judging_an_assessment_folder_reports_agreement(tmp_path, capsys):
         tmp_path / "judge.yaml", model, cache_dir=str(tmp_path / "cache"), **overrides, max_retries=0
     )
     identity = backend_config(GenerationArguments(**overrides), ModelConfig(model_name_or_path=model, dtype="float32"))
-    template = J.load_template()
+    template = load_template()
     records = []
     for k, item in enumerate(items, 1):
-        messages = J.render(template, item["text"], item["code"], item["code_name"], None)
-        seed = J.request_seed(0, messages, 0)
-        records.append({"key": J.request_key(identity, messages, seed), "text": reply(**{c: k for c in CRITERIA})})
-    J.append_cache(tmp_path / "cache" / J.CACHE_FILE, records)
+        messages = render(template, item["text"], item["code"], item["code_name"], None)
+        seed = request_seed(0, messages, 0)
+        records.append({"key": request_key(identity, messages, seed), "text": reply(**{c: k for c in CRITERIA})})
+    append_cache(tmp_path / "cache" / CACHE_FILE, records)
 
     out = tmp_path / "judged"
     assert (
@@ -463,7 +468,7 @@ def test_openai_backend_against_transformers_serve(tmp_path, published, tiny_mod
     "config", sorted((REPO / "recipes").glob("*/judge/config*.yaml")), ids=lambda p: f"{p.parts[-3]}/{p.stem}"
 )
 def test_recipes_parse(config):
-    judge_args, gen_args, model_args = J.parse(["notes", "--config", str(config)])
-    assert judge_args.dataset_name == "notes" and judge_args.template in (None, *[J.load_template().name])
+    judge_args, gen_args, model_args = parse(["notes", "--config", str(config)])
+    assert judge_args.dataset_name == "notes" and judge_args.template in (None, *[load_template().name])
     assert gen_args.temperature > 0 or judge_args.max_retries == 0  # a retry must be a new draw
     assert model_args.model_name_or_path

@@ -1,13 +1,5 @@
 """Blind human assessment of notes (MedSyn §4.5): prepare a real-vs-synthetic set, collect answers in the Space's
 Assess tab, score accuracy, real-vs-synthetic scores and inter-annotator agreement.
 
-A prepared folder holds the public part (``items.jsonl``: item id, text, code, code name), the key (``key/``: which
-item is real or synthetic and where it came from; only `medsyn assess score` reads it) and the annotators' answers
-(``answers/<annotator>.jsonl``, appended one line per answer).
+The folder they share (items, key, answers) and its readers are ``medsyn_hf.assessment_folder``.
 """
-
-ITEMS = "items.jsonl"
-KEY_DIR = "key"
-KEY = "key/key.jsonl"
-ANSWERS_DIR = "answers"
-ORIGINS = ("real", "synthetic")

@@ -9,11 +9,10 @@ import argparse
 import json
 
 from medsyn_hf.assess import prepare, score
+from medsyn_hf.text_views import MAX_CHARS, VIEWS
 
 
 def add_cli(subparsers) -> None:
-    from medsyn_hf.text_views import MAX_CHARS, VIEWS
-
     parser = subparsers.add_parser(
         "assess", help="blind human assessment of real vs synthetic notes", description=__doc__
     )

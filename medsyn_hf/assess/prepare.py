@@ -25,16 +25,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from medsyn_hf.assess import ANSWERS_DIR, ITEMS, KEY, KEY_DIR, ORIGINS
+from medsyn_hf.assessment_folder import ANSWERS_DIR, ITEMS, KEY, KEY_DIR, PREPARE
+from medsyn_hf.data import category, is_run_folder, read_notes, role_column
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.guards import GENERATED_COLUMNS, looks_generated, refuse, side_problems
 from medsyn_hf.io import check_output, safe_output
+from medsyn_hf.kg import load_graph
 from medsyn_hf.text_views import MAX_CHARS, VIEWS
-from medsyn_hf.textfile import json_lines
+from medsyn_hf.text_views import view as text_view
 
-COMMAND = "medsyn assess prepare"
-TEXT_COLUMNS = ("response", "text", "symptoms")  # our notes and MedSyn's GPT notes, then RuMedTop3's complaint text
-CODE_COLUMNS = ("ICD-10", "icd10", "code")
+COMMAND = PREPARE
 ID_COLUMNS = ("idx", "id")
 LENGTH_TOLERANCE = 0.3
 DEFAULT_VIEW = "complaint"
@@ -47,7 +47,7 @@ class Note(NamedTuple):
     full: str  # the whole text (the two sides must share none)
 
 
-def load_notes(
+def notes_in_view(
     source: str,
     *,
     split: str | None = None,
@@ -57,42 +57,22 @@ def load_notes(
     max_chars: int = MAX_CHARS,
     generated: bool = False,
 ) -> list[Note]:
-    """Notes of a dataset (file, folder, Hub id or a `medsyn generate` run folder: its kept notes) in ``view``.
+    """The kept notes of a dataset (``data.read_notes``: a file, folder, Hub id or a `medsyn generate` run folder) in
+    ``view``.
 
     Notes whose view is empty are skipped; a row without a code is an error. ``generated``: the dataset must be a
     run folder or have a generated-notes column (``guards.looks_generated``)."""
-    from medsyn_hf.data import load_dataset, pick_column
-    from medsyn_hf.evaluation.icd_data import category
-    from medsyn_hf.text_views import view as text_view
-
-    path = Path(source)
-    if (path / "notes.parquet").is_file() and (path / "config.json").is_file():  # a generation run folder
-        from medsyn_hf.generation.notes import load_notes as load_run
-
-        data = load_run(path)
-        data = data.filter(lambda keep: keep, input_columns="keep")
-        if not len(data):
-            raise MedsynError(f"{source}: no note of the run passed the filters")
-    else:
-        data = load_dataset(str(source), split)
-        if generated and not looks_generated(data.column_names):
-            raise MedsynError(
-                f"{source}: not generated notes (none of the columns {', '.join(GENERATED_COLUMNS)}, which a "
-                "`medsyn generate` run or `medsyn publish` folder has); pass --trust-synthetic if it is synthetic"
-            )
-    text_name = pick_column(
-        data,
-        text_column,
-        TEXT_COLUMNS,
-        "text",
-        source,
-        strings=True,
-        flag="--real-text-column or --synthetic-text-column",
-    )
-    code_name = pick_column(
-        data, code_column, CODE_COLUMNS, "code", source, flag="--real-code-column or --synthetic-code-column"
-    )
+    data, _ = read_notes(source, split)
+    if generated and not is_run_folder(source) and not looks_generated(data.column_names):
+        raise MedsynError(
+            f"{source}: not generated notes (none of the columns {', '.join(GENERATED_COLUMNS)}, which a "
+            "`medsyn generate` run or `medsyn publish` folder has); pass --trust-synthetic if it is synthetic"
+        )
+    flag = "--real-{0}-column or --synthetic-{0}-column"
+    text_name = role_column(data, "text", text_column, source, flag=flag.format("text"))
+    code_name = role_column(data, "code", code_column, source, flag=flag.format("code"))
     ids = next((data[c] for c in ID_COLUMNS if c in data.column_names), range(len(data)))
+    path = Path(source)
     name = path.name if path.exists() else str(source)
     notes = []
     for row, (text, code, row_id) in enumerate(zip(data[text_name], data[code_name], ids)):
@@ -197,8 +177,6 @@ def prepare(
     trust_synthetic: bool = False,
 ) -> dict:
     """Write the assessment folder ``out`` (items, key, an empty answers folder); returns a summary without the key."""
-    from medsyn_hf.kg import load_graph
-
     if view not in VIEWS:
         raise MedsynError(f"unknown view {view!r}; allowed: {', '.join(VIEWS)}")
     if not isinstance(n, int) or n < 2 or n % 2:
@@ -213,7 +191,7 @@ def prepare(
             "--overwrite to discard them"
         )
     check_output(out, command=COMMAND, inputs=[real, synthetic], overwrite=overwrite)  # fail before the work
-    real_notes = load_notes(
+    real_notes = notes_in_view(
         real,
         split=real_split,
         text_column=real_text_column,
@@ -221,7 +199,7 @@ def prepare(
         view=view,
         max_chars=max_chars,
     )
-    synthetic_notes = load_notes(
+    synthetic_notes = notes_in_view(
         synthetic,
         split=synthetic_split,
         text_column=synthetic_text_column,
@@ -291,49 +269,3 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def load_items(folder: str | Path) -> list[dict]:
-    """The public items of an assessment folder, in the order annotators see them; each line an item, each id once."""
-    from medsyn_hf.schemas import ASSESS_ITEM_FEATURES
-
-    path = Path(folder) / ITEMS
-    if not path.is_file():
-        raise MedsynError(f"{folder}: no {ITEMS} (not a folder written by `{COMMAND}`)")
-    items = _read_rows(path, ASSESS_ITEM_FEATURES, "an item")
-    if not items:
-        raise MedsynError(f"{path}: no items")
-    return items
-
-
-def load_key(folder: str | Path) -> dict[str, dict]:
-    """item id -> key row (origin, source id, pair, same_code, n_chars); only `medsyn assess score` reads it.
-
-    Checked before anything is scored: every line a key row with an origin, every item id once."""
-    from medsyn_hf.schemas import ASSESS_KEY_FEATURES
-
-    path = Path(folder) / KEY
-    if not path.is_file():
-        raise MedsynError(f"{folder}: no {KEY} (the key `{COMMAND}` wrote); it is needed to score")
-    rows = _read_rows(path, ASSESS_KEY_FEATURES, "a key row")
-    for row in rows:
-        if row["origin"] not in ORIGINS:
-            raise MedsynError(f"{path}: item {row['item_id']} has origin {row['origin']!r}; allowed: {ORIGINS}")
-    return {row["item_id"]: row for row in rows}
-
-
-def _read_rows(path: Path, features, what: str) -> list[dict]:
-    """The rows of items.jsonl or the key: each line exactly ``features``' fields, strings where they are strings,
-    each ``item_id`` once."""
-    rows, seen = [], {}
-    for number, row in json_lines(path):
-        if set(row) != set(features):
-            raise MedsynError(f"{path}:{number}: not {what} (needs the fields {', '.join(features)})")
-        wrong = [k for k, f in features.items() if getattr(f, "dtype", "") == "string" and not isinstance(row[k], str)]
-        if wrong:
-            raise MedsynError(f"{path}:{number}: field {wrong[0]} is not a string")
-        if row["item_id"] in seen:
-            raise MedsynError(f"{path}:{number}: item {row['item_id']} again (first on line {seen[row['item_id']]})")
-        seen[row["item_id"]] = number
-        rows.append(row)
-    return rows

@@ -9,8 +9,11 @@
   real/synthetic guesses, Krippendorff's α (nominal) on the guesses and (ordinal) on each criterion's scores; α uses
   every item with at least two answers.
 
-The statistics are plain functions (numpy, scipy.stats for the distributions), checked in tests/test_assess.py
-against published worked examples (Fleiss 1971, Krippendorff 2011).
+The statistics are the libraries' where they have them (scipy.stats: the Wilson interval, the binomial, t and
+Mann–Whitney tests; scikit-learn: Cohen's κ); Fleiss' κ and Krippendorff's α are plain numpy here, checked in
+tests/test_assess.py against published worked examples (Fleiss 1971, Krippendorff 2011): neither scipy nor
+scikit-learn has them, statsmodels (Fleiss) is not a dependency, and the maintained `krippendorff` package is GPL-3.0,
+which this MIT toolkit does not take on for one function (it agrees with ours to 1e-15).
 """
 
 from __future__ import annotations
@@ -21,36 +24,35 @@ from pathlib import Path
 
 import numpy as np
 
-from medsyn_hf.assess import ANSWERS_DIR, ORIGINS
+from medsyn_hf.assessment_folder import ANSWERS_DIR, ORIGINS, collect_answers, load_items, load_key
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.io import safe_output
 from medsyn_hf.schemas import ASSESSMENT_CRITERIA
 
 COMMAND = "medsyn assess score"
-Z95 = 1.959963984540054  # standard normal 97.5 % quantile
 
 
 # -- statistics -------------------------------------------------------------------------------------------------------
-def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of a proportion k / n (good coverage for small n and proportions near 0 or 1)."""
+    from scipy.stats import binomtest  # optional (`train` extra), heavy: for scoring only
+
     if n == 0:
         return (math.nan, math.nan)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    interval = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return (float(interval.low), float(interval.high))
 
 
 def binomial_p(k: int, n: int, p: float = 0.5) -> float:
     """Exact two-sided binomial test of k successes in n trials against probability p."""
-    from scipy.stats import binomtest
+    from scipy.stats import binomtest  # optional (`train` extra), heavy: see wilson_interval
 
     return float(binomtest(k, n, p).pvalue) if n else math.nan
 
 
 def mean_interval(values) -> dict:
     """Mean with a t 95 % interval (None where undefined)."""
-    from scipy.stats import t
+    from scipy.stats import t  # optional (`train` extra), heavy: see wilson_interval
 
     x = np.asarray(values, dtype=float)
     if not len(x):
@@ -64,7 +66,7 @@ def mean_interval(values) -> dict:
 
 def mann_whitney_p(a, b) -> float | None:
     """Two-sided Mann–Whitney U test p-value (None when a side is empty or every value is the same)."""
-    from scipy.stats import mannwhitneyu
+    from scipy.stats import mannwhitneyu  # optional (`train` extra), heavy: see wilson_interval
 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if not len(a) or not len(b) or np.unique(np.concatenate([a, b])).size < 2:
@@ -72,13 +74,13 @@ def mann_whitney_p(a, b) -> float | None:
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
-def cohen_kappa(table) -> float:
-    """Cohen's κ from a square contingency table (rows: rater 1's category, columns: rater 2's)."""
-    table = np.asarray(table, dtype=float)
-    n = table.sum()
-    observed = np.trace(table) / n
-    expected = float(table.sum(axis=1) @ table.sum(axis=0)) / n**2
-    return float((observed - expected) / (1 - expected)) if expected < 1 else math.nan
+def cohen_kappa(rater_1, rater_2) -> float:
+    """Cohen's κ of two raters' labels of the same items (scikit-learn's; NaN when both always give one label)."""
+    from sklearn.metrics import cohen_kappa_score  # optional (`train` extra), heavy: for agreement only
+
+    if len(set(rater_1) | set(rater_2)) < 2:
+        return math.nan  # chance agreement is 1: κ is undefined (scikit-learn would warn and divide 0 by 0)
+    return float(cohen_kappa_score(rater_1, rater_2))
 
 
 def fleiss_kappa(counts) -> float:
@@ -177,9 +179,7 @@ def _agreement(rows: list[dict], annotators: list[str], item_ids: list[str]) -> 
     if complete.any():
         full = guesses[:, complete].astype(int)
         if len(annotators) == 2:
-            table = np.zeros((2, 2))
-            np.add.at(table, (full[0], full[1]), 1)
-            out["cohen_kappa_origin"] = cohen_kappa(table)
+            out["cohen_kappa_origin"] = cohen_kappa(full[0], full[1])
         else:
             out["fleiss_kappa_origin"] = fleiss_kappa(np.stack([(full == k).sum(axis=0) for k in (0, 1)], axis=1))
     out["krippendorff_alpha_origin_nominal"] = krippendorff_alpha(guesses, "nominal")
@@ -192,9 +192,6 @@ def score(folder: str | Path) -> dict:
     """The report of an assessment folder's answers (see the module); answers to unknown items are an error, and so
     is an unreadable answers file or a bad line in one (``answers.collect_answers``: only a partial last line, what a
     crash leaves, is left out, and counted)."""
-    from medsyn_hf.assess.answers import collect_answers
-    from medsyn_hf.assess.prepare import load_items, load_key
-
     folder = Path(folder)
     items = load_items(folder)
     key = load_key(folder)

@@ -14,10 +14,17 @@ No ``from __future__ import annotations`` here: Gradio finds the ``gr.OAuthProfi
 import os
 from pathlib import Path
 
-from medsyn_hf.assess import ANSWERS_DIR, ORIGINS
-from medsyn_hf.assess.answers import AnswerStore, annotator_name, check_answer, next_item
-from medsyn_hf.assess.prepare import load_items
+from medsyn_hf.assessment_folder import (
+    ANSWERS_DIR,
+    ORIGINS,
+    AnswerStore,
+    annotator_name,
+    check_answer,
+    load_items,
+    next_item,
+)
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.hub import hub_errors
 from medsyn_hf.schemas import ASSESSMENT_CRITERIA, SCORE_RANGE
 
 SYNC_MINUTES = 5
@@ -38,9 +45,7 @@ def on_space() -> bool:
 
 def sync_answers(folder: Path, repo_id: str, every: float = SYNC_MINUTES):
     """A CommitScheduler pushing ``folder/answers`` (only it) to the private dataset ``repo_id`` every few minutes."""
-    from huggingface_hub import CommitScheduler
-
-    from medsyn_hf.hub import hub_errors
+    from huggingface_hub import CommitScheduler  # its scheduler thread module: only when answers sync to the Hub
 
     with hub_errors(f"cannot sync the answers to the Hub dataset {repo_id!r}"):
         return CommitScheduler(
@@ -106,7 +111,7 @@ class Assessment:
 
 def add_assess_tab(folder: str | Path, readable, repo_id: str | None = None) -> Assessment:
     """Lay out the Assess tab inside the app's ``gr.Tabs`` and wire it; ``readable`` turns errors into one line."""
-    import gradio as gr
+    import gradio as gr  # heavy: only the Space lays the tab out
 
     assessment = Assessment(folder, repo_id)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import importlib
 
 EVALUATIONS = (
-    "medsyn_hf.evaluation.icd_choose",  # `eval icd` (medsyn_hf/evaluation/icd.py) and its --choose-on-train
+    "medsyn_hf.evaluation.icd.cli",  # `eval icd` and its --choose-on-train
     "medsyn_hf.evaluation.prompt_following",
-    "medsyn_hf.evaluation.report",
-    "medsyn_hf.evaluation.judge",
+    "medsyn_hf.evaluation.report.cli",
+    "medsyn_hf.evaluation.judge.cli",
 )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.filters.discriminator import discriminator_features, text_groups
+from medsyn_hf.normalize import words
 
 # What a clinical note may contain, by the wording of its heading or phrase (lower-cased text; RuMedTop3 complaints
 # usually have only the first).
@@ -58,20 +59,33 @@ def matched_sample(
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """ROC AUC by the rank-sum formula (ties count half)."""
-    from scipy.stats import rankdata
+    """ROC AUC (scikit-learn's ``roc_auc_score``; ties count half)."""
+    from sklearn.metrics import roc_auc_score  # optional (`train` extra), heavy: for reports only
 
-    positive = labels.astype(bool)
-    n_pos, n_neg = positive.sum(), (~positive).sum()
-    ranks = rankdata(scores)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(labels, scores))
+
+
+def resampled_auc(scores: np.ndarray, negatives: np.ndarray, positives: np.ndarray, chunk: int = 100) -> np.ndarray:
+    """The ROC AUC of every resample: row ``i`` of ``negatives`` and ``positives`` indexes the scores of resample
+    ``i``. AUC is the Mann–Whitney U of the positives against the negatives over their product (scipy.stats, ties
+    half, the same value as :func:`auc`), vectorised over rows: several times faster than one ``roc_auc_score`` call
+    per resample, whose checks of its input cost more than the AUC of a few thousand notes."""
+    from scipy.stats import mannwhitneyu  # optional (`train` extra), heavy: see auc
+
+    statistic = [
+        mannwhitneyu(
+            scores[positives[i : i + chunk]], scores[negatives[i : i + chunk]], axis=1, method="asymptotic"
+        ).statistic
+        for i in range(0, len(positives), chunk)
+    ]
+    return np.concatenate(statistic) / (positives.shape[1] * negatives.shape[1])
 
 
 def two_sample_test(
     real: Sequence[str], synthetic: Sequence[str], folds: int = 5, n_bootstrap: int = 1000, seed: int = 0
 ) -> dict:
     """Out-of-fold ROC AUC of a real-vs-synthetic logistic regression, with a stratified bootstrap 95 % interval."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # optional (`train` extra), heavy: see auc
     from sklearn.model_selection import StratifiedGroupKFold
 
     labels = np.r_[np.zeros(len(real), dtype=int), np.ones(len(synthetic), dtype=int)]
@@ -96,16 +110,15 @@ def two_sample_test(
         model = LogisticRegression(C=1.0, solver="liblinear", random_state=seed).fit(features[train], labels[train])
         scores[test] = model.decision_function(features[test])
     value = auc(scores, labels)
-    rng = np.random.default_rng(seed)
-    negatives, positives = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
-    resampled = [
-        auc(scores[index], labels[index])
-        for index in (
-            np.r_[rng.choice(negatives, len(negatives)), rng.choice(positives, len(positives))]
-            for _ in range(n_bootstrap)
-        )
-    ]
-    interval = [round(float(q), 4) for q in np.percentile(resampled, [2.5, 97.5])] if n_bootstrap else None
+    interval = None
+    if n_bootstrap:  # resampled within each side: every resample keeps both sides' sizes
+        rng = np.random.default_rng(seed)
+        negatives, positives = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
+        draws = [
+            (rng.choice(negatives, len(negatives)), rng.choice(positives, len(positives))) for _ in range(n_bootstrap)
+        ]
+        resampled = resampled_auc(scores, *(np.stack(side) for side in zip(*draws)))
+        interval = [round(float(q), 4) for q in np.percentile(resampled, [2.5, 97.5])]
     return {
         "auc": round(value, 4),
         "auc_ci": interval,
@@ -117,8 +130,6 @@ def two_sample_test(
 
 def length_stats(texts: Sequence[str]) -> dict:
     """Words per note: mean and quantiles."""
-    from medsyn_hf.normalize import words
-
     n = np.array([len(words(t)) for t in texts], dtype=float)
     return {
         "mean": round(float(n.mean()), 1),
@@ -135,7 +146,7 @@ def section_shares(texts: Sequence[str]) -> dict:
 def distinctive_ngrams(real: Sequence[str], synthetic: Sequence[str], top: int = 15, min_notes: int = 5) -> dict:
     """Word 1–3-grams most over- and under-represented in the synthetic notes: the log ratio of the shares of notes
     that contain them (add-one smoothed), among n-grams in at least ``min_notes`` notes."""
-    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.feature_extraction.text import CountVectorizer  # optional (`train` extra), heavy: see auc
 
     vectorizer = CountVectorizer(ngram_range=(1, 3), binary=True, min_df=min(min_notes, len(real) + len(synthetic)))
     try:

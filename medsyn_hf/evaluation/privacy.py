@@ -16,8 +16,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from medsyn_hf.filters import FilterConfig, copy_ratio
 from medsyn_hf.filters.builtin import real_copy
 from medsyn_hf.filters.ngrams import Tokens, longest_common_runs, tokenize
+from medsyn_hf.filters.pii import PLACEHOLDERS, find_pii
 
 RUN_THRESHOLD = real_copy.RUN_THRESHOLD  # the privacy guard filter's default
 CHUNK = 2048
@@ -53,8 +55,6 @@ def holdout_split(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarr
 def pii_hits(texts: Sequence[str]) -> dict:
     """Notes in which the PII detector still finds personal data, by kind, and notes carrying its placeholders
     (scrubbed when they were generated)."""
-    from medsyn_hf.filters.pii import PLACEHOLDERS, find_pii
-
     kinds = [sorted({kind for _, _, kind in find_pii(t)}) for t in texts]
     return {
         "notes_with_pii": sum(bool(k) for k in kinds),
@@ -66,8 +66,6 @@ def pii_hits(texts: Sequence[str]) -> dict:
 def example_copying(texts: Sequence[str], examples: Sequence[str | None]) -> dict | None:
     """The copy ratio (share of the note's word 5-grams found in its example note) over notes with one; strict, as a
     privacy figure: n-grams of the prompted symptoms' words count too (the filter column does not count them)."""
-    from medsyn_hf.filters import FilterConfig, copy_ratio
-
     limit = FilterConfig().max_copy_ratio
     ratios = np.array([copy_ratio(t, e) for t, e in zip(texts, examples) if e])
     if not len(ratios):
@@ -97,7 +95,7 @@ def privacy(
 
     The synthetic notes' figures are against all real notes; the baseline is the holdout against the rest (a
     smaller reference, so its distances are, if anything, a little larger)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import TfidfVectorizer  # optional (`train` extra), heavy: for reports only
 
     held, rest = holdout_split(len(real_full), holdout, seed)
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32, token_pattern=r"(?u)\b\w+\b")

@@ -10,11 +10,15 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from medsyn_hf.data import load_dataset
+import numpy as np
+
+from medsyn_hf.data import load_dataset, role_column
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.filters import FilterConfig, copy_ratio, symptom_recall
+from medsyn_hf.filters.builtin.patient_consistency import shows_patient
+from medsyn_hf.filters.patient import age_gap, stated_sex
 from medsyn_hf.guards import require_text
 from medsyn_hf.io import check_output, safe_output
-from medsyn_hf.schemas import column_for
 
 COMMAND = "medsyn eval prompt-following"
 DEFAULT_GROUP_BY = ("generation_model", "template")
@@ -59,8 +63,6 @@ def add_cli(eval_subparsers) -> None:
 
 
 def _stats(values: list[float]) -> dict:
-    import numpy as np
-
     arr = np.asarray(values, dtype=float)
     mean, median, p10, p90 = arr.mean(), np.median(arr), np.percentile(arr, 10), np.percentile(arr, 90)
     return {"n": len(arr), **{k: round(float(v), 4) for k, v in zip(_STATS, (mean, median, p10, p90))}}
@@ -78,18 +80,14 @@ def prompt_following(
     sex_column: str = "sex",
 ) -> dict:
     """Per-note scores and per-group summaries. ``example_column=None`` uses the example-text column of the dataset's
-    schema (``schemas.column_for``: notes keep a boolean ``example`` flag and the text in ``anamnesis``);
+    schema (``data.role_column``: notes keep a boolean ``example`` flag and the text in ``anamnesis``);
     ``group_by=None`` the default grouping columns that are present. Copy ratio is summarised over notes that had an
     example; the patient's consistency (when the dataset has ``age_column`` or ``sex_column``) over notes whose
     prompt showed the patient (``filters.patient_consistency``)."""
-    from medsyn_hf.filters import FilterConfig, copy_ratio, symptom_recall
-    from medsyn_hf.filters.builtin.patient_consistency import shows_patient
-    from medsyn_hf.filters.patient import age_gap, stated_sex
-
     config = config or FilterConfig()
     columns = data.column_names
     if example_column is None:
-        example_column = column_for(data.features, "example_text")
+        example_column = role_column(data, "example_text", None, source, flag="--example-column", required=False)
     group_by = [c for c in DEFAULT_GROUP_BY if c in columns] if group_by is None else group_by
     for column in [text_column, symptoms_column, example_column, *group_by]:
         if column is not None and column not in columns:
@@ -224,13 +222,12 @@ def markdown_table(result: dict) -> str:
 
 def plot_histograms(result: dict, path: Path) -> None:
     """One panel per measure, one histogram of note shares per group (groups of any size compare)."""
-    try:
+    try:  # optional (the `train` extra), and heavy: imported only to draw
         import matplotlib
     except ImportError as err:
         raise MedsynError("--out draws histograms with matplotlib: pip install 'medsyn-hf[train]'") from err
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     scores = result["scores"]
     measures = ["symptom_recall"] + (["copy_ratio"] if result["overall"]["copy_ratio"] else [])
@@ -257,8 +254,6 @@ def plot_histograms(result: dict, path: Path) -> None:
 
 
 def _run(args) -> int:
-    from medsyn_hf.filters import FilterConfig
-
     overrides = {"symptom_match_share": args.symptom_match_share, "copy_ngram": args.copy_ngram}
     config = replace(FilterConfig(), **{k: v for k, v in overrides.items() if v is not None})
     group_by = [c.strip() for c in args.group_by.split(",") if c.strip()] if args.group_by is not None else None

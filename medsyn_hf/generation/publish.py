@@ -15,9 +15,14 @@ from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
+import yaml
+
+from medsyn_hf.card import filter_facts, render_card, size_category
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.generation.notes import plan_kept
+from medsyn_hf.generation.notes import filter_config, load_notes, plan_kept
 from medsyn_hf.generation.reproduce import CONFIG, RECIPE, run_recipe
+from medsyn_hf.hub import push_folder, write_folder
+from medsyn_hf.io import check_output
 from medsyn_hf.priors.plan import PLAN_FILE, plan_json, read_plan
 from medsyn_hf.provenance import (
     CORPUS_LICENSE,
@@ -28,6 +33,8 @@ from medsyn_hf.provenance import (
     TOOLKIT_CITATION,
     public_name,
 )
+from medsyn_hf.report_folder import PLOTS, load_report, summary_table
+from medsyn_hf.schemas import NOTES_COLUMNS_DOC
 from medsyn_hf.textfile import read_json
 from medsyn_hf.tiny_model import COMPLAINTS_WRITER_NAME, PACKAGED_WRITERS
 
@@ -57,7 +64,7 @@ def code_counts(notes) -> list[dict]:
 
 def plot_codes(counts: list[dict], top: int = 40) -> bytes:
     """A PNG bar chart of notes per code (kept and dropped) for the `top` codes with most kept notes."""
-    import matplotlib
+    import matplotlib  # optional (the `train` extra) and heavy: imported to draw
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -175,8 +182,6 @@ def _report_section(folder: str | Path | None, kept: int) -> tuple[dict | None, 
     A report on another number of notes than the ``kept`` ones is refused: the card would describe other notes."""
     if folder is None:
         return None, {}
-    from medsyn_hf.evaluation.report import PLOTS, load_report, summary_table
-
     report, files = load_report(folder)
     described = report["synthetic"]["notes"] + report["synthetic"]["empty_dropped"]
     if described != kept:
@@ -233,14 +238,6 @@ def publish(
     (unless ``overwrite``). With ``repo_id`` the new folder is pushed *before* it replaces ``out``: a failed push
     leaves the previous local folder as it was. ``report``, a `medsyn eval report` folder, puts its summary table and
     plots into the card (the plots and report.md under ``report/`` in the dataset folder)."""
-    import yaml
-
-    from medsyn_hf.card import filter_facts, render_card, size_category
-    from medsyn_hf.generation.notes import filter_config, load_notes
-    from medsyn_hf.hub import push_folder, write_folder
-    from medsyn_hf.io import check_output
-    from medsyn_hf.schemas import NOTES_COLUMNS_DOC
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise MedsynError(f"{run_dir}: no such run folder (give OUTPUT_DIR/latest of `medsyn generate`)")

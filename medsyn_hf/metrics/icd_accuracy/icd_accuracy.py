@@ -1,12 +1,12 @@
 """ICD-code accuracy as an `evaluate` metric: `evaluate.load(metric_path("icd_accuracy"))`.
 
-A thin wrapper: the scores are ``medsyn_hf.evaluation.icd_metrics.icd_scores``, the ones `medsyn eval icd` reports.
+A thin wrapper: the scores are ``medsyn_hf.evaluation.icd.metrics.icd_scores``, the ones `medsyn eval icd` reports.
 """
 
 import datasets
 import evaluate
 
-from medsyn_hf.evaluation.icd_metrics import icd_scores
+from medsyn_hf.evaluation.icd.metrics import icd_scores
 from medsyn_hf.provenance import MEDSYN_CITATION, RUMEDBENCH_CITATION
 
 _CITATION = MEDSYN_CITATION + RUMEDBENCH_CITATION

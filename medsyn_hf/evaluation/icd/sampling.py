@@ -1,45 +1,37 @@
-"""Labelled notes for the ICD-code experiments: RuMedTop3-style real notes and synthetic datasets, as 3-character
-codes.
+"""Labelled notes for the ICD-code experiments, and how they are sampled: stratified fractions, top-ups, rare codes.
 
 Real notes (``symptoms``, ``code``) come from RuMedTop3's JSON lines; a synthetic set may be a file, a folder or a Hub
-dataset id, with its own column names. Subcodes are mapped to their category (J06.0 -> J06), the level RuMedTop3
-scores.
+dataset id, with its own column names (all read by ``medsyn_hf.data``). Subcodes are mapped to their category
+(J06.0 -> J06), the level RuMedTop3 scores.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
-from medsyn_hf.data import load_labelled_notes
+from medsyn_hf.data import category, load_labelled_notes
 from medsyn_hf.errors import MedsynError
 
-_CODE = re.compile(r"[A-Z]\d\d(\.\w+)?")
 
+class LabelledNotes(NamedTuple):
+    """Texts and their 3-character ICD-10 codes, in step (not ``filters.base.Notes``, a batch being filtered)."""
 
-class Notes(NamedTuple):
     texts: list[str]
     codes: list[str]
 
 
-def category(code) -> str:
-    """The 3-character ICD-10 category of a code or subcode."""
-    text = str(code).strip().upper()
-    if not _CODE.fullmatch(text):
-        raise MedsynError(f"{code!r} is not an ICD-10 code (expected e.g. J06 or J06.0)")
-    return text[:3]
-
-
-def load_labelled(source: str, text_column: str, code_column: str | Sequence[str], split: str | None = None) -> Notes:
+def load_labelled(
+    source: str, text_column: str | None, code_column: str | Sequence[str] | None, split: str | None = None
+) -> LabelledNotes:
     """Texts and 3-character codes of a dataset (the first of several ``code_column`` candidates that it has); a
     missing column, text or code is an error, not a silent drop."""
     texts, codes = load_labelled_notes(source, text_column, code_column, split)
     try:
-        return Notes(texts, [category(c) for c in codes])
+        return LabelledNotes(texts, [category(c) for c in codes])
     except MedsynError as err:
         raise MedsynError(f"{source}: {err}") from None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 
+import datasets
 import numpy as np
 
 from medsyn_hf.errors import MedsynError
@@ -35,7 +36,7 @@ def reference_rank(
     and since 1.2 lbfgs minimises the loss divided by the number of notes, so the published stopping rule (gradient
     below 1e-4 of the undivided loss, scikit-learn 1.0) is ``tol=1e-4 / n``. At the default tol lbfgs stops early:
     47.88 / 69.10 on dev instead of 46.82 / 71.23."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import TfidfVectorizer  # optional (`train` extra): the published baseline
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
 
@@ -60,8 +61,7 @@ def transformer_rank(
 ) -> list[list[str]]:
     """Fine-tune a local encoder (AutoModelForSequenceClassification, a fresh head over the training codes) with the
     Trainer, then rank codes by its logits."""
-    import datasets
-    from transformers import (
+    from transformers import (  # optional (`train` extra), heavy: fine-tuning only
         AutoModelForSequenceClassification,
         AutoTokenizer,
         DataCollatorWithPadding,

@@ -1,7 +1,7 @@
 """The rule that picks a synthetic-data configuration from its validation cells (`medsyn eval icd --choose-on-train`).
 
 A cell is one configuration (synthetic candidate, view, top-up K) compared with real only on validation notes: the
-paired difference of every score (:func:`medsyn_hf.evaluation.icd_metrics.paired_differences`, averaged over seeds)
+paired difference of every score (:func:`medsyn_hf.evaluation.icd.metrics.paired_differences`, averaged over seeds)
 and its ``size``, the synthetic notes it adds. Real only is a cell too (size 0, every difference 0), so "add nothing"
 can always be chosen.
 

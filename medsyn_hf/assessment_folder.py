@@ -1,10 +1,16 @@
-"""Annotators' answers: one append-only JSON-lines file per annotator, ``answers/<annotator>.jsonl``.
+"""An assessment folder, the files `medsyn assess prepare` writes and everything else reads: the public items
+(``items.jsonl``: item id, text, code, code name), the key (``key/``: which item is real or synthetic and where it came
+from; only `medsyn assess score` reads it) and the annotators' answers (``answers/<annotator>.jsonl``).
 
-An answer is stored before the Space shows the next item, as one line written with a single ``write`` and
-``fsync``'d, under an exclusive lock of the file (several server processes or threads may write) — so a crash or a
-restart loses no answer that was acknowledged, and at worst leaves a partial last line, which is cut off before the
-next append and never read. An item answered twice keeps its first answer (a double click or a resubmitted form after
-a restart does not duplicate it), and a returning annotator continues at their first unanswered item.
+It lies below both `medsyn assess` (prepare, the Space's Assess tab, score) and `medsyn eval judge` (which judges the
+items and compares its scores with the answers): the folder's format is shared, the two commands are not.
+
+Answers: one append-only JSON-lines file per annotator. An answer is stored before the Space shows the next item, as
+one line written with a single ``write`` and ``fsync``'d, under an exclusive lock of the file (several server
+processes or threads may write) — so a crash or a restart loses no answer that was acknowledged, and at worst leaves a
+partial last line, which is cut off before the next append and never read. An item answered twice keeps its first
+answer (a double click or a resubmitted form after a restart does not duplicate it), and a returning annotator
+continues at their first unanswered item.
 
 Scoring reads the folder strictly (:func:`collect_answers`): every line of every file must be an answer — a bad line
 anywhere but at the very end (where a crash leaves its partial line, counted in the report) is an error naming the
@@ -24,15 +30,76 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from medsyn_hf.assess import ANSWERS_DIR, ORIGINS
 from medsyn_hf.errors import MedsynError, first_line
-from medsyn_hf.schemas import ASSESS_ANSWER_FEATURES, ASSESSMENT_CRITERIA, SCORE_RANGE
-from medsyn_hf.textfile import BOM, check_file, decode
+from medsyn_hf.schemas import (
+    ASSESS_ANSWER_FEATURES,
+    ASSESS_ITEM_FEATURES,
+    ASSESS_KEY_FEATURES,
+    ASSESSMENT_CRITERIA,
+    SCORE_RANGE,
+)
+from medsyn_hf.textfile import BOM, check_file, decode, json_lines
+
+PREPARE = "medsyn assess prepare"  # the command that writes the folder
+ITEMS = "items.jsonl"
+KEY_DIR = "key"
+KEY = "key/key.jsonl"
+ANSWERS_DIR = "answers"
+ORIGINS = ("real", "synthetic")
 
 _NAME = re.compile(r"^[^\W_][\w.@-]{0,63}$")  # letters (Cyrillic too), digits, '.', '@', '-', '_'; a file name
 _LOCK = threading.Lock()
 
 
+# -- items and key ----------------------------------------------------------------------------------------------------
+def is_assessment(path: str | Path) -> bool:
+    """A folder of `medsyn assess prepare` (it has the public items)."""
+    return Path(path).is_dir() and (Path(path) / ITEMS).is_file()
+
+
+def load_items(folder: str | Path) -> list[dict]:
+    """The public items of an assessment folder, in the order annotators see them; each line an item, each id once."""
+    path = Path(folder) / ITEMS
+    if not path.is_file():
+        raise MedsynError(f"{folder}: no {ITEMS} (not a folder written by `{PREPARE}`)")
+    items = _read_rows(path, ASSESS_ITEM_FEATURES, "an item")
+    if not items:
+        raise MedsynError(f"{path}: no items")
+    return items
+
+
+def load_key(folder: str | Path) -> dict[str, dict]:
+    """item id -> key row (origin, source id, pair, same_code, n_chars); only `medsyn assess score` reads it.
+
+    Checked before anything is scored: every line a key row with an origin, every item id once."""
+    path = Path(folder) / KEY
+    if not path.is_file():
+        raise MedsynError(f"{folder}: no {KEY} (the key `{PREPARE}` wrote); it is needed to score")
+    rows = _read_rows(path, ASSESS_KEY_FEATURES, "a key row")
+    for row in rows:
+        if row["origin"] not in ORIGINS:
+            raise MedsynError(f"{path}: item {row['item_id']} has origin {row['origin']!r}; allowed: {ORIGINS}")
+    return {row["item_id"]: row for row in rows}
+
+
+def _read_rows(path: Path, features, what: str) -> list[dict]:
+    """The rows of items.jsonl or the key: each line exactly ``features``' fields, strings where they are strings,
+    each ``item_id`` once."""
+    rows, seen = [], {}
+    for number, row in json_lines(path):
+        if set(row) != set(features):
+            raise MedsynError(f"{path}:{number}: not {what} (needs the fields {', '.join(features)})")
+        wrong = [k for k, f in features.items() if getattr(f, "dtype", "") == "string" and not isinstance(row[k], str)]
+        if wrong:
+            raise MedsynError(f"{path}:{number}: field {wrong[0]} is not a string")
+        if row["item_id"] in seen:
+            raise MedsynError(f"{path}:{number}: item {row['item_id']} again (first on line {seen[row['item_id']]})")
+        seen[row["item_id"]] = number
+        rows.append(row)
+    return rows
+
+
+# -- answers ----------------------------------------------------------------------------------------------------------
 def annotator_name(value) -> str:
     """The annotator's name as typed (or their Hub username), checked: it names their answers file."""
     name = (value or "").strip() if isinstance(value, (str, type(None))) else value

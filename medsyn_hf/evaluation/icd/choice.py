@@ -10,7 +10,7 @@ once on ``--eval``. `eval icd --topup` reports a configuration someone chose; th
    notes per code of the whole training set; on the fit part K x its share of the notes, so that a cell adds what K
    would add to all of them), each over ``--seeds``, with the paired bootstrap. Rare codes are those of the whole
    training set, on validation as on ``--eval``.
-3. Choose with ``--choice-rule`` (``medsyn_hf/evaluation/icd_rule.py``): by default the smallest intervention whose
+3. Choose with ``--choice-rule`` (``medsyn_hf/evaluation/icd/rule.py``): by default the smallest intervention whose
    ``--choose-by`` gain (rare-code hit@3) is within one standard error of the best gain, among the cells that lose
    no acc@1 beyond noise (``--max-acc1-drop`` more points allowed). Real only is a cell: when no gain stands out of
    the noise, nothing is added.
@@ -28,28 +28,21 @@ too few notes to differ between seeds, two candidates that add the same notes) i
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from medsyn_hf import text_views
 from medsyn_hf.errors import MedsynError
-from medsyn_hf.evaluation import icd, icd_rule
-from medsyn_hf.evaluation.icd_data import Notes, load_labelled, rare_codes, stratified_sample, topup_sample
-from medsyn_hf.evaluation.icd_metrics import KEYS, icd_scores, paired_differences
-from medsyn_hf.io import safe_output
+from medsyn_hf.evaluation.icd import experiment as icd
+from medsyn_hf.evaluation.icd import rule as icd_rule
+from medsyn_hf.evaluation.icd.metrics import KEYS, icd_scores, paired_differences
+from medsyn_hf.evaluation.icd.sampling import LabelledNotes, rare_codes, stratified_sample, topup_sample
 
 VIEWS = ("head", "complaint")
 VALIDATION_FRACTION = 0.2
-SHOWN = ("acc1", "hit3", "macro_hit3", "rare_acc1", "rare_hit3")
-NAMES = {"acc1": "acc@1", "hit3": "hit@3", "macro_hit3": "macro hit@3", "rare_acc1": "rare acc@1"}
-NAMES["rare_hit3"] = "rare hit@3"
 CAVEAT = (
     "If a candidate's notes were selected with a model fitted on all of --train, the validation notes took part in "
     "that selection; select on the fit part instead (--split-only --out DIR, then --train DIR/fit.jsonl "
@@ -68,8 +61,8 @@ def split_train(codes: Sequence[str], fraction: float, seed: int) -> tuple[np.nd
     return fit, validation
 
 
-def notes_at(notes: Notes, index: np.ndarray) -> Notes:
-    return Notes([notes.texts[i] for i in index], [notes.codes[i] for i in index])
+def notes_at(notes: LabelledNotes, index: np.ndarray) -> LabelledNotes:
+    return LabelledNotes([notes.texts[i] for i in index], [notes.codes[i] for i in index])
 
 
 class Pool:
@@ -81,9 +74,9 @@ class Pool:
 
     def __init__(
         self,
-        fit: Notes,
-        held: Notes,
-        candidates: dict[str, Notes],
+        fit: LabelledNotes,
+        held: LabelledNotes,
+        candidates: dict[str, LabelledNotes],
         views: Sequence[str],
         rare: Sequence[str],
         max_chars: int = icd.MAX_CHARS,
@@ -105,7 +98,7 @@ class Pool:
                 index = np.array([rows.setdefault(pair, len(rows)) for pair in pairs], dtype=int)
                 self.blocks[name, view] = index, part.synthetic.codes
                 self.dropped[name] = part.synthetic_dropped
-        synthetic = Notes([text for text, _ in rows], [code for _, code in rows])  # in row order
+        synthetic = LabelledNotes([text for text, _ in rows], [code for _, code in rows])  # in row order
         self.experiment = icd.Experiment(part.real, part.eval, sorted(rare), synthetic, eval_dropped=part.eval_dropped)
         self._rank = icd.make_ranker(self.experiment, classifier, **transformer_options)
         self._seeded = classifier not in ("tfidf", "reference")
@@ -225,10 +218,10 @@ def label(cell: dict) -> str:
 
 
 def choose_on_train(
-    train: Notes,
-    evaluation: Notes,
-    candidates: dict[str, Notes],
-    validation: Notes | None = None,
+    train: LabelledNotes,
+    evaluation: LabelledNotes,
+    candidates: dict[str, LabelledNotes],
+    validation: LabelledNotes | None = None,
     views: Sequence[str] = VIEWS,
     topups: Sequence[int] = icd.GRID_TOPUP,
     seeds: Sequence[int] = (0, 1, 2),
@@ -253,7 +246,7 @@ def choose_on_train(
         fit, held = notes_at(train, fit_index), notes_at(train, held_index)
     else:
         fit, held = train, validation
-        train = Notes(fit.texts + held.texts, fit.codes + held.codes)
+        train = LabelledNotes(fit.texts + held.texts, fit.codes + held.codes)
     rare = rare_codes(train.codes, rare_k)
     share = len(fit.codes) / len(train.codes)
     pool = Pool(fit, held, candidates, views, rare, max_chars, drop_unseen, classifier, **transformer_options)
@@ -326,248 +319,3 @@ def check(candidates, views, topups, seeds, rule, choose_by, max_acc1_drop, n_bo
         raise MedsynError(f"--max-acc1-drop {max_acc1_drop}: must be a number of points, at least 0")
     if rule != "largest" and n_bootstrap < 100:
         raise MedsynError(f"--choice-rule {rule} needs the bootstrap's standard errors: --bootstrap at least 100")
-
-
-# -- output ----------------------------------------------------------------------------------------------------------
-def _difference(cell: dict, key: str) -> str:
-    if not cell.get("paired_diff"):
-        return "—" if cell.get(key) is None else f"{cell[key]:.1f}"
-    difference = cell["paired_diff"].get(key)
-    if difference is None:
-        return "—"
-    return f"{difference['diff']:+.1f} ± {icd_rule.standard_error(difference):.1f}"
-
-
-def _why(cell: dict) -> str:
-    """What the rule made of a cell, in words."""
-    verdict = cell["verdict"]
-    below = (
-        f" ({-verdict['below_best']:+.1f} ± {verdict['below_best_se']:.1f} vs the best)"
-        if "below_best" in verdict and not cell["best"]
-        else ""
-    )
-    if cell["chosen"]:
-        return "**chosen**" + below
-    if not verdict["admissible"]:
-        return "acc@1 loss beyond the allowance"
-    if cell["best"]:
-        return "largest gain; a smaller intervention is within noise of it"
-    return ("within noise of the best" if verdict["within_noise"] else "below the best beyond noise") + below
-
-
-def markdown_table(summary: dict) -> str:
-    """The validation cells: real only's scores, every other cell's paired difference ± its standard error (bootstrap
-    and seeds), and what the rule made of it."""
-    lines = [
-        "| synthetic notes | view | top-up K (on the fit part) | notes added | "
-        + " | ".join(NAMES[key] for key in SHOWN)
-        + " | rule |",
-        "|---|---|---:|---:|" + "---:|" * len(SHOWN) + "---|",
-    ]
-    for cell in summary["cells"]:
-        k = f"{cell['topup']} ({cell['topup_applied']})" if cell["topup"] else "—"
-        lines.append(
-            f"| {cell['candidate'] or 'real only'} | {cell['view'] or '—'} | {k} | {cell['size']:,.0f} | "
-            + " | ".join(_difference(cell, key) for key in SHOWN)
-            + f" | {_why(cell)} |"
-        )
-    threshold = "" if summary["threshold"] is None else f"threshold {summary['threshold']:+.2f}, "
-    allowance = " + 1 SE" if summary["rule"] != "largest" else ""
-    return "\n".join(lines) + (
-        f"\n\nValidation: {summary['validation_notes']} notes ({summary['validation_rare_notes']} of rare codes), "
-        f"classifiers trained on the fit part ({summary['fit_notes']} notes). Real only: scores in %; other rows: "
-        "paired difference in points ± its standard error (bootstrap over notes and spread over seeds). "
-        f"Rule {summary['rule']} on {summary['choose_by']} ({threshold}acc@1 allowance "
-        f"{summary['max_acc1_drop']:g} points{allowance}).\n\n{summary['caveat']}\n"
-    )
-
-
-def _write_split(folder: Path, fit: Notes, validation: Notes, text_column: str, code_column: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, notes in (("fit", fit), ("validation", validation)):
-        with open(folder / f"{name}.jsonl", "w", encoding="utf-8") as out:
-            for text, code in zip(*notes):
-                out.write(json.dumps({text_column: text, code_column: code}, ensure_ascii=False) + "\n")
-
-
-# -- command line ----------------------------------------------------------------------------------------------------
-OPTIONS = (  # this command's options: each needs --choose-on-train (None: not given)
-    "synthetic_views",
-    "validation_fraction",
-    "split_seed",
-    "validation",
-    "choice_rule",
-    "choose_by",
-    "max_acc1_drop",
-)
-
-
-def add_cli(eval_subparsers) -> None:
-    """`eval icd`'s parser (medsyn_hf/evaluation/icd.py) with the protocol's options; its handler runs the protocol
-    with --choose-on-train and `eval icd` otherwise."""
-    parser = icd.add_cli(eval_subparsers)
-    parser.description = f"{icd.__doc__}\n--choose-on-train: {__doc__}\n{JSON_KEYS}"
-    group = parser.add_argument_group("choose on train (--choose-on-train)")
-    group.add_argument(
-        "--choose-on-train",
-        action="store_true",
-        help="choose candidate (--synthetic NAME=PATH, repeatable), view and K on a validation split of --train, "
-        "then report once on --eval",
-    )
-    group.add_argument(
-        "--synthetic-views", type=_views, help=f"views compared, comma-separated (default: {','.join(VIEWS)})"
-    )
-    group.add_argument(
-        "--validation-fraction",
-        type=float,
-        help=f"share of each code's --train notes held out for validation (default {VALIDATION_FRACTION:g})",
-    )
-    group.add_argument("--split-seed", type=int, help="seed of that split (default 0)")
-    group.add_argument(
-        "--validation", help="your own validation notes (--train's columns); --train is then the fit part"
-    )
-    group.add_argument(
-        "--choice-rule",
-        choices=icd_rule.RULES,
-        help="one-se (default): the smallest intervention within one standard error of the best gain; "
-        "largest: the largest gain (the former rule)",
-    )
-    group.add_argument("--choose-by", choices=KEYS, help="the gain to choose on (default: rare_hit3)")
-    group.add_argument(
-        "--max-acc1-drop",
-        type=float,
-        help="points of acc@1 a cell may lose beyond noise (one-se) or at all (largest); default 0",
-    )
-    group.add_argument(
-        "--split-only",
-        action="store_true",
-        help="write the fit/validation split (--out DIR: fit.jsonl, validation.jsonl) and stop",
-    )
-    parser.set_defaults(func=_run)
-
-
-JSON_KEYS = """--json with --choose-on-train: `eval icd --topup`'s keys for the chosen configuration on --eval (real
-only when real only is chosen) plus choose_on_train: rule, choose_by, max_acc1_drop, validation_fraction, split_seed
-(None with --validation), fit_notes, validation_notes, validation_rare_notes, validation_dropped, share (fit part /
-all training notes), views, topups, candidates ({name: {notes, dropped}}), fits (classifiers trained), fit_seconds,
-threshold (the smallest gain the rule accepts), chosen ({candidate, view, topup, topup_applied}; candidate None:
-real only), cells (every validation cell: candidate, view, topup, topup_applied, size = train_synthetic (notes
-added, mean over seeds), the mean scores, paired_diff against real only, verdict {gain, gain_se, acc1, acc1_se,
-admissible, within_noise}, best, chosen) and caveat. With --out: choice.md (the table), choice.json (the same dict)
-and the split (fit.jsonl, validation.jsonl; not with --validation)."""
-
-
-def _views(text: str) -> tuple[str, ...]:
-    views = tuple(view.strip() for view in text.split(","))
-    if not all(view in text_views.VIEWS for view in views):
-        raise argparse.ArgumentTypeError(f"{text!r}: allowed views are {', '.join(text_views.VIEWS)}")
-    return views
-
-
-def _check(args) -> None:
-    given = [name for name in OPTIONS if getattr(args, name) is not None] + ["split_only"] * args.split_only
-    if not args.choose_on_train:
-        if given:
-            raise MedsynError(f"--{given[0].replace('_', '-')} needs --choose-on-train")
-        return
-    if args.topup is icd.PLAN_K:
-        raise MedsynError("--choose-on-train chooses K among --topups (and --topup K if given): give --topup a K")
-    if args.grid or args.synthetic_fraction is not None or args.real_fraction != 1:
-        raise MedsynError(
-            "--choose-on-train chooses the top-up K (--topups) on all the real notes: "
-            "not with --grid, --synthetic-fraction or --real-fraction"
-        )
-    if args.split_only and (not args.out or args.validation):
-        raise MedsynError("--split-only writes the split into --out, and has nothing to split with --validation")
-    if args.out is None and args.overwrite:
-        raise MedsynError("--overwrite needs --out")
-
-
-def _run(args) -> int:
-    _check(args)
-    if not args.choose_on_train:
-        return icd._run(args)
-    icd.check_arguments(args)
-    sources = icd.synthetic_sources(args.synthetic)
-    topups = tuple(args.topups) + ((args.topup,) if args.topup is not None else ())
-    options = {
-        "views": args.synthetic_views or VIEWS,
-        "topups": topups,
-        "seeds": args.seeds or (0, 1, 2),
-        "rule": args.choice_rule or "one-se",
-        "choose_by": args.choose_by or "rare_hit3",
-        "max_acc1_drop": 0.0 if args.max_acc1_drop is None else args.max_acc1_drop,
-    }
-    fraction = VALIDATION_FRACTION if args.validation_fraction is None else args.validation_fraction
-    split_seed = args.split_seed or 0
-    if not 0 < fraction < 1:
-        raise MedsynError(f"--validation-fraction {fraction}: must lie strictly between 0 and 1")
-    if not args.split_only:
-        check(sources, n_bootstrap=args.bootstrap, **options)
-    import datasets
-
-    datasets.disable_progress_bars()
-    start = time.perf_counter()
-    train = load_labelled(args.train, args.text_column, args.code_column)
-    if args.split_only:
-        fit, held = (notes_at(train, index) for index in split_train(train.codes, fraction, split_seed))
-        with safe_output(args.out, command=icd.COMMAND, inputs=[args.train], overwrite=args.overwrite) as tmp:
-            _write_split(tmp, fit, held, args.text_column, args.code_column)
-        result = {"out": str(args.out), "fit_notes": len(fit.codes), "validation_notes": len(held.codes)}
-        print(json.dumps(result) if args.json else f"written: {args.out}/fit.jsonl, validation.jsonl")
-        return 0
-    evaluation = load_labelled(args.eval, args.text_column, args.code_column)
-    validation = load_labelled(args.validation, args.text_column, args.code_column) if args.validation else None
-    code_columns = args.synthetic_code_column or icd.SYNTHETIC_CODE_COLUMNS
-    candidates = {}
-    for name, source in sources.items():
-        try:
-            candidates[name] = load_labelled(source, args.synthetic_text_column, code_columns, args.synthetic_split)
-        except MedsynError as err:
-            raise MedsynError(f"--synthetic {name}: {err}") from None
-    log = None if args.json else lambda line: print(line, file=sys.stderr, flush=True)
-    protocol = {
-        **options,
-        "validation": validation,
-        "validation_fraction": fraction,
-        "split_seed": split_seed,
-        "rare_k": args.rare_k,
-        "max_chars": args.synthetic_max_chars,
-        "n_bootstrap": args.bootstrap,
-        "classifier": args.classifier,
-        "drop_unseen": args.drop_unseen,
-        "log": log,
-        "epochs": args.epochs,
-        "learning_rate": args.learning_rate,
-        "batch_size": args.batch_size,
-        "max_length": args.max_length,
-    }
-    inputs = [args.train, args.eval, args.validation, *sources.values()]
-    if args.out:
-        with safe_output(args.out, command=icd.COMMAND, inputs=inputs, overwrite=args.overwrite) as tmp:
-            result = choose_on_train(train, evaluation, candidates, **protocol)
-            result["total_seconds"] = round(time.perf_counter() - start, 2)
-            tmp.mkdir(parents=True, exist_ok=True)
-            (tmp / "choice.md").write_text(_text(result), encoding="utf-8")
-            (tmp / "choice.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
-            if validation is None:
-                index = split_train(train.codes, fraction, split_seed)
-                _write_split(tmp, *(notes_at(train, i) for i in index), args.text_column, args.code_column)
-    else:
-        result = choose_on_train(train, evaluation, candidates, **protocol)
-        result["total_seconds"] = round(time.perf_counter() - start, 2)
-    print(json.dumps(result, ensure_ascii=False) if args.json else _text(result))
-    return 0
-
-
-def _text(result: dict) -> str:
-    """The validation table, the choice, and the report on --eval."""
-    summary = result["choose_on_train"]
-    chosen = next(cell for cell in summary["cells"] if cell["chosen"])
-    return (
-        "## Chosen on validation (a split of the training notes)\n\n"
-        + markdown_table(summary)
-        + f"\nChosen: {label(chosen)}.\n\n## Reported once on --eval, trained on all training notes\n\n"
-        + icd.report_text(result)
-        + "\n"
-    )
