@@ -347,7 +347,7 @@ ASSESSMENT_CRITERIA = {
 }
 SCORE_RANGE = (1, 5)
 
-# -- LLM judge (medsyn_hf/evaluation/judge.py): columns `medsyn eval judge` adds to a notes dataset -------------------
+# -- LLM judge (medsyn_hf/evaluation/judge/): columns `medsyn eval judge` adds to a notes dataset -------------------
 JUDGE_FEATURES = Features(
     {
         **{f"judge_{c}": Value("int8") for c in ASSESSMENT_CRITERIA},

@@ -1,5 +1,5 @@
 """RuMedBench's linear ICD-code baseline in its fast form, shared by the label-consistency filter (which ranks
-synthetic notes' codes with it) and `medsyn eval icd` (``medsyn_hf.evaluation.icd_classifier``).
+synthetic notes' codes with it) and `medsyn eval icd` (``medsyn_hf.evaluation.icd.classifier``).
 
 The baseline is character 3–8-gram TF-IDF with one-vs-rest logistic regression, C=10 (RuMedBench,
 ``code/linear_models/single_text_classifier.py``). Its published form is slow: an exact n-gram vocabulary (760k
