@@ -8,9 +8,10 @@ and each refuses (or, where the command offers an explicit flag, warns loudly in
 =================  ============================================================  ==================================
 guard              refused when                                                  used by
 =================  ============================================================  ==================================
-``same_source``    the two sides are the same file or folder                     eval report, assess prepare
-``shared_notes``   the sides share more than ``max_shared`` of the smaller       eval report (most: > 50 %),
-                   side's notes (whitespace-insensitive)                         assess prepare (any)
+``same_source``    the two sides are the same file or folder                     eval report, assess prepare,
+                                                                                 eval icd (--train vs --eval)
+``shared_notes``   the sides share more than ``max_shared`` of the smaller       eval report, eval icd (most:
+                   side's notes (whitespace-insensitive)                         > 50 %), assess prepare (any)
 ``no_text``        every text of the column is empty or null                     eval report, eval prompt-following,
                                                                                  assess prepare (its readers)
 ``not_generated``  the synthetic side has none of the generated-notes columns    assess prepare

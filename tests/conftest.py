@@ -111,6 +111,17 @@ def space_data(tmp_path_factory, tiny_model_dir):
     return root
 
 
+def write_heldout(path: Path) -> Path:
+    """RuMedTop3-like held-out notes for `eval icd --eval` (which refuses to score on the training notes): the
+    fixture's train notes, their codes kept, each text changed."""
+    import json
+
+    train = (FIXTURE_SOURCES / "rumedtop3" / "train_v1.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [{**row, "symptoms": row["symptoms"] + " (повторно)"} for row in map(json.loads, train)]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
 def free_port() -> int:
     import socket
 

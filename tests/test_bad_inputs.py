@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import FIXTURE_SOURCES, REPO
+from conftest import FIXTURE_SOURCES, REPO, write_heldout
 
 from medsyn_hf.cli import main
 from medsyn_hf.evaluation.icd.cli import COMMAND as ICD_COMMAND
@@ -60,6 +60,7 @@ def world(tmp_path_factory, tiny_model_dir):
     """A working folder with everything the commands read or might wrongly write over."""
     root = tmp_path_factory.mktemp("world")
     shutil.copytree(FIXTURE_SOURCES, root / "sources")
+    write_heldout(root / "heldout.jsonl")
     (root / "unrelated").mkdir()
     (root / "unrelated" / "thesis.txt").write_text("years of work\n", encoding="utf-8")
     (root / "afile.txt").write_text("a file, not a folder\n", encoding="utf-8")
@@ -189,7 +190,7 @@ ICD = [
     "--train",
     "sources/rumedtop3/train_v1.jsonl",
     "--eval",
-    "sources/rumedtop3/train_v1.jsonl",
+    "heldout.jsonl",
     "--synthetic",
     "notes.jsonl",
     "--synthetic-code-column",
@@ -1017,6 +1018,22 @@ BROKEN += [
     ),
     ("report-shared-notes", REPORT_S(data=SAME, f=TRAIN), ("share", "--allow-overlap")),
     ("report-eval-is-real", REPORT_E(data=SAME, f=TRAIN), ("--real (", "--eval (", "share")),
+    ("icd-eval-is-train", ICD_E(data=SAME, f=TRAIN), ("--train (", "--eval (", "share", "held-out notes")),
+    (
+        "icd-choice-eval-is-train",
+        _notes(
+            "eval",
+            "icd",
+            "--train",
+            f"GOOD/{TRAIN}",
+            "--eval",
+            "BAD",
+            "--choose-on-train",
+            "--synthetic",
+            f"g=GOOD/{GPT}",
+        )(data=SAME, f=TRAIN),
+        ("--train (", "--eval (", "share"),
+    ),
     ("report-one-note-many-times", REPORT_S(data=_jsonl([NOTE] * 6)), ("1 distinct synthetic", "too few different")),
     # -- deploy.py --model: a model folder with a broken file --------------------------------------------------------
     ("deploy-model-config-byte", _deploy("config.json", b'{"a": "\xff"}'), ("config.json", "not UTF-8")),

@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from conftest import FIXTURE_SOURCES
+from conftest import FIXTURE_SOURCES, write_heldout
 
 from medsyn_hf.cli import main as medsyn
 from medsyn_hf.errors import MedsynError
@@ -223,7 +223,7 @@ def test_the_card_shows_the_plan_and_eval_icd_takes_its_k(planned_run, capsys):
             "--train",
             str(TRAIN),
             "--eval",
-            str(TRAIN),
+            str(write_heldout(tmp / "heldout.jsonl")),
             "--synthetic",
             str(out),
             "--bootstrap",

@@ -30,10 +30,17 @@ from medsyn_hf.evaluation.icd.experiment import (
 )
 from medsyn_hf.evaluation.icd.render import choice_text, grid_table, report_text, write_grid
 from medsyn_hf.evaluation.icd.sampling import LabelledNotes, load_labelled
+from medsyn_hf.guards import MOST, refuse, side_problems
 from medsyn_hf.io import safe_output
 from medsyn_hf.priors.plan import plan_of
 
 COMMAND = "medsyn eval icd"
+
+
+def refuse_trained_on_eval(train_source: str, train: LabelledNotes, eval_source: str, evaluation: LabelledNotes):
+    """Scores on notes the classifier trained on measure memory, not utility: --train and --eval must differ."""
+    problems = side_problems(train_source, eval_source, train.texts, evaluation.texts, MOST, ("--train", "--eval"))
+    refuse(problems, "the classifier would be scored on its own training notes; give held-out notes as --eval")
 
 
 def add_cli(eval_subparsers) -> None:
@@ -81,9 +88,10 @@ def run_comparison(args) -> int:
         "batch_size": args.batch_size,
         "max_length": args.max_length,
     }
+    train, evaluation = (load_labelled(path, args.text_column, args.code_column) for path in (args.train, args.eval))
     load = (
-        load_labelled(args.train, args.text_column, args.code_column),
-        load_labelled(args.eval, args.text_column, args.code_column),
+        train,
+        evaluation,
         load_labelled(
             synthetic,
             args.synthetic_text_column,
@@ -93,6 +101,7 @@ def run_comparison(args) -> int:
         if synthetic
         else None,
     )
+    refuse_trained_on_eval(args.train, train, args.eval, evaluation)  # every input read first: its own errors
     if args.grid:
         with safe_output(
             args.out, command=COMMAND, inputs=[args.train, args.eval, synthetic], overwrite=args.overwrite
@@ -194,6 +203,7 @@ def run_choice(args) -> int:
             candidates[name] = load_labelled(source, args.synthetic_text_column, code_columns, args.synthetic_split)
         except MedsynError as err:
             raise MedsynError(f"--synthetic {name}: {err}") from None
+    refuse_trained_on_eval(args.train, train, args.eval, evaluation)  # every input read first: its own errors
     log = None if args.json else lambda line: print(line, file=sys.stderr, flush=True)
     protocol = {
         **options,
