@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from medsyn_hf.filters.recall import symptom_lemmas, symptoms_present
-from medsyn_hf.normalize import WORD, lemma
+from medsyn_hf.normalize import WORD, lemma, symptom_lemmas, symptoms_present
 
 # The tokeniser of ``normalize.words`` on the original text, so spans index the note as written.
 _WORD_ANY_CASE = re.compile(WORD.pattern, re.IGNORECASE)

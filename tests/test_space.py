@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO, SOURCES
 
 from medsyn_hf.filters.overlap import copy_ratio
-from medsyn_hf.filters.recall import symptoms_present
+from medsyn_hf.normalize import symptoms_present
 from medsyn_hf.prompts import TEMPLATE_NAMES, render_messages
 from medsyn_hf.space import browse, codes, inputs, models, priors
 from medsyn_hf.space import config as jail

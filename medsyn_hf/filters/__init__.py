@@ -32,7 +32,8 @@ from medsyn_hf.filters.dedup import deduplicate
 from medsyn_hf.filters.overlap import copy_ratio, copy_span
 from medsyn_hf.filters.pii import find_pii, scrub_pii
 from medsyn_hf.filters.pipeline import apply_filters, note_scores
-from medsyn_hf.filters.recall import symptom_recall, symptoms_present
+from medsyn_hf.filters.recall import symptom_recall
+from medsyn_hf.normalize import symptoms_present
 
 __all__ = [
     "FilterConfig",

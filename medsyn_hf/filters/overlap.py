@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from difflib import SequenceMatcher
 
-from medsyn_hf.filters.recall import is_content, symptom_lemmas
-from medsyn_hf.normalize import lemma, words
+from medsyn_hf.normalize import is_content, lemma, symptom_lemmas, words
 
 
 def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
