@@ -199,6 +199,8 @@ def filter_facts(config, columns) -> list[dict]:
     one-line description, the columns it adds (by their names in the notes dataset), its thresholds (values from
     ``config``, a ``FilterConfig``), the ``filter_reason`` values it drops notes with, each with its meaning, and
     whether it ``applied``: a filter that reads columns the notes (``columns``) lack did not (the LLM judge's)."""
+    # Upward (filters sit above card): pyproject.toml's import-linter ignore_imports lists it until #27 moves this
+    # function into filters/ and generation/publish.py imports it from there.
     from medsyn_hf.filters import REGISTRY
 
     return [

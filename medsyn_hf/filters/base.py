@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from datasets import Value
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.validate import check_fields, check_range
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,6 @@ class FilterConfig:
 
     def __post_init__(self):
         """Thresholds arrive from YAML (`filters: {...}`): typed and in their filter's range, one line otherwise."""
-        from medsyn_hf.validate import check_fields, check_range
-
         check_fields(self, "filters.")
         for f in REGISTRY.values():
             for name, spec in f.thresholds.items():

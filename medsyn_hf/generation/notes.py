@@ -14,7 +14,11 @@ from dataclasses import fields
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.filters import FilterConfig, apply_filters
 from medsyn_hf.io import atomic_path
+from medsyn_hf.normalize import note_lemmas
+from medsyn_hf.prompts import get_template
+from medsyn_hf.schemas import NOTES_FEATURES
 
 # Template field -> the kind of prior it puts into the prompt (MedSyn's `prior` column: "type of prior data").
 _PRIOR_KINDS = (
@@ -26,8 +30,6 @@ _PRIOR_KINDS = (
 
 
 def anamnesis_precision(note: str, example: str | None) -> float | None:
-    from medsyn_hf.filters.recall import note_lemmas
-
     if not example:
         return None
     mine = note_lemmas(note)
@@ -35,15 +37,11 @@ def anamnesis_precision(note: str, example: str | None) -> float | None:
 
 
 def prior_kind(template: str) -> str:
-    from medsyn_hf.prompts import get_template
-
     used = get_template(template).fields
     return "+".join(kind for field, kind in _PRIOR_KINDS if field in used)
 
 
 def filter_config(thresholds: dict | None):
-    from medsyn_hf.filters import FilterConfig
-
     allowed = sorted(f.name for f in fields(FilterConfig))
     unknown = sorted(set(thresholds or {}) - set(allowed))
     if unknown:
@@ -71,9 +69,6 @@ def read_shards(run_dir: Path, n: int):
 def build_notes(run_dir: str | Path, priors, generation_model: str, thresholds: dict | None = None, reference=None):
     """Join, score and write ``notes.parquet`` (replaced atomically); returns the notes as a Dataset. ``reference``
     (``filters.Reference``: the real notes and a plan's need) turns on the selection filters."""
-    from medsyn_hf.filters import apply_filters
-    from medsyn_hf.schemas import NOTES_FEATURES
-
     run_dir = Path(run_dir)
     shards = read_shards(run_dir, len(priors))
     joined = priors.rename_column("seed", "prior_seed")
@@ -130,8 +125,6 @@ def plan_kept(plan, notes) -> dict:
 def load_notes(run_dir: str | Path):
     """``notes.parquet`` of a finished run, as a Dataset with NOTES_FEATURES."""
     import datasets
-
-    from medsyn_hf.schemas import NOTES_FEATURES
 
     path = Path(run_dir) / "notes.parquet"
     if not path.is_file():
