@@ -42,10 +42,12 @@ demo: install
 space: install
 	$(BIN)/python spaces/medsyn-demo/deploy.py --out $(RUN)/space --model $(RUN)/sft
 
-# Lint and format at 119 columns (settings: pyproject.toml [tool.ruff]); CI runs it before the tests.
+# Lint and format at 119 columns (settings: pyproject.toml [tool.ruff]) and the import layers (pyproject.toml
+# [tool.importlinter]: no upward import, no cycle); CI runs it before the tests.
 quality: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 format: install
 	$(BIN)/ruff check --fix .
