@@ -13,12 +13,12 @@ from collections import Counter
 from dataclasses import fields
 from pathlib import Path
 
+from medsyn_hf import schemas
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.filters import FilterConfig, apply_filters
 from medsyn_hf.io import atomic_path
 from medsyn_hf.normalize import note_lemmas
 from medsyn_hf.prompts import get_template
-from medsyn_hf.schemas import NOTES_FEATURES
 
 # Template field -> the kind of prior it puts into the prompt (MedSyn's `prior` column: "type of prior data").
 _PRIOR_KINDS = (
@@ -98,7 +98,8 @@ def build_notes(run_dir: str | Path, priors, generation_model: str, thresholds: 
         }
 
     notes = scored.map(to_notes, batched=True, remove_columns=["code", "example", "symptom_recall"], desc="Notes")
-    notes = notes.select_columns(list(NOTES_FEATURES)).cast(NOTES_FEATURES)
+    features = schemas.NOTES_FEATURES  # read now: a filter registered after import adds its columns
+    notes = notes.select_columns(list(features)).cast(features)
     with atomic_path(run_dir / "notes.parquet") as tmp:
         notes.to_parquet(str(tmp))
     return notes
@@ -137,7 +138,8 @@ def load_notes(run_dir: str | Path):
         raise MedsynError(
             f"{path}: not a readable parquet file ({type(err).__name__}); rerun `medsyn generate` to rebuild it"
         ) from None
-    missing = sorted(set(NOTES_FEATURES) - set(meta.schema.to_arrow_schema().names))
+    features = schemas.NOTES_FEATURES  # read now: a filter registered after import adds its columns
+    missing = sorted(set(features) - set(meta.schema.to_arrow_schema().names))
     if missing:
         raise MedsynError(
             f"{path}: not the notes schema (missing {', '.join(missing[:5])}"
@@ -145,4 +147,4 @@ def load_notes(run_dir: str | Path):
         )
     if not meta.num_rows:
         raise MedsynError(f"{path}: no notes; rerun `medsyn generate`")
-    return datasets.Dataset.from_parquet(str(path), features=NOTES_FEATURES)
+    return datasets.Dataset.from_parquet(str(path), features=features)
