@@ -47,11 +47,13 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The `medsyn` parser with every command, or with only the commands of the module registering ``command``."""
+    """The `medsyn` parser with every command, with only the commands of the module registering ``command``, or with
+    none for `--version`."""
     parser = OneLineParser(prog="medsyn", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"medsyn_hf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in [COMMANDS[command]] if command in COMMANDS else dict.fromkeys(COMMANDS.values()):
+    modules = [COMMANDS[command]] if command in COMMANDS else dict.fromkeys(COMMANDS.values())
+    for name in modules if command != "--version" else ():
         importlib.import_module(name).add_cli(sub)
     return parser
 
