@@ -53,11 +53,15 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The suite on every core, at most 4 workers (pytest-xdist): a test module, or a test class (tests/test_readme.py: a
+# README section), per worker at a time; session fixtures are built once for all workers (tests/conftest.py).
+PYTEST_N := -n logical --maxprocesses 4 --dist loadscope
+
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_N)
 
 test-all: install
-	$(BIN)/python -m pytest -q -m ""
+	$(BIN)/python -m pytest -q -m "" $(PYTEST_N)
 
 bench: install
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
