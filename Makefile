@@ -42,20 +42,26 @@ demo: install
 space: install
 	$(BIN)/python spaces/medsyn-demo/deploy.py --out $(RUN)/space --model $(RUN)/sft
 
-# Lint and format at 119 columns (settings: pyproject.toml [tool.ruff]); CI runs it before the tests.
+# Lint and format at 119 columns (settings: pyproject.toml [tool.ruff]) and the import layers (pyproject.toml
+# [tool.importlinter]: no upward import, no cycle); CI runs it before the tests.
 quality: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The suite on every core, at most 4 workers (pytest-xdist): a test module, or a test class (tests/test_readme.py: a
+# README section), per worker at a time; session fixtures are built once for all workers (tests/conftest.py).
+PYTEST_N := -n logical --maxprocesses 4 --dist loadscope
+
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_N)
 
 test-all: install
-	$(BIN)/python -m pytest -q -m ""
+	$(BIN)/python -m pytest -q -m "" $(PYTEST_N)
 
 bench: install
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done

@@ -192,23 +192,3 @@ def notes_names(text: str) -> str:
     for old, new in NOTES_RENAMED.items():
         text = text.replace(f"`{old}`", f"`{new}`")
     return text
-
-
-def filter_facts(config, columns) -> list[dict]:
-    """The notes card's description of the filters, read from the filter registry in order: per filter its name,
-    one-line description, the columns it adds (by their names in the notes dataset), its thresholds (values from
-    ``config``, a ``FilterConfig``), the ``filter_reason`` values it drops notes with, each with its meaning, and
-    whether it ``applied``: a filter that reads columns the notes (``columns``) lack did not (the LLM judge's)."""
-    from medsyn_hf.filters import REGISTRY
-
-    return [
-        {
-            "name": f.name,
-            "description": notes_names(f.description()),
-            "columns": [NOTES_RENAMED.get(c, c) for c in f.columns],
-            "thresholds": {name: getattr(config, name) for name in f.thresholds},
-            "reasons": {reason: notes_names(doc) for reason, doc in f.reasons.items()},
-            "applied": set(f.reads) <= set(columns),
-        }
-        for f in REGISTRY.values()
-    ]

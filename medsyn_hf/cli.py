@@ -7,20 +7,27 @@ import importlib
 import os
 import sys
 
+from medsyn_hf import __version__
 from medsyn_hf.errors import MedsynError
 
-# Modules exposing ``add_cli(subparsers)``; heavy imports (torch, transformers, gradio) stay inside their handlers.
-COMMANDS = (
-    "medsyn_hf.kg.cli",
-    "medsyn_hf.priors.cli",
-    "medsyn_hf.training.pretrain.cli",
-    "medsyn_hf.training.cli",
-    "medsyn_hf.generation.cli",
-    "medsyn_hf.ift.cli",
-    "medsyn_hf.evaluation.cli",
-    "medsyn_hf.assess.cli",
-    "medsyn_hf.env",
-)
+# Each command and the module that registers it (``add_cli(subparsers)``), in the order `medsyn --help` lists them.
+# Named, not imported: `medsyn COMMAND` imports only its own module, so no command pays for the others' imports
+# (datasets, networkx, TRL: about a second each); `medsyn --help` imports them all. tests/test_cli_help.py checks that
+# each module registers exactly the commands named here.
+COMMANDS = {
+    "kg": "medsyn_hf.kg.cli",
+    "priors": "medsyn_hf.priors.cli",
+    "plan": "medsyn_hf.priors.cli",
+    "priors-resources": "medsyn_hf.priors.cli",
+    "tiny-model": "medsyn_hf.training.pretrain.cli",
+    "sft": "medsyn_hf.training.cli",
+    "generate": "medsyn_hf.generation.cli",
+    "publish": "medsyn_hf.generation.cli",
+    "ift": "medsyn_hf.ift.cli",
+    "eval": "medsyn_hf.evaluation.cli",
+    "assess": "medsyn_hf.assess.cli",
+    "env": "medsyn_hf.env",
+}
 
 
 DESCRIPTION = (
@@ -39,20 +46,22 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{tool}: error: {' '.join([*sub, ''])[:-1] + ': ' if sub else ''}{message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from medsyn_hf import __version__
-
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `medsyn` parser with every command, with only the commands of the module registering ``command``, or with
+    none for `--version`."""
     parser = OneLineParser(prog="medsyn", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"medsyn_hf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    modules = [COMMANDS[command]] if command in COMMANDS else dict.fromkeys(COMMANDS.values())
+    for name in modules if command != "--version" else ():
         importlib.import_module(name).add_cli(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv[0] if argv else None).parse_args(argv)
     except SystemExit as exit_:  # a usage error (already printed) or --help
         return exit_.code if isinstance(exit_.code, int) else 2
     try:

@@ -8,6 +8,8 @@ import os
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
+from medsyn_hf import __version__
+
 # The stack medsyn_hf runs on, by distribution name; the optional ones (train, space extras) may be missing.
 PACKAGES = (
     "torch",
@@ -57,8 +59,6 @@ def devices() -> dict:
 def environment() -> dict:
     """Everything `medsyn env` reports, as plain values."""
     from huggingface_hub import constants
-
-    from medsyn_hf import __version__
 
     return {
         "medsyn_hf": __version__,

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from medsyn_hf.card import validate_card
 from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.io import MARKER, safe_output
 
@@ -115,8 +116,6 @@ def write_folder(
     """
     from datasets import DatasetInfo, SplitDict, SplitInfo
     from datasets.info import DatasetInfosDict
-
-    from medsyn_hf.card import validate_card
 
     _check_layout(configs, union_config, default_config)
     _check_files(files or {})
@@ -234,8 +233,6 @@ def push_folder(
     Returns the commit URL.
     """
     from huggingface_hub import HfApi
-
-    from medsyn_hf.card import validate_card
 
     folder = Path(folder)
     if repo_type == "dataset":

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.textfile import check_file, read_yaml
+from medsyn_hf.validate import coerce_config
 
 
 def add_trl_parser(subparsers, name: str, help: str) -> argparse.ArgumentParser:
@@ -46,8 +47,6 @@ def parse_args(argv: list[str], parser):
 
     The YAML values are converted to their fields' types here (``medsyn_hf.validate.coerce_config``): TrlParser
     hands them to argparse as defaults, which argparse neither converts nor checks."""
-    from medsyn_hf.validate import coerce_config
-
     parser.error = _usage_error  # argparse's usage + message, as one line
     argv = list(argv)
     if "--config" in argv:

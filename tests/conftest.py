@@ -1,11 +1,14 @@
-"""Shared test set-up: offline Hugging Face stack, repository paths, the packaged MKG."""
+"""Shared test set-up: offline Hugging Face stack, repository paths, the packaged MKG, and the fixtures every worker of
+a parallel run (`pytest -n 2 --dist loadscope`, pytest-xdist: a module or a test class per worker at a time) shares."""
 
 import contextlib
+import itertools
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 for _var, _value in {
     "HF_HUB_OFFLINE": "1",
@@ -16,10 +19,87 @@ for _var, _value in {
     "TOKENIZERS_PARALLELISM": "false",
 }.items():
     os.environ.setdefault(_var, _value)
+# A parallel run (pytest -n): the cores are shared among the workers, so each worker's torch (and the commands it
+# starts) gets its share of threads rather than all of them; set before any test imports torch.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault(
+        "OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    )
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = REPO / "data" / "sources"
 FIXTURE_SOURCES = REPO / "tests" / "fixtures" / "sources"
+
+
+def build_once(tmp_path_factory, name: str, build) -> Path:
+    """The folder ``build(folder)`` fills, built once per test run however many pytest-xdist workers ask for it: the
+    first takes a file lock and builds, the others wait, then reuse it (xdist's pattern for session fixtures; without
+    xdist, the run's own temporary folder). Tests only read what it holds, as they do any session fixture."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, which each worker's own basetemp lies in
+    folder, done = root / "shared" / name, root / "shared" / f"{name}.done"
+    folder.parent.mkdir(exist_ok=True)
+    with FileLock(f"{folder}.lock"):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed halfway, in another worker
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+# -- parallel runs (`make test`: pytest -n N --dist loadscope) --------------------------------------------------------
+# The modules using each server fixture: one unit of work, so the server starts once per run, not once per worker.
+SHARED_SERVERS = {
+    "tiny_model_server": ("tests/test_backends.py", "tests/test_generation.py", "tests/test_judge.py"),
+    "space_url": ("tests/test_space.py", "tests/test_space_browser.py"),
+}
+README_SECTIONS = "tests/test_readme.py::Test"  # its test classes: one README section each, commands in sequence
+
+
+def work_unit(nodeid: str) -> str:
+    """What one worker runs in one go: the modules sharing a server, a test class (in tests/test_readme.py, a README
+    section), or else a module (so its module fixtures are built once)."""
+    path = nodeid.split("::")[0]
+    server = next((name for name, modules in SHARED_SERVERS.items() if path in modules), None)
+    return server or (nodeid.rsplit("::", 1)[0] if "::" in nodeid else nodeid)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Check that SHARED_SERVERS lists every module using a server; in a parallel run, order the units for the
+    scheduler: README sections (the longest units) and the largest modules first, alternately, so no long unit is
+    left for the end and, while one worker builds the README's demo sandbox, the other runs a module meanwhile."""
+    uses = {
+        (item.nodeid.split("::")[0], name) for item in items for name in SHARED_SERVERS if name in item.fixturenames
+    }
+    listed = {(module, name) for name, modules in SHARED_SERVERS.items() for module in modules}
+    if uses - listed:
+        unlisted = ", ".join(f"{module} uses {name}" for module, name in sorted(uses - listed))
+        raise pytest.UsageError(f"add to SHARED_SERVERS in tests/conftest.py: {unlisted}")
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    units = {}
+    for item in items:
+        units.setdefault(work_unit(item.nodeid), []).append(item)
+    readme = sorted((u for u in units if u.startswith(README_SECTIONS)), key=lambda u: -len(units[u]))
+    others = sorted((u for u in units if not u.startswith(README_SECTIONS)), key=lambda u: -len(units[u]))
+    order = [u for pair in itertools.zip_longest(readme, others) for u in pair if u is not None]
+    items[:] = [item for unit in order for item in units[unit]]
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadscope` by ``work_unit``, in the workers' collection order (pytest_collection_modifyitems)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # pytest-xdist: present whenever this hook is called
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False  # the collection order above is the plan
+    return UnitScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +126,8 @@ def tiny_model_dir(tmp_path_factory):
     """`medsyn tiny-model`'s model and tokenizer, trained on the fixture sources (small vocab: fast)."""
     from medsyn_hf.tiny_model import build
 
-    return build(tmp_path_factory.mktemp("tiny") / "model", FIXTURE_SOURCES, vocab_size=1000)
+    folder = build_once(tmp_path_factory, "tiny", lambda out: build(out / "model", FIXTURE_SOURCES, vocab_size=1000))
+    return folder / "model"
 
 
 IFT_SYSTEM = "Ты — опытный врач. Пиши медицинские записи на русском языке."
@@ -67,48 +148,49 @@ def ift_dir(tmp_path_factory):
             "completion": [{"role": "assistant", "content": answer}],
         }
 
-    with gzip.open(FIXTURE_SOURCES / "medsyn_gpt_notes" / "notes.jsonl.gz", "rt", encoding="utf-8") as f:
-        notes = [json.loads(line) for line in f]
-    with open(FIXTURE_SOURCES / "rumedtop3" / "train_v1.jsonl", encoding="utf-8") as f:
-        complaints = [json.loads(line) for line in f]
-    tasks = {
-        "note_writing": [row(n["prompt"].strip(), n["response"]) for n in notes],
-        "complaint_to_icd": [row(f"Жалобы: {c['symptoms']}\nУкажи код МКБ-10.", c["code"]) for c in complaints],
-    }
-    out = tmp_path_factory.mktemp("ift")
-    configs = ""
-    for task, rows in tasks.items():
-        (out / "data" / task).mkdir(parents=True)
-        datasets.Dataset.from_list(rows).to_parquet(str(out / "data" / task / "train-00000-of-00001.parquet"))
-        configs += f"- config_name: {task}\n  data_files:\n  - split: train\n    path: data/{task}/*.parquet\n"
-    (out / "README.md").write_text(f"---\nconfigs:\n{configs}---\n", encoding="utf-8")
-    return out
+    def build(out):
+        with gzip.open(FIXTURE_SOURCES / "medsyn_gpt_notes" / "notes.jsonl.gz", "rt", encoding="utf-8") as f:
+            notes = [json.loads(line) for line in f]
+        with open(FIXTURE_SOURCES / "rumedtop3" / "train_v1.jsonl", encoding="utf-8") as f:
+            complaints = [json.loads(line) for line in f]
+        tasks = {
+            "note_writing": [row(n["prompt"].strip(), n["response"]) for n in notes],
+            "complaint_to_icd": [row(f"Жалобы: {c['symptoms']}\nУкажи код МКБ-10.", c["code"]) for c in complaints],
+        }
+        configs = ""
+        for task, rows in tasks.items():
+            (out / "data" / task).mkdir(parents=True)
+            datasets.Dataset.from_list(rows).to_parquet(str(out / "data" / task / "train-00000-of-00001.parquet"))
+            configs += f"- config_name: {task}\n  data_files:\n  - split: train\n    path: data/{task}/*.parquet\n"
+        (out / "README.md").write_text(f"---\nconfigs:\n{configs}---\n", encoding="utf-8")
+
+    return build_once(tmp_path_factory, "ift", build)
 
 
 @pytest.fixture(scope="session")
 def space_data(tmp_path_factory, tiny_model_dir):
     """The demo Space's data folder: a published dataset (Hub layout: two configs and their union), a model, and a
     symlink to a model outside the folder (which the Space must refuse)."""
-    import shutil
-
     from huggingface_hub import DatasetCard
 
     from medsyn_hf.hub import write_folder
     from medsyn_hf.kg import load_graph
     from medsyn_hf.priors import sample_priors
 
-    root = tmp_path_factory.mktemp("space-data")
-    configs = {
-        code: {"train": sample_priors(load_graph(), 12, seed=i, codes=[code])} for i, code in enumerate(("J06", "K29"))
-    }
-    card = DatasetCard(
-        "---\nlicense: mit\nlanguage: [ru]\ntask_categories: [text-generation]\nsize_categories: [n<1K]\n"
-        "source_datasets: [original]\npretty_name: Space test priors\n---\n# Space test priors\n"
-    )
-    write_folder(root / "published", configs, card, union_config="all", default_config="all")
-    shutil.copytree(tiny_model_dir, root / "models" / "tiny")
-    (root / "models" / "escape").symlink_to(tiny_model_dir, target_is_directory=True)
-    return root
+    def build(root):
+        configs = {
+            code: {"train": sample_priors(load_graph(), 12, seed=i, codes=[code])}
+            for i, code in enumerate(("J06", "K29"))
+        }
+        card = DatasetCard(
+            "---\nlicense: mit\nlanguage: [ru]\ntask_categories: [text-generation]\nsize_categories: [n<1K]\n"
+            "source_datasets: [original]\npretty_name: Space test priors\n---\n# Space test priors\n"
+        )
+        write_folder(root / "published", configs, card, union_config="all", default_config="all")
+        shutil.copytree(tiny_model_dir, root / "models" / "tiny")
+        (root / "models" / "escape").symlink_to(tiny_model_dir, target_is_directory=True)
+
+    return build_once(tmp_path_factory, "space-data", build)
 
 
 def write_heldout(path: Path) -> Path:
@@ -232,8 +314,12 @@ def recipe_models(tmp_path_factory):
     (tests/recipe_models.py); built once, a second each."""
     from recipe_models import FAMILIES, build_recipe_model
 
-    root = tmp_path_factory.mktemp("recipe-models")
-    return {hub_id: build_recipe_model(hub_id, root / hub_id.split("/")[1]) for hub_id in FAMILIES}
+    def build(root):
+        for hub_id in FAMILIES:
+            build_recipe_model(hub_id, root / hub_id.split("/")[1])
+
+    root = build_once(tmp_path_factory, "recipe-models", build)
+    return {hub_id: root / hub_id.split("/")[1] for hub_id in FAMILIES}
 
 
 @pytest.fixture(scope="session")
@@ -241,7 +327,7 @@ def built_ift(tmp_path_factory):
     """`medsyn ift build --limit 8`: the real Hub layout (seven task configs and `all`), 8 examples per task."""
     from medsyn_hf.ift.build import build_ift
 
-    return Path(build_ift(tmp_path_factory.mktemp("built-ift") / "ift", SOURCES, limit=8)["out"])
+    return build_once(tmp_path_factory, "built-ift", lambda out: build_ift(out / "ift", SOURCES, limit=8)) / "ift"
 
 
 # -- a real browser: Selenium driving Debian's headless chromium through its chromium-driver -------------------------

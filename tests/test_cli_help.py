@@ -3,14 +3,17 @@ help texts that describe the current models."""
 
 import argparse
 import dataclasses
+import importlib
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 import trl
 from conftest import REPO
 
-from medsyn_hf.cli import build_parser
+from medsyn_hf.cli import COMMANDS, build_parser
 from medsyn_hf.cli import main as medsyn
 from medsyn_hf.generation.config import UNUSED_MODEL_FIELDS, UNUSED_SCRIPT_FIELDS
 
@@ -43,6 +46,31 @@ def test_every_command_takes_json():
     from medsyn_hf.evaluation.judge.cli import make_parser
 
     assert "--json" in {o for a in make_parser()._actions for o in a.option_strings}
+
+
+def test_the_command_table_names_the_module_registering_each_command():
+    """`medsyn COMMAND` imports only the module cli.COMMANDS names for it: that module must register exactly the
+    commands the table gives it, and the full parser lists them in the table's order."""
+    for module in dict.fromkeys(COMMANDS.values()):
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module).add_cli(sub)
+        assert list(sub.choices) == [c for c, m in COMMANDS.items() if m == module], module
+    top = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(top.choices) == list(COMMANDS)
+
+
+def test_a_command_imports_only_its_own_stage():
+    """`medsyn kg stats` loads the graph code, not the generation, training, evaluation or Space code (nor TRL and
+    datasets): each command pays only for its own imports."""
+    code = (
+        "import sys; from medsyn_hf.cli import main; assert main(['kg', 'stats', '--json']) == 0; "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('medsyn_hf.', 'trl', 'datasets')))))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    modules = loaded.stdout.split("\n")[-2].split()
+    assert "medsyn_hf.kg.cli" in modules
+    stages = ("generation", "training", "evaluation", "assess", "priors", "space", "ift", "filters")
+    assert [m for m in modules if m.split(".")[1] in stages or not m.startswith("medsyn_hf")] == []
 
 
 def test_kg_show_json_is_the_code_its_path_and_symptoms(kg, capsys):

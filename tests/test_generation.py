@@ -143,6 +143,52 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_model_dir
     assert (tmp_path / "killed" / "latest").resolve() == run_dir.resolve()
 
 
+# `medsyn` with the `medsyn_hf.training` package unimportable: every attempt to import it is recorded (and fails), and
+# the command exits 3 if there was one, so an import inside a try/except is caught too.
+WITHOUT_TRAINING = """
+import sys
+
+tried = []
+
+
+class NoTraining:
+    def find_spec(self, name, path=None, target=None):
+        if name == "medsyn_hf.training" or name.startswith("medsyn_hf.training."):
+            tried.append(name)
+            raise ImportError(f"{name} is blocked: generating notes must not load the trainer")
+
+
+sys.meta_path.insert(0, NoTraining())
+from medsyn_hf.cli import main
+
+try:
+    code = main(sys.argv[1:])
+finally:
+    if tried:
+        print("imported training:", *tried, file=sys.stderr)
+        sys.exit(3)
+sys.exit(code)
+"""
+
+
+def test_generation_runs_without_the_training_package(tmp_path):
+    """`medsyn generate` on the tiny recipe (its packaged writer, a few priors) never imports medsyn_hf.training, and
+    with it TRL's trainer stack: generation is below training, not beside it."""
+    recipe = REPO / "recipes" / "tiny" / "generate" / "config.yaml"
+    flags = ["--num_priors", "2", "--shard_size", "2", "--batch_size", "2", "--max_new_tokens", "8"]
+    cmd = [sys.executable, "-c", WITHOUT_TRAINING, "generate", "--config", str(recipe), *flags, "--json"]
+    out = subprocess.run(
+        [*cmd, "--output_dir", str(tmp_path / "gen")], capture_output=True, text=True, env=ENV, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["notes"] == 2 and len(notes_table(report["run_dir"])) == 2
+    blocked = subprocess.run(  # the blocker works: a command that does train is stopped by it
+        [sys.executable, "-c", WITHOUT_TRAINING, "sft", "--help"], capture_output=True, text=True, env=ENV
+    )
+    assert blocked.returncode == 3 and "imported training: medsyn_hf.training" in blocked.stderr
+
+
 def test_rerun_is_idempotent_and_only_note_changing_args_change_the_run_id(tmp_path, tiny_model_dir, caplog):
     from medsyn_hf.generation.cli import make_parser
     from medsyn_hf.generation.run import load_priors, priors_fingerprint, run_config, run_id

@@ -1,21 +1,25 @@
 """Every command the READMEs show runs, scaled down to the tiny model, in a sandbox copy of the repository; README's
 first screen gets a newcomer going, and every relative link of the documentation resolves.
 
-Commands are read from the ```bash blocks of README.md, CONTRIBUTING.md, docs/*.md and spaces/medsyn-demo/README.md,
-in that order (``\\`` continuations joined, ``# comments`` dropped, ``a && b`` split, each ``[optional | part]`` run
-once without and once with each choice), and ```python blocks are run as scripts. RULES below says how a command is
-run: scaled down (extra arguments or substitutions), expected to fail cleanly offline, served and stopped, expanded
-into its Makefile recipe, or not run at all — every rule with its reason. A command no rule knows is run as written,
-so a new command is covered as soon as it is written. Everything runs in one session sandbox: a copy of the
-repository (never the repository itself: commands write into ``runs/`` and ``outputs/`` there) in which README's
-"What `make demo` does" chain runs first, scaled down, so later commands find
-``runs/demo/{ift,sft,generate/latest,ru-notes}``. Commands run in that file order, each file's in its own order; the
-same command twice (``--json`` aside) runs once.
+Commands are read from the ```bash blocks of README.md, CONTRIBUTING.md, docs/*.md and spaces/medsyn-demo/README.md
+(``\\`` continuations joined, ``# comments`` dropped, ``a && b`` split, each ``[optional | part]`` run once without and
+once with each choice), and ```python blocks are run as scripts. RULES below says how a command is run: scaled down
+(extra arguments or substitutions), expected to fail cleanly offline, served and stopped, expanded into its Makefile
+recipe, or not run at all — every rule with its reason. A command no rule knows is run as written, so a new command
+is covered as soon as it is written. Commands run in sandboxes: copies of the repository (never the repository
+itself: commands write into ``runs/`` and ``outputs/`` there) in which README's "What `make demo` does" chain has run
+first, scaled down, so every command finds ``runs/demo/{ift,sft,generate/latest,ru-notes}``. The demo chain runs once
+per test run; each section (a ``## heading`` of README.md; of another file, its path and heading) then gets its own
+copy of that sandbox, where its commands run in the file's order, so sections run in parallel (`pytest -n --dist
+loadscope`: one test class per section) and a command relies only on the demo and on the commands before it in its
+own section, as a reader following that section does. A command the demo chain ran, or its section ran before
+(``--json`` aside), is not run again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO, free_port
+from conftest import REPO, build_once, free_port
 
 # the files whose commands run, in this order (README first: later files' commands may read its outputs)
 READMES = (
@@ -77,10 +81,10 @@ RULES = (
     ),
     Rule(
         r"^medsyn tiny-model --pretrain\b",
-        add="--limit 40 --vocab-size 600 --steps 2 --stop-after 2 --batch-size 2 "
-        "--seq-len 1024 --val-rows 4 --log-every 1 --threads 1",
-        why="the writer's pretraining takes ~1 h on 2 cores: 40 rows per source and 2 steps run the same code and "
-        "write the same files (tests/test_tiny_writer.py checks them)",
+        add="--limit 40 --vocab-size 600 --steps 2 --stop-after 2 --batch-size 2 --val-rows 4 --log-every 1 "
+        "--threads 1",
+        why="the writer's pretraining takes ~1 h on 2 cores: 40 rows per source and 2 steps (of the README's "
+        "384-token rows) run the same code and write the same files (tests/test_tiny_writer.py checks them)",
     ),
     Rule(
         r"^python benchmarks/tiny_writer\.py",
@@ -186,6 +190,7 @@ class Command:
     text: str  # as the README writes it, continuations joined, comment dropped, optional parts chosen
     where: str  # README.md:LINE
     kind: str = "shell"  # shell | python (a ```python block, run as a script)
+    section: str = ""  # README.md's "## heading" above it (another README: its path); its sandbox
 
 
 # -- reading the READMEs ---------------------------------------------------------------------------------------------
@@ -251,15 +256,27 @@ def variants(command: str) -> list[str]:
     return found
 
 
+def section_at(text: str, line: int) -> str:
+    """The last ``## heading`` above a line of a markdown text ("" above the first)."""
+    headings = [h for h in text.splitlines()[: line - 1] if h.startswith("## ")]
+    return headings[-1][3:].strip() if headings else ""
+
+
 def readme_commands() -> list[Command]:
     found = []
     for readme in READMES:
         name = readme.relative_to(REPO).as_posix()
-        for language, line, body in code_blocks(readme.read_text(encoding="utf-8")):
+        text = readme.read_text(encoding="utf-8")
+        for language, line, body in code_blocks(text):
+            section = f"{name}: {section_at(text, line)}" if readme != READMES[0] else section_at(text, line)
             if language == "python":
-                found.append(Command(body, f"{name}:{line}", "python"))
+                found.append(Command(body, f"{name}:{line}", "python", section))
             elif language in ("bash", "sh", "shell"):
-                found += [Command(v, f"{name}:{n}") for n, c in shell_commands(body, line) for v in variants(c)]
+                found += [
+                    Command(v, f"{name}:{n}", section=section)
+                    for n, c in shell_commands(body, line)
+                    for v in variants(c)
+                ]
     return found
 
 
@@ -389,8 +406,8 @@ def children_cpu() -> float:
 class Sandbox:
     """A copy of the repository where commands run, each once; ``failures(command)`` says what went wrong."""
 
-    def __init__(self, root: Path):
-        self.root, self.done, self.count = root, {}, 0
+    def __init__(self, root: Path, done: dict | None = None):
+        self.root, self.done, self.count = root, dict(done or {}), len(done or {})
         venv_bin = Path(sys.executable).parent
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")},
@@ -519,10 +536,11 @@ def check_space(url: str, root: Path) -> list[str]:
 COMMANDS = readme_commands()
 
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory):
-    """The repository copied (not linked: commands write beside their inputs), then README's demo chain run in it."""
-    root = tmp_path_factory.mktemp("readme")
+DONE = ".readme/done.json"  # the demo sandbox's commands (as `without_json` keys) and what went wrong with each
+
+
+def copy_repository(root: Path) -> None:
+    """The repository's files into ``root`` (copied, not linked: commands write beside their inputs)."""
     for entry in REPO.iterdir():
         if entry.name not in NOT_COPIED:
             copy = shutil.copytree if entry.is_dir() else shutil.copy2
@@ -531,11 +549,38 @@ def sandbox(tmp_path_factory):
                 root / entry.name,
                 **({"symlinks": True, "ignore": shutil.ignore_patterns(*NOT_COPIED)} if entry.is_dir() else {}),
             )
+
+
+def build_demo_sandbox(root: Path) -> None:
+    """The repository copied, the GPU recipes' stand-in models built, then README's demo chain run in it."""
+    copy_repository(root)
     build_recipe_models(root)
     box = Sandbox(root)
     for command in demo_block():
         box.failures(Command(command, f"README.md ({DEMO_HEADING})"))
-    return box
+    (root / DONE).write_text(json.dumps([[list(k), v] for k, v in box.done.items()]), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def demo_sandbox(tmp_path_factory) -> Sandbox:
+    """The sandbox after README's demo chain: built once per test run, however many workers run README sections."""
+    root = build_once(tmp_path_factory, "readme-demo", build_demo_sandbox)
+    return Sandbox(root, {tuple(k): v for k, v in json.loads((root / DONE).read_text(encoding="utf-8"))})
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory, demo_sandbox):
+    """``sandbox(section)``: that README section's own copy of the demo sandbox, made when its first command runs."""
+    boxes = {}
+
+    def for_section(section: str) -> Sandbox:
+        if section not in boxes:
+            root = tmp_path_factory.mktemp("readme-section")
+            shutil.copytree(demo_sandbox.root, root, symlinks=True, dirs_exist_ok=True)
+            boxes[section] = Sandbox(root, demo_sandbox.done)
+        return boxes[section]
+
+    return for_section
 
 
 def build_recipe_models(root: Path) -> None:
@@ -553,16 +598,41 @@ def command_id(command: Command) -> str:
     return f"{command.where} {first if len(first) <= 90 else first[:50] + '...' + first[-37:]}"
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=map(command_id, COMMANDS))
-def test_readme_command(command, sandbox):
+def run_readme_command(command: Command, sandbox) -> None:
     if command.kind == "shell" and scaled(command.text)[1] == "skip":
         pytest.skip(next(r.why for r in rules_for(command.text) if r.run == "skip"))
-    problems = sandbox.failures(command)
+    problems = sandbox(command.section).failures(command)
     assert not problems, "\n\n".join(problems)
 
 
-def test_the_demo_chain_leaves_its_outputs(sandbox):
-    missing = [p for p in DEMO_OUTPUTS if not (sandbox.root / p).exists()]
+def section_class(section: str, commands: list[Command]) -> type:
+    """A test class whose ``test_readme_command`` runs one README section's commands in order: `pytest -n N --dist
+    loadscope` runs a class on one worker, so sections run in parallel and each one's commands in sequence."""
+
+    @pytest.mark.parametrize("command", commands, ids=map(command_id, commands))
+    def test_readme_command(self, command, sandbox):
+        run_readme_command(command, sandbox)
+
+    name = "Test" + "".join(w[:1].upper() + w[1:] for w in re.findall(r"[A-Za-z0-9]+", section or "Top"))
+    return type(
+        name,
+        (),
+        {"__doc__": f"README section: {section or '(above the first)'}", "test_readme_command": test_readme_command},
+    )
+
+
+SECTIONS = {}
+for _command in COMMANDS:
+    SECTIONS.setdefault(_command.section, []).append(_command)
+for _section, _commands in SECTIONS.items():
+    _cls = section_class(_section, _commands)
+    assert _cls.__name__ not in globals(), f"two README sections make the test class {_cls.__name__}"
+    globals()[_cls.__name__] = _cls
+del _command, _section, _commands, _cls
+
+
+def test_the_demo_chain_leaves_its_outputs(demo_sandbox):
+    missing = [p for p in DEMO_OUTPUTS if not (demo_sandbox.root / p).exists()]
     assert not missing, f"README's demo chain did not write {missing} (see its commands' failures above)"
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from medsyn_hf.kg import load_graph
 from medsyn_hf.normalize import morph
 
 PLACEHOLDERS = {
@@ -344,8 +345,6 @@ def _cyrillic_name_kinds(word: str, known_only: bool = False) -> frozenset[str]:
 def _eponyms() -> frozenset[str]:
     """Normal forms of the persons in disease names (the MKG's "Болезнь Паркинсона", "синдром Иценко-Кушинга") and of
     common eponymous signs and tests, so "Паркинсон прогрессирует" does not read as a patient."""
-    from medsyn_hf.kg import load_graph
-
     graph = load_graph().graph
     words = set(_SIGN_EPONYMS.split())
     for _, node in graph.nodes(data=True):

@@ -4,30 +4,29 @@ from __future__ import annotations
 
 import json
 
+from trl import TrlParser
+
+from medsyn_hf.generation.config import (
+    UNUSED_MODEL_FIELDS,
+    UNUSED_SCRIPT_FIELDS,
+    GenerateScriptArguments,
+    GenerationArguments,
+    GenerationModelConfig,
+)
+from medsyn_hf.generation.publish import publish
+from medsyn_hf.generation.run import main
 from medsyn_hf.provenance import CORPUS_LICENSE
+from medsyn_hf.recipe_args import add_trl_parser, hide_options, parse_args
+from medsyn_hf.validate import repo_id_arg
 
 
 def make_parser():
-    from trl import TrlParser
-
-    from medsyn_hf.generation.config import (
-        UNUSED_MODEL_FIELDS,
-        UNUSED_SCRIPT_FIELDS,
-        GenerateScriptArguments,
-        GenerationArguments,
-        GenerationModelConfig,
-    )
-    from medsyn_hf.recipe_args import hide_options
-
     parser = TrlParser((GenerateScriptArguments, GenerationArguments, GenerationModelConfig), prog="medsyn generate")
     hide_options(parser, UNUSED_SCRIPT_FIELDS + UNUSED_MODEL_FIELDS)
     return parser
 
 
 def _generate(args) -> None:
-    from medsyn_hf.generation.run import main
-    from medsyn_hf.recipe_args import parse_args
-
     argv = [a for a in args.args if a != "--json"]
     report = main(*parse_args(argv, make_parser()))
     if "run_dir" in report and "notes" in report:  # the main process
@@ -47,8 +46,6 @@ def _generate(args) -> None:
 
 
 def _publish(args) -> None:
-    from medsyn_hf.generation.publish import publish
-
     report = publish(
         args.run_dir,
         args.out,
@@ -70,9 +67,6 @@ def _publish(args) -> None:
 
 
 def add_cli(subparsers) -> None:
-    from medsyn_hf.recipe_args import add_trl_parser
-    from medsyn_hf.validate import repo_id_arg
-
     g = add_trl_parser(
         subparsers,
         "generate",

@@ -13,8 +13,12 @@ from collections import Counter
 from dataclasses import fields
 from pathlib import Path
 
+from medsyn_hf import schemas
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.filters import FilterConfig, apply_filters
 from medsyn_hf.io import atomic_path
+from medsyn_hf.normalize import note_lemmas
+from medsyn_hf.prompts import get_template
 
 # Template field -> the kind of prior it puts into the prompt (MedSyn's `prior` column: "type of prior data").
 _PRIOR_KINDS = (
@@ -26,8 +30,6 @@ _PRIOR_KINDS = (
 
 
 def anamnesis_precision(note: str, example: str | None) -> float | None:
-    from medsyn_hf.normalize import note_lemmas
-
     if not example:
         return None
     mine = note_lemmas(note)
@@ -35,15 +37,11 @@ def anamnesis_precision(note: str, example: str | None) -> float | None:
 
 
 def prior_kind(template: str) -> str:
-    from medsyn_hf.prompts import get_template
-
     used = get_template(template).fields
     return "+".join(kind for field, kind in _PRIOR_KINDS if field in used)
 
 
 def filter_config(thresholds: dict | None):
-    from medsyn_hf.filters import FilterConfig
-
     allowed = sorted(f.name for f in fields(FilterConfig))
     unknown = sorted(set(thresholds or {}) - set(allowed))
     if unknown:
@@ -71,9 +69,6 @@ def read_shards(run_dir: Path, n: int):
 def build_notes(run_dir: str | Path, priors, generation_model: str, thresholds: dict | None = None, reference=None):
     """Join, score and write ``notes.parquet`` (replaced atomically); returns the notes as a Dataset. ``reference``
     (``filters.Reference``: the real notes and a plan's need) turns on the selection filters."""
-    from medsyn_hf.filters import apply_filters
-    from medsyn_hf.schemas import NOTES_FEATURES
-
     run_dir = Path(run_dir)
     shards = read_shards(run_dir, len(priors))
     joined = priors.rename_column("seed", "prior_seed")
@@ -103,7 +98,8 @@ def build_notes(run_dir: str | Path, priors, generation_model: str, thresholds: 
         }
 
     notes = scored.map(to_notes, batched=True, remove_columns=["code", "example", "symptom_recall"], desc="Notes")
-    notes = notes.select_columns(list(NOTES_FEATURES)).cast(NOTES_FEATURES)
+    features = schemas.NOTES_FEATURES  # read now: a filter registered after import adds its columns
+    notes = notes.select_columns(list(features)).cast(features)
     with atomic_path(run_dir / "notes.parquet") as tmp:
         notes.to_parquet(str(tmp))
     return notes
@@ -131,8 +127,6 @@ def load_notes(run_dir: str | Path):
     """``notes.parquet`` of a finished run, as a Dataset with NOTES_FEATURES."""
     import datasets
 
-    from medsyn_hf.schemas import NOTES_FEATURES
-
     path = Path(run_dir) / "notes.parquet"
     if not path.is_file():
         raise MedsynError(f"{run_dir}: no notes.parquet (not a finished `medsyn generate` run folder)")
@@ -144,7 +138,8 @@ def load_notes(run_dir: str | Path):
         raise MedsynError(
             f"{path}: not a readable parquet file ({type(err).__name__}); rerun `medsyn generate` to rebuild it"
         ) from None
-    missing = sorted(set(NOTES_FEATURES) - set(meta.schema.to_arrow_schema().names))
+    features = schemas.NOTES_FEATURES  # read now: a filter registered after import adds its columns
+    missing = sorted(set(features) - set(meta.schema.to_arrow_schema().names))
     if missing:
         raise MedsynError(
             f"{path}: not the notes schema (missing {', '.join(missing[:5])}"
@@ -152,4 +147,4 @@ def load_notes(run_dir: str | Path):
         )
     if not meta.num_rows:
         raise MedsynError(f"{path}: no notes; rerun `medsyn generate`")
-    return datasets.Dataset.from_parquet(str(path), features=NOTES_FEATURES)
+    return datasets.Dataset.from_parquet(str(path), features=features)

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from medsyn_hf.card import filter_facts, render_card, size_category
+from medsyn_hf.card import notes_names, render_card, size_category
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.filters import REGISTRY
 from medsyn_hf.generation.notes import filter_config, load_notes, plan_kept
 from medsyn_hf.generation.reproduce import CONFIG, RECIPE, run_recipe
 from medsyn_hf.hub import push_folder, write_folder
@@ -34,7 +35,7 @@ from medsyn_hf.provenance import (
     public_name,
 )
 from medsyn_hf.report_folder import PLOTS, load_report, summary_table
-from medsyn_hf.schemas import NOTES_COLUMNS_DOC
+from medsyn_hf.schemas import NOTES_COLUMNS_DOC, NOTES_RENAMED
 from medsyn_hf.textfile import read_json
 from medsyn_hf.tiny_model import COMPLAINTS_WRITER_NAME, PACKAGED_WRITERS
 
@@ -45,6 +46,24 @@ PLOT = "code_distribution.png"
 REPORT_DIR = "report"  # where `--report`'s plots and report.md go inside the dataset folder
 LICENSE = CORPUS_LICENSE  # the licence story: medsyn_hf.provenance.LICENSE_STORY
 SAMPLE_CHARS = 400  # longer strings of the card's sample record are cut here
+
+
+def filter_facts(config, columns) -> list[dict]:
+    """The notes card's description of the filters, read from the filter registry in order: per filter its name,
+    one-line description, the columns it adds (by their names in the notes dataset), its thresholds (values from
+    ``config``, a ``FilterConfig``), the ``filter_reason`` values it drops notes with, each with its meaning, and
+    whether it ``applied``: a filter that reads columns the notes (``columns``) lack did not (the LLM judge's)."""
+    return [
+        {
+            "name": f.name,
+            "description": notes_names(f.description()),
+            "columns": [NOTES_RENAMED.get(c, c) for c in f.columns],
+            "thresholds": {name: getattr(config, name) for name in f.thresholds},
+            "reasons": {reason: notes_names(doc) for reason, doc in f.reasons.items()},
+            "applied": set(f.reads) <= set(columns),
+        }
+        for f in REGISTRY.values()
+    ]
 
 
 def code_counts(notes) -> list[dict]:

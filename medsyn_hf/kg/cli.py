@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.kg.build import build, compare_stats, graph_stats
 from medsyn_hf.kg.graph import default_path, load_graph
+from medsyn_hf.textfile import read_json
 from medsyn_hf.validate import int_arg
 
 
@@ -16,8 +18,6 @@ def _build(args):
     """Build, print the graph's figures beside the packaged graph's, and warn (stderr) about every figure that
     dropped by more than a few percent, naming the source files it comes from: a source that is valid but wrong
     (a shorter file, an older version) must not go unnoticed."""
-    from medsyn_hf.kg.build import build, compare_stats, graph_stats
-    from medsyn_hf.textfile import read_json
 
     def packaged() -> dict | None:
         try:

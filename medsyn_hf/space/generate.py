@@ -13,6 +13,10 @@ from __future__ import annotations
 import threading
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.filters import FilterConfig, note_scores, symptoms_present
+from medsyn_hf.generation.backends import make_backend, row_key
+from medsyn_hf.generation.config import GenerationArguments
+from medsyn_hf.highlight import segments, symptom_spans
 from medsyn_hf.prompts import render_messages
 from medsyn_hf.space.config import Config
 from medsyn_hf.space.inputs import MAX_NEW_TOKENS, MAX_PROMPT_CHARS, MAX_SEED, TEMPERATURE, number, parse_prior
@@ -40,8 +44,6 @@ class StreamingModel:
 def generation_args(temperature: float, max_new_tokens: int, seed: int):
     """`medsyn generate`'s sampling arguments (the recipe's defaults for everything the tab does not set); decoded by
     `generate`, whose calls `StreamingModel` feeds to the streamer (the CPU loop writes the same note)."""
-    from medsyn_hf.generation.config import GenerationArguments
-
     return GenerationArguments(
         backend="transformers",
         temperature=temperature,
@@ -63,8 +65,6 @@ def stream_note(
 ):
     """Yield the note as it grows (stripped as the backend strips it); the last one is the backend's completion."""
     from transformers import TextIteratorStreamer
-
-    from medsyn_hf.generation.backends import make_backend, row_key
 
     model, tokenizer = load_model(path, base)
     prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)[
@@ -105,9 +105,6 @@ def stream_note(
 def note_checks(note: str, prior: dict):
     """Highlighted prompted symptoms, and the filters' own scores of the note (``medsyn_hf.filters.note_scores`` with
     the default thresholds): symptom recall with the symptoms found and missing, and the copy ratio."""
-    from medsyn_hf.filters import FilterConfig, note_scores, symptoms_present
-    from medsyn_hf.highlight import segments, symptom_spans
-
     config = FilterConfig()
     scores = note_scores(note, prior["symptoms"], prior.get("example"), config)
     found = symptoms_present(note, prior["symptoms"], config.symptom_match_share)

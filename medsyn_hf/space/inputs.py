@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.kg import load_graph
+from medsyn_hf.prompts import TEMPLATE_NAMES
 
 MAX_QUERY = 200
 MAX_PRIORS = 20
@@ -65,9 +67,6 @@ def number(value, name: str, lo: float, hi: float, integer: bool = False):
 
 def parse_prior(value: str) -> dict:
     """A prior as typed or edited in the Generate tab, checked field by field (a missing seed is 0)."""
-    from medsyn_hf.kg import load_graph
-    from medsyn_hf.prompts import TEMPLATE_NAMES
-
     try:
         prior = json.loads(text(value, "prior", MAX_PRIOR_CHARS))
     except json.JSONDecodeError as err:

@@ -14,8 +14,11 @@ from pathlib import Path
 
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.generation.backends import adapter_base, is_model_folder
+from medsyn_hf.generation.backends import load_model as backend_load_model
+from medsyn_hf.generation.config import GenerationModelConfig
 from medsyn_hf.space.config import Config, inside, public, walk
 from medsyn_hf.tiny_model import WRITER_DIR
+from medsyn_hf.tiny_model import build as build_tiny_model
 from medsyn_hf.validate import is_hub_id
 
 log = logging.getLogger("medsyn.space")
@@ -38,10 +41,8 @@ def tiny_model(path: Path) -> Path:
     """The random-init tiny model, built once (notes are gibberish, but every stage of the pipeline runs)."""
     with _BUILD:
         if not (path / "config.json").is_file():
-            from medsyn_hf.tiny_model import build
-
             log.warning("no packaged writer in %s; building a random-init tiny model into %s", WRITER_DIR, path)
-            build(path)
+            build_tiny_model(path)
     return path
 
 
@@ -79,8 +80,6 @@ def loadable(config: Config, choice: str) -> tuple[str, str | None]:
 
 def model_args(path: str, base: str | None):
     """The generation recipe's model arguments for a (model folder, base) pair: an adapter is merged into its base."""
-    from medsyn_hf.generation.config import GenerationModelConfig
-
     if base is None:
         return GenerationModelConfig(model_name_or_path=path)
     return GenerationModelConfig(model_name_or_path=base, adapter_name_or_path=path)
@@ -91,10 +90,8 @@ def load_model(path: str, base: str | None):
     """(model, tokenizer) by the generation backends' loader, once per folder, kept for the next request."""
     import torch
 
-    from medsyn_hf.generation.backends import load_model as load
-
     log.info("loading model %s", path)
-    return load(model_args(path, base), "cuda" if torch.cuda.is_available() else "cpu")
+    return backend_load_model(model_args(path, base), "cuda" if torch.cuda.is_available() else "cpu")
 
 
 def model_choices(config: Config) -> list[str]:

@@ -11,6 +11,7 @@ import re
 import pandas as pd
 
 from medsyn_hf.kg import load_graph
+from medsyn_hf.priors import sample_priors
 from medsyn_hf.priors.symptoms import DEFAULTS, provenance
 from medsyn_hf.prompts import get_template, patient_description
 from medsyn_hf.space.inputs import MAX_PRIORS, MAX_QUERY, MAX_SEED, PRIOR_KEYS, PRIOR_TEMPERATURE, number, text
@@ -56,8 +57,6 @@ def why_drawn(code: str, symptoms: list[str]) -> str:
 
 def sample(codes: str, n, seed, temperature, template: str, row):
     """A table of priors, the rendered prompt of row ``row`` and that prior (with its own seed) as JSON."""
-    from medsyn_hf.priors import sample_priors
-
     codes = re.split(r"[,;\s]+", text(codes, "codes", MAX_QUERY, required=False))
     n = number(n, "number of priors", 1, MAX_PRIORS, integer=True)
     row = number(row, "row", 0, n - 1, integer=True)

@@ -6,6 +6,8 @@ from medsyn_hf.recipe_args import add_trl_parser
 
 
 def _run(args) -> None:
+    # training.sft imports TRL's trainer, transformers and torch (seconds): loaded by `medsyn sft` only, not by every
+    # `medsyn --help`
     from medsyn_hf.training.sft import main, parse_args
 
     main(*parse_args(args.args), argv=args.args)

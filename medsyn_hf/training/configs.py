@@ -10,6 +10,7 @@ key it does not know (inside a `datasets` entry it is a TypeError, at the top le
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -17,6 +18,7 @@ import trl
 from trl.scripts.utils import DatasetConfig
 
 from medsyn_hf.errors import MedsynError
+from medsyn_hf.tiny_model import resolve_model
 from medsyn_hf.validate import check_model_args, check_model_path, check_range
 
 MAX_SEED = 2**32 - 1  # numpy's seed range (set_seed seeds numpy)
@@ -122,10 +124,6 @@ class ModelConfig(trl.ModelConfig):
     relative one would only resolve from the folder training ran in)."""
 
     def __post_init__(self):
-        import os
-
-        from medsyn_hf.tiny_model import resolve_model
-
         self.model_name_or_path = resolve_model(self.model_name_or_path)
         check_model_args(self)
         check_model_path("model_name_or_path", self.model_name_or_path)  # SFT loads it here, whatever the config

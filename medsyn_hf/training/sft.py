@@ -24,6 +24,7 @@ from trl import SFTTrainer, TrlParser, get_peft_config, get_quantization_config
 
 from medsyn_hf import recipe_args
 from medsyn_hf.errors import MedsynError, first_line
+from medsyn_hf.hub import create_repo, push_folder
 from medsyn_hf.io import atomic_path, check_output, claim_output
 from medsyn_hf.training.attention import configure_attention
 from medsyn_hf.training.configs import ModelConfig, ScriptArguments, SFTConfig
@@ -137,8 +138,6 @@ def hub_repo(output_dir: str, training_args: SFTConfig) -> str:
 def push_model(output_dir: str, training_args: SFTConfig) -> str:
     """Upload the adapter, tokenizer and our card (Trainer.push_to_hub would replace the card with TRL's); a failure
     (offline, no or read-only token) is one ``MedsynError`` line. Returns the commit URL."""
-    from medsyn_hf.hub import push_folder
-
     return push_folder(
         output_dir,
         hub_repo(output_dir, training_args),
@@ -282,9 +281,8 @@ def main(
         owned=is_sft_output,
     )
     check_output(training_args.output_dir, **output)
-    if training_args.push_to_hub and training_args.process_index == 0:  # the Trainer's own create_repo would fail
-        from medsyn_hf.hub import create_repo  # with a traceback: fail here, as one line, before any training
-
+    # The Trainer's own create_repo would fail with a traceback: fail here, as one line, before any training.
+    if training_args.push_to_hub and training_args.process_index == 0:
         create_repo(
             hub_repo(training_args.output_dir, training_args),
             training_args.hub_token,
