@@ -167,6 +167,12 @@ RULES = (
         "(the rule above asks for 50); on the fixture's ~11 validation notes they take well under a second",
     ),
     Rule(
+        r"^medsyn publish outputs/generate/latest\b",
+        sub=((r"outputs/generate/latest", "runs/demo/generate/latest"),),
+        why="README's Publishing section names a GPU run's folder and generates nothing itself: the demo's run stands "
+        "in (its section's sandbox has it)",
+    ),
+    Rule(
         r"--model outputs/sft\b",
         sub=((r"--model outputs/sft\b", "--model runs/demo/sft"),),
         why="README's placeholder for a GPU-trained model: the demo's",

@@ -379,7 +379,7 @@ def test_space_card():  # its requirements.txt is deploy.py's (test_space_deploy
 
     card = SpaceCard.load(SPACE / "README.md").data
     assert card.sdk == "gradio" and card.sdk_version == gradio.__version__  # the Space runs what the tests ran
-    assert (SPACE / card.app_file).is_file() and card.license == "mit"
+    assert (SPACE / card.app_file).is_file() and card.license == "cc-by-sa-4.0"  # it bundles the CC BY-SA writer
     assert 0 < len(card.short_description) <= 60
     assert card.models is None and card.datasets is None  # deploy.py names what a bundle uses (test_space_deploy.py)
 
