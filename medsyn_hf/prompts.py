@@ -1,7 +1,9 @@
 """Priors -> Russian chat messages (system + user), from the named templates in ``templates/prompts.yaml``.
 
 ``render_messages`` takes a plain dict, so notes sampled elsewhere (the MedSyn GPT notes) can be re-rendered with the
-same wording; facts a prior lacks (age, location, ...) are simply left out of the patient description.
+same wording; facts a prior lacks (age, location, ...) are simply left out of the patient description. A template with
+a ``{style_examples}`` field shows the prior's style exemplars (real notes of other codes) in its ``style`` block, and
+nothing when the prior carries none.
 """
 
 from __future__ import annotations
@@ -27,19 +29,28 @@ class Template:
     needs_example: bool
     fields: frozenset  # str.format fields the user message uses
     parts: tuple  # the user message as (literal, field or None) pairs, for the vectorised renderer
+    style: tuple  # the style block's text before and after its {examples} ("", "") without one
+    default_mix: bool  # drawn by the default template mix (False: only when a mix names it)
 
 
 def _template(name: str, spec: dict) -> Template:
     user = spec["user"].strip()
     parts = tuple((literal, field) for literal, field, _, _ in string.Formatter().parse(user))
+    fields = frozenset(field for _, field in parts if field)
+    style = spec.get("style", "").strip()
+    if ("style_examples" in fields) != bool(style) or (style and style.count("{examples}") != 1):
+        raise MedsynError(f"template {name!r}: a {{style_examples}} field needs a style block with one {{examples}}")
+    before, _, after = style.partition("{examples}")
     return Template(
         name=name,
         system=spec["system"].strip(),
         user=user,
         description=spec.get("description", ""),
         needs_example=bool(spec.get("needs_example", False)),
-        fields=frozenset(field for _, field in parts if field),
+        fields=fields,
         parts=parts,
+        style=(before, after),
+        default_mix=bool(spec.get("default_mix", True)),
     )
 
 
@@ -52,6 +63,8 @@ def load_templates(path: str | Path = TEMPLATES_PATH) -> dict[str, Template]:
 TEMPLATES = load_templates()
 TEMPLATE_NAMES = tuple(TEMPLATES)
 EXAMPLE_TEMPLATES = tuple(n for n, t in TEMPLATES.items() if t.needs_example)
+DEFAULT_MIX = tuple(n for n, t in TEMPLATES.items() if t.default_mix and not t.needs_example)
+STYLE_BULLET = "— "  # each style exemplar is one line of the style block
 
 
 def get_template(name: str) -> Template:
@@ -113,13 +126,29 @@ def example_words(example: str) -> int:
     return max(10, round(len(example.split()), -1))
 
 
-def render_user(template: Template, symptoms, code=None, code_name_ru=None, example=None, patient=None) -> str:
+def style_block(template: Template, examples) -> str:
+    """The template's style block showing ``examples`` (one line each), or "" when there are none."""
+    if not examples:
+        return ""
+    before, after = template.style
+    return before + "\n".join(STYLE_BULLET + e for e in examples) + after + "\n\n"
+
+
+def render_user(
+    template: Template, symptoms, code=None, code_name_ru=None, example=None, patient=None, style_examples=None
+) -> str:
     """The user message; ``patient`` is a ``patient_description`` string (callers rendering many priors cache it)."""
     if not len(symptoms):
         raise MedsynError("a prior needs at least one symptom")
     if template.needs_example and not example:
         raise MedsynError(f"template {template.name!r} needs a prior with an example note")
-    values = {"symptoms": ", ".join(symptoms), "code": code, "code_name_ru": code_name_ru, "patient": patient}
+    values = {
+        "symptoms": ", ".join(symptoms),
+        "code": code,
+        "code_name_ru": code_name_ru,
+        "patient": patient,
+        "style_examples": style_block(template, style_examples),
+    }
     if template.needs_example:
         values.update(example=example.strip(), example_words=example_words(example))
     missing = sorted(f for f in template.fields if values.get(f) is None)
@@ -128,7 +157,19 @@ def render_user(template: Template, symptoms, code=None, code_name_ru=None, exam
     return template.user.format(**values)
 
 
-def render_users(template_idx, symptoms, code, code_name_ru, example, patient):
+def _style_blocks(template: Template, examples):
+    """``style_block`` over a list array (null or empty lists: "")."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    before, after = template.style
+    lines = pc.binary_join(examples, "\n" + STYLE_BULLET)
+    block = pc.binary_join_element_wise(before + STYLE_BULLET, lines, after + "\n\n", "")
+    shown = pc.fill_null(pc.greater(pc.list_value_length(examples), 0), False)
+    return pc.if_else(shown, block, pa.scalar("", pa.string()))
+
+
+def render_users(template_idx, symptoms, code, code_name_ru, example, patient, style_examples=None):
     """``render_user`` over Arrow columns (``template_idx`` indexes TEMPLATE_NAMES): same text, no per-row Python."""
     import numpy as np
     import pyarrow as pa
@@ -146,11 +187,14 @@ def render_users(template_idx, symptoms, code, code_name_ru, example, patient):
         "example": example,
         "example_words": words.cast(pa.string()),
     }
+    shown = style_examples if style_examples is not None else pa.nulls(len(template_idx), pa.list_(pa.string()))
     out, rows = [], []
     for t in np.unique(template_idx):
         template = TEMPLATES[TEMPLATE_NAMES[t]]
         where = np.flatnonzero(template_idx == t)
         take = pa.array(where)
+        if "style_examples" in template.fields:  # the block's wording is the template's own
+            values["style_examples"] = _style_blocks(template, shown)
         pieces = [
             piece
             for literal, field in template.parts
@@ -184,5 +228,6 @@ def render_messages(prior: dict, template: str) -> list[dict]:
         prior.get("code_name_ru"),
         prior.get("example"),
         patient,
+        prior.get("style_examples"),
     )
     return [{"role": "system", "content": tpl.system}, {"role": "user", "content": user}]

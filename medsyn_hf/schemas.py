@@ -24,10 +24,13 @@ PRIORS_FEATURES = Features(
         "example": Value("string"),
         "example_source": Value("string"),
         "template": Value("string"),
+        "style_examples": Sequence(Value("string")),
         "messages": [{"role": Value("string"), "content": Value("string")}],
         "seed": Value("int64"),
     }
 )
+# Columns every priors dataset has: `style_examples` came later, and priors written before it load without it (null).
+PRIORS_REQUIRED = tuple(c for c in PRIORS_FEATURES if c != "style_examples")
 PRIORS_COLUMNS_DOC = {
     "code": "ICD-10 code the note is about (a 3-character category or a subcategory of the MKG)",
     "code_name_ru": "Russian name of the code (official МКБ-10 directory)",
@@ -44,6 +47,8 @@ PRIORS_COLUMNS_DOC = {
     "example": "a real RuMedTop3 train note of the same category shown to the model, or null",
     "example_source": "where `example` comes from ('rumedtop3/train:<idx>'), or null",
     "template": "name of the prompt template in medsyn_hf/templates/prompts.yaml",
+    "style_examples": "real notes of other categories the prompt showed as style exemplars (medsyn_hf.priors.style; "
+    "templates with a style block, e.g. complaints), or null",
     "messages": "chat messages (system + user, Russian) asking for the note",
     "seed": "per-record seed derived from (run seed, index): with `code` it determines every other column",
 }
@@ -62,7 +67,7 @@ IFT_FEATURES = Features(
 IFT_COLUMNS_DOC = {
     "id": "stable hash of (task, prompt, completion): the same example has the same id in every build",
     "task": "task family, also the config name (note_writing, complaint_to_icd, code_to_symptoms, "
-    "symptoms_to_diagnosis, disease_description, note_continuation)",
+    "symptoms_to_diagnosis, disease_description, note_continuation, complaint_writing)",
     "prompt": "chat messages given to the model: a system message and a Russian user message",
     "completion": "the one assistant message SFT trains on (TRL prompt-completion format: loss on the completion "
     "only)",

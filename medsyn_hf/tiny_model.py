@@ -40,6 +40,8 @@ PRETRAIN_ARGS = (
     "stop_after",
     "copy_weight",
     "init",
+    "complaint_share",
+    "complaint_val_rows",
 )
 
 PAD, BOS, IM_START, EOS = "<pad>", "<s>", "<|im_start|>", "<|im_end|>"
@@ -223,6 +225,17 @@ def add_cli(subparsers) -> None:
         ("stop_after", int, "end after this many steps of the --steps schedule"),
         ("copy_weight", float, "loss weight of note tokens that repeat the prompt's own words"),
         ("init", str, "continue from this writer folder (a second stage: its tokenizer and weights)"),
+        (
+            "complaint_share",
+            float,
+            "share of the task batches that write a RuMedTop3 train complaint from the "
+            "complaints template (default: 0)",
+        ),
+        (
+            "complaint_val_rows",
+            int,
+            "RuMedTop3 train complaints held out of the whole run for validation (default: 0)",
+        ),
     ):
         pre.add_argument("--" + name.replace("_", "-"), type=kind, help=text)
     pre.add_argument(

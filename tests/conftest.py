@@ -227,7 +227,7 @@ def recipe_models(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def built_ift(tmp_path_factory):
-    """`medsyn ift build --limit 8`: the real Hub layout (six task configs and `all`), 8 examples per task."""
+    """`medsyn ift build --limit 8`: the real Hub layout (seven task configs and `all`), 8 examples per task."""
     from medsyn_hf.ift.build import build_ift
 
     return Path(build_ift(tmp_path_factory.mktemp("built-ift") / "ift", SOURCES, limit=8)["out"])

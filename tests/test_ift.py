@@ -1,4 +1,4 @@
-"""`medsyn ift build`: the six tasks, TRL prompt-completion rows, hygiene (duplicates, decontamination, hold-out),
+"""`medsyn ift build`: the seven tasks, TRL prompt-completion rows, hygiene (duplicates, decontamination, hold-out),
 the Hub layout and its card. Builds use the real sources with `--limit`; the full build is a slow test."""
 
 import contextlib
@@ -234,6 +234,38 @@ def test_note_writing_reuses_the_generation_templates(gpt_notes_sample, kg):
         user = ex["prompt"][1]["content"]
         assert "{" not in user and all(s.strip() in user for s in note["symptoms"] if s.strip())
         assert ex["completion"][0]["content"] == note["response"].strip()
+
+
+def test_complaint_writing_answers_the_complaints_template_with_train_complaints(built, dev, kg):
+    out, report = built
+    assert "complaint_writing" in T.TASKS and report["tasks"]["complaint_writing"]["generated"] == LIMIT
+    train = {json.loads(line)["symptoms"].strip() for line in (SOURCES / "rumedtop3" / "train_v1.jsonl").open()}
+    ds = load_dataset(str(out), "complaint_writing")
+    rows = [r for split in ds.values() for r in split]
+    assert rows and all(r["source"] == "rumedtop3_train" for r in rows)
+    assert all(r["completion"][0]["content"] in train for r in rows)  # real train complaints, never dev
+    assert dev_hits([m["content"] for r in rows for m in r["prompt"] + r["completion"]], dev) == []
+    assert {r["prompt"][0]["content"] for r in rows} == {TEMPLATES["complaints"].system}
+    styled = [r for r in rows if r["prompt"][1]["content"].startswith(TEMPLATES["complaints"].style[0])]
+    assert 0.3 < len(styled) / len(rows) < 0.7  # half of the prompts show style exemplars
+
+
+def test_complaint_writing_exemplars_are_other_categories(kg):
+    complaints = [
+        {"code": "J06", "text": "Жалобы на кашель, насморк, боль в горле."},
+        {"code": "J06", "text": "кашель сухой, заложенность носа"},
+        {"code": "K29", "text": "боль в эпигастрии после еды, изжога"},
+        {"code": "M54", "text": "боли в пояснице при наклонах"},
+        {"code": "I10", "text": "головная боль, головокружение"},
+    ]
+    by_text = {c["text"]: c["code"] for c in complaints}
+    rows = [ex for seed in range(8) for ex in T.complaint_writing(complaints, kg, seed)]
+    assert {ex["completion"][0]["content"] for ex in rows} <= set(by_text)
+    assert any(ex["style_examples"] for ex in rows) and any(not ex["style_examples"] for ex in rows)
+    for ex in rows:
+        assert all(by_text[e] != ex["icd10"] for e in ex["style_examples"])
+        assert all(e in ex["prompt"][1]["content"] for e in ex["style_examples"])
+        assert ex["doc"] == ex["completion"][0]["content"]
 
 
 def test_continuations_split_notes_at_a_half_and_a_third(gpt_notes_sample, kg):

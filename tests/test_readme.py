@@ -103,6 +103,11 @@ RULES = (
         "and default filters stay: the pretrained writer's notes pass them (publish needs kept notes)",
     ),
     Rule(
+        r"recipes/tiny/generate/config_complaints\.yaml",
+        add="--num_priors 8 --shard_size 4 --batch_size 4",
+        why="300 complaints take ~1 min on 2 cores; 8 in 2 shards run the same recipe with its own filters",
+    ),
+    Rule(
         r"recipes/(?!tiny/)[\w.-]+/generate/config\.yaml",
         sub=((r"(--config recipes/([\w.-]+)/generate/config\.yaml)", STAND_IN),),
         add="--dtype float32 --num_priors 8 --shard_size 8 --max_new_tokens 16 --batch_size 8",

@@ -4,6 +4,7 @@ following its prompts better than a random-init model; `medsyn tiny-model --pret
 import json
 import re
 import shutil
+from itertools import islice
 
 import pytest
 from conftest import SOURCES
@@ -195,18 +196,49 @@ def test_pretrain_end_to_end_scaled_down(tmp_path, capsys):
     assert (third / "README_stage1.md").read_text(encoding="utf-8") == card
     assert (third / "README_stage2.md").read_text(encoding="utf-8") == card2
     assert "**Stage 3**" in (third / "README.md").read_text(encoding="utf-8")
+    # the complaint stage: complaint-writing batches beside the note-writing ones, train complaints held out
+    fourth = tmp_path / "fourth"
+    args = ["tiny-model", "--pretrain", "--init", str(third), "--out", str(fourth), "--sources", str(SOURCES)]
+    complaints = ["--complaint-share", "0.5", "--complaint-val-rows", "6", "--task-share", "1", "--log-every", "2"]
+    assert medsyn([*args, *small, "--steps", "4", *complaints, "--json"]) == 0  # (the last --steps counts)
+    curve = json.loads((fourth / "loss_curve.json").read_text())
+    assert [r["step"] for r in curve] == [2, 4] and all(r["complaint_val_loss"] > 0 for r in curve)
+    assert any(r["complaint_loss"] for r in curve) and any(r["task_loss"] for r in curve)
+    card4 = (fourth / "README.md").read_text(encoding="utf-8")
+    assert "**Stage 4**" in card4 and "| complaint_writing |" in card4 and "held-out complaint loss" in card4
+    assert "--complaint-share 0.5 --complaint-val-rows 6" in card4 and "6 train complaints are held out" in card4
+    assert (fourth / "README_stage3.md").is_file()
+    assert (fourth / "README_stage1.md").read_text(encoding="utf-8") == card
+    assert "complaint_writing" not in (third / "README.md").read_text(encoding="utf-8")  # stages without it
+
+
+def test_held_out_complaints_stay_out_of_the_whole_run():
+    """The complaint stage's validation complaints are in no training row, LM text or style exemplar."""
+    from medsyn_hf.training.complaint_split import held_out_texts
+    from medsyn_hf.training.pretrain import load_mix
+
+    mix = load_mix(SOURCES, 60, 0, 4, complaint_val_rows=12)
+    with open(SOURCES / "rumedtop3" / "train_v1.jsonl", encoding="utf-8") as f:
+        complaints = [{"code": r["code"], "text": r["symptoms"]} for r in map(json.loads, islice(f, 60))]
+    held = held_out_texts(complaints, 12)
+    assert len(held) == 12 and {ex["doc"] for ex in mix.complaints_held} <= held and mix.complaints_held
+    collapsed = {" ".join(t.split()) for t in held}
+    assert mix.complaints and not {ex["doc"] for ex in mix.complaints} & held
+    assert not {e for ex in mix.complaints for e in ex["style_examples"]} & collapsed
+    assert not {t.strip() for t in mix.texts["rumedtop3_train_complaints"]} & held
+    assert not {ex["doc"] for ex in mix.texts["instruction_tasks"]} & held  # complaint_to_icd among them
+    assert held == held_out_texts(list(reversed(complaints)), 12)  # by text, not by order or seed
 
 
 def test_held_out_notes_do_not_move_with_the_seed():
     """A later stage run with another seed must still validate on notes no stage trained on."""
     from medsyn_hf.training.pretrain import load_mix
 
-    texts, _, train0, held0 = load_mix(SOURCES, 40, 0, 4)
-    _, _, train1, held1 = load_mix(SOURCES, 40, 1, 4)
-    docs = {ex["doc"] for ex in held0}
-    assert len(docs) == 4 and docs == {ex["doc"] for ex in held1}
-    assert not docs & {ex["doc"] for ex in train0 + train1}
-    assert not docs & set(texts["medsyn_gpt_notes"])
+    mix0, mix1 = load_mix(SOURCES, 40, 0, 4), load_mix(SOURCES, 40, 1, 4)
+    docs = {ex["doc"] for ex in mix0.held}
+    assert len(docs) == 4 and docs == {ex["doc"] for ex in mix1.held}
+    assert not docs & {ex["doc"] for ex in mix0.notes + mix1.notes}
+    assert not docs & set(mix0.texts["medsyn_gpt_notes"])
 
 
 def test_complaints_line_opens_the_note_with_the_prompted_symptoms():
@@ -231,6 +263,8 @@ def test_complaints_line_opens_the_note_with_the_prompted_symptoms():
         ("--stop-after", "3000"),
         ("--copy-weight", "0"),
         ("--init", "no/such/writer"),
+        ("--complaint-share", "1.5"),
+        ("--complaint-val-rows", "-1"),
     ],
 )
 def test_pretrain_bad_setting_is_one_line_error(tmp_path, capsys, flag, value):

@@ -82,10 +82,12 @@ class GenerateScriptArguments(trl.ScriptArguments, config_arguments(), PlanOptio
     def __post_init__(self):
         from medsyn_hf.generation.notes import filter_config
         from medsyn_hf.priors import LEVELS, MAX_PRIORS, MODES  # num_priors: as `medsyn priors --n`
+        from medsyn_hf.priors.sample import MAX_STYLE_EXAMPLES
 
         check_range("shard_size", self.shard_size, 1, 1_000_000)
         check_range("num_priors", self.num_priors, 1, MAX_PRIORS)
         check_range("example_p", self.example_p, 0, 1)
+        check_range("priors_style_examples", self.priors_style_examples, 0, MAX_STYLE_EXAMPLES)
         if self.dataset_name is not None and not self.dataset_name.strip():
             raise MedsynError(
                 "dataset_name: '' is empty; give a priors folder, .parquet file or Hub id, or unset it "

@@ -36,7 +36,7 @@ from medsyn_hf.filters import Reference
 from medsyn_hf.generation.backends import RequestsFailed, get_backend, make_backend, row_key
 from medsyn_hf.generation.notes import plan_kept
 from medsyn_hf.io import atomic_path, check_output, claim_output
-from medsyn_hf.priors.plan import PLAN_FILE, plan_of, sample_plan, unit
+from medsyn_hf.priors.plan import PLAN_FILE, plan_of, real_style_pool, sample_plan, unit
 from medsyn_hf.request_cache import append_cache, read_cache, request_key
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,12 @@ def model_fingerprint(name_or_path: str | None, revision: str | None = None) -> 
 
 
 def priors_fingerprint(priors) -> str:
-    return hashlib.sha256(json.dumps(priors.to_dict(), ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+    """A hash of the priors' content. A `style_examples` column that is all null (priors written before it existed,
+    or showing no exemplar) is left out, so every run id made before the column came stays the same."""
+    columns = priors.to_dict()
+    if "style_examples" in columns and all(value is None for value in columns["style_examples"]):
+        del columns["style_examples"]
+    return hashlib.sha256(json.dumps(columns, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
 def run_config(script_args, gen_args, model_args, priors_sha256: str) -> dict:
@@ -123,25 +128,41 @@ def prepare_priors(script_args, seed: int):
     """(priors, the plan they follow or None): `dataset_name`'s priors and the plan.json beside them; else a plan by
     deficit when `fill_to` is set; else `num_priors` sampled by the priors' policy."""
     from medsyn_hf.priors.policy import from_config
-    from medsyn_hf.schemas import PRIORS_FEATURES
+    from medsyn_hf.schemas import PRIORS_FEATURES, PRIORS_REQUIRED
 
     if script_args.dataset_name is None:
         from medsyn_hf.kg import load_graph
         from medsyn_hf.priors import sample_priors
 
+        kg = load_graph()
         if script_args.fill_to is not None:
-            plan, priors = sample_plan(load_graph(), script_args, seed=seed, **from_config(script_args))
+            plan, priors = sample_plan(kg, script_args, seed=seed, **from_config(script_args))
             return priors, plan
-        return sample_priors(load_graph(), script_args.num_priors, seed=seed, **from_config(script_args)), None
+        style = None
+        if script_args.real_dataset is not None and script_args.priors_style_examples:
+            try:  # the user's notes are the style exemplars, as in a plan
+                texts, codes = load_labelled_notes(
+                    script_args.real_dataset,
+                    script_args.real_text_column,
+                    script_args.real_code_column,
+                    script_args.real_split,
+                    flags=("real_text_column", "real_code_column"),
+                )
+                style = real_style_pool(kg, texts, codes, script_args.real_dataset)
+            except MedsynError as err:
+                raise MedsynError(f"real_dataset: {err}") from None
+        return sample_priors(kg, script_args.num_priors, seed=seed, style_pool=style, **from_config(script_args)), None
     from medsyn_hf.data import load_dataset
 
     try:
         ds = load_dataset(script_args.dataset_name, script_args.dataset_train_split, script_args.dataset_config)
     except MedsynError as err:
         raise MedsynError(f"dataset_name: {err}") from None
-    missing = sorted(set(PRIORS_FEATURES) - set(ds.column_names))
+    missing = sorted(set(PRIORS_REQUIRED) - set(ds.column_names))
     if missing:
         raise MedsynError(f"{script_args.dataset_name}: not a priors dataset (missing {', '.join(missing)})")
+    if "style_examples" not in ds.column_names:  # written before priors carried style exemplars
+        ds = ds.add_column("style_examples", [None] * len(ds))
     return ds.select_columns(list(PRIORS_FEATURES)).cast(PRIORS_FEATURES), plan_of(script_args.dataset_name)
 
 

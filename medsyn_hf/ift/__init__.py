@@ -1,2 +1,2 @@
-"""The Russian medical instruction-following dataset: six task families in TRL's prompt-completion format
+"""The Russian medical instruction-following dataset: seven task families in TRL's prompt-completion format
 (``medsyn ift build``)."""

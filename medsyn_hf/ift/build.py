@@ -14,6 +14,7 @@ from pathlib import Path
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.ift import tasks as T
 from medsyn_hf.ift.decontaminate import NGRAM, build_index, contaminated, read_eval_texts
+from medsyn_hf.priors.style import style_pool
 
 DEFAULT_SOURCES = Path("data/sources")
 WIKI = "medsyn_kg/wiki_disease_ru.csv"
@@ -45,8 +46,11 @@ def load_sources(sources: str | os.PathLike) -> dict:
     }
 
 
-def generate(data: dict, kg, seed: int, limit: int | None = None) -> dict[str, list[dict]]:
-    """Raw examples per task, in source order (``limit``: at most that many per task, for quick builds)."""
+def generate(data: dict, kg, seed: int, limit: int | None = None, index=None) -> dict[str, list[dict]]:
+    """Raw examples per task, in source order (``limit``: at most that many per task, for quick builds). With a
+    decontamination ``index``, complaints overlapping the evaluation data are never shown as style exemplars (the
+    prompt showing one would be dropped whole)."""
+    shown = [c for c in data["complaints"] if not (index and contaminated(c["text"], index))]
     generators = {
         "note_writing": T.note_writing(data["notes"], kg, seed),
         "complaint_to_icd": T.complaint_to_icd(data["complaints"], kg, seed),
@@ -54,6 +58,9 @@ def generate(data: dict, kg, seed: int, limit: int | None = None) -> dict[str, l
         "symptoms_to_diagnosis": T.symptoms_to_diagnosis(kg, seed),
         "disease_description": T.disease_description(data["wiki"], kg, seed),
         "note_continuation": T.note_continuation(data["notes"], kg, seed),
+        "complaint_writing": T.complaint_writing(
+            data["complaints"], kg, seed, style_pool([c["code"] for c in shown], [c["text"] for c in shown])
+        ),
     }
     return {task: list(islice(generators[task], limit)) for task in T.TASKS}
 
@@ -152,7 +159,7 @@ def clean_examples(data: dict, decontaminate=(), seed: int = 0, limit: int | Non
     from medsyn_hf.kg import load_graph
 
     index = build_index((t for p in decontaminate for t in read_eval_texts(p)), ngram) if decontaminate else None
-    raw = generate(data, load_graph(), seed, limit)
+    raw = generate(data, load_graph(), seed, limit, index)
     exact = {task: drop_exact_duplicates(examples) for task, examples in raw.items()}
     near = drop_near_duplicates(exact)
     kept = {

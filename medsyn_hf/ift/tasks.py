@@ -1,4 +1,4 @@
-"""The six instruction tasks, each a generator of examples in TRL's conversational prompt-completion format.
+"""The seven instruction tasks, each a generator of examples in TRL's conversational prompt-completion format.
 
 An example is ``{"task", "source", "icd10", "prompt": [system, user], "completion": [assistant], "doc"}``; ``doc`` is
 the source text the example is made from (near-duplicate removal works on it, so the two continuations of one note
@@ -15,6 +15,8 @@ from collections.abc import Iterator
 
 from medsyn_hf import provenance
 from medsyn_hf.ift import phrasings as ph
+from medsyn_hf.priors.from_notes import complaint_prior, note_seed
+from medsyn_hf.priors.style import style_pool
 
 TASKS = (
     "note_writing",
@@ -23,10 +25,12 @@ TASKS = (
     "symptoms_to_diagnosis",
     "disease_description",
     "note_continuation",
+    "complaint_writing",
 )
 # `source` column -> (what it is, origin, license); rendered into the card
 SOURCES = {name: provenance.SOURCES[name] for name in ("medsyn_gpt_notes", "rumedtop3_train", "mkg", "ru_wikipedia")}
 NOTE_TEMPLATES = ("anamnesis", "anamnesis_patient", "short", "examination", "hidden_diagnosis")
+STYLE_CHOICES = (0, 0, 0, 1, 2, 3)  # style exemplars per complaint-writing prompt: none in half of them, else 1-3
 MIN_NOTE_CHARS = 200
 _REFUSAL = re.compile(r"виртуальн\w* помощник|языков\w* модел|не могу выполнить", re.IGNORECASE)
 _WIKI_REF = re.compile(r"\[[^\]\n]{0,40}\]")  # footnote marks: [2], [источник не указан 100 дней]
@@ -257,3 +261,19 @@ def disease_description(wiki: list[dict], kg, seed: int) -> Iterator[dict]:
                 chunk,
                 doc=chunk,
             )
+
+
+def complaint_writing(complaints: list[dict], kg, seed: int, pool=None) -> Iterator[dict]:
+    """Each RuMedTop3 train complaint as the answer to the ``complaints`` template rendered from its own prior: its
+    category, the MKG symptoms it voices, a sampled patient and, in half of the prompts, 1-3 style exemplars of
+    other categories (``medsyn_hf.priors.from_notes``; ``pool``: where exemplars come from, default these
+    complaints). A complaint that voices no MKG symptom of its category gives no example."""
+    if pool is None:
+        pool = style_pool([row["code"] for row in complaints], [row["text"] for row in complaints])
+    for row in complaints:
+        text, code = row["text"].strip(), row["code"].strip()
+        k = rng(seed, "complaint_writing", text).choice(STYLE_CHOICES)
+        prior = complaint_prior(kg, code, text, note_seed(seed, "complaint_writing", text), pool, k)
+        if prior is not None:  # `style_examples`: what pretraining must not weight as the prompt's own words
+            row = example("complaint_writing", "rumedtop3_train", prior["code"], prior["messages"], text, doc=text)
+            yield {**row, "style_examples": prior["style_examples"] or []}

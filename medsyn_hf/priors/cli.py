@@ -21,10 +21,10 @@ def _is_priors_file(path: Path) -> bool:
     """A parquet file of priors (what `medsyn priors --out X.parquet` writes), which a new sample may replace."""
     import pyarrow.parquet as pq
 
-    from medsyn_hf.schemas import PRIORS_FEATURES
+    from medsyn_hf.schemas import PRIORS_REQUIRED
 
     try:
-        return set(PRIORS_FEATURES) <= set(pq.read_schema(path).names)
+        return set(PRIORS_REQUIRED) <= set(pq.read_schema(path).names)
     except (OSError, pa.ArrowException):
         return False
 

@@ -38,6 +38,8 @@ from medsyn_hf.errors import MedsynError
 from medsyn_hf.priors.policy import PriorsPolicy
 from medsyn_hf.priors.pool import LEVELS, build_pool, select_codes
 from medsyn_hf.priors.sample import sample_priors
+from medsyn_hf.priors.style import MAX_WORDS as MAX_STYLE_WORDS
+from medsyn_hf.priors.style import StylePool, style_pool
 from medsyn_hf.textfile import read_json
 from medsyn_hf.validate import float_arg, int_arg
 
@@ -222,13 +224,24 @@ def make_plan(
     return Plan(fill_to, float(fill_over), level, seed, real, rows)
 
 
+def real_style_pool(kg, texts: list[str], codes: list[str], source) -> StylePool:
+    """The user's real notes as style exemplars, each under its code's MKG category as a plan counts it (a code
+    typed 'j06.9' or with a Cyrillic letter is J06's), so that a prior is never shown a note of its own category."""
+    category = {code: unit(code, "category", kg) for code in set(codes)}
+    pool = style_pool([category[code] for code in codes], texts)
+    if not len(pool.texts):
+        raise MedsynError(f"{source}: no real note of 1 to {MAX_STYLE_WORDS} words to show as a style exemplar")
+    return pool
+
+
 def sample_plan(kg, options: PlanOptions, *, seed: int = 0, num_proc: int = 1, flags=None, **policy):
     """(the plan for ``options.real_dataset``'s notes, its priors): ``policy`` are ``sample_priors``' options
-    (PriorsPolicy fields), which the plan's pool follows too. ``flags`` name the real notes' column options in
-    messages (the generate config's keys by default)."""
+    (PriorsPolicy fields), which the plan's pool follows too; its ``style_examples`` are drawn from these real notes
+    (of other categories than each prior's). ``flags`` name the real notes' column options in messages (the
+    generate config's keys by default)."""
     if options.real_dataset is None or options.fill_to is None:
         raise MedsynError("a plan needs the real notes (real_dataset / --real) and K (fill_to / --fill-to)")
-    _, codes = load_labelled_notes(
+    texts, codes = load_labelled_notes(
         options.real_dataset,
         options.real_text_column,
         options.real_code_column,
@@ -261,7 +274,8 @@ def sample_plan(kg, options: PlanOptions, *, seed: int = 0, num_proc: int = 1, f
             + ", ".join(f"{n} {name}" for name, n in sorted(status.items()))
             + f" ({STATUSES['full'].split(':')[0]} at K={plan.fill_to}); raise fill_to / --fill-to or check the codes"
         )
-    return plan, sample_priors(kg, total, seed=seed, num_proc=num_proc, counts=plan.counts, **policy)
+    style = real_style_pool(kg, texts, codes, options.real_dataset) if policy.get("style_examples") else None
+    return plan, sample_priors(kg, total, seed=seed, num_proc=num_proc, counts=plan.counts, style_pool=style, **policy)
 
 
 def plan_table(plan: Plan) -> str:

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, fields, make_dataclass
 from medsyn_hf.errors import MedsynError
 from medsyn_hf.priors.pool import LEVELS
 from medsyn_hf.priors.symptoms import DEFAULTS, MEDSYN, parse_source_weights
-from medsyn_hf.prompts import EXAMPLE_TEMPLATES, TEMPLATE_NAMES
+from medsyn_hf.prompts import DEFAULT_MIX, EXAMPLE_TEMPLATES, TEMPLATE_NAMES
 
 MODES = ("plan", "random")
-_FREE_TEMPLATES = [t for t in TEMPLATE_NAMES if t not in EXAMPLE_TEMPLATES]
+_OTHER_TEMPLATES = [t for t in TEMPLATE_NAMES if t not in EXAMPLE_TEMPLATES and t not in DEFAULT_MIX]
 
 
 def parse_templates(items) -> dict | None:
@@ -94,10 +94,16 @@ class PriorsPolicy:
     )
     templates: dict[str, float] | list[str] | None = _option(
         None,
-        f"example-free template mix (default: all equally): {', '.join(_FREE_TEMPLATES)}",
+        f"example-free template mix (default: {', '.join(DEFAULT_MIX)} equally; also {', '.join(_OTHER_TEMPLATES)})",
         nargs="+",
         metavar="NAME[=WEIGHT]",
         parse=parse_templates,
+    )
+    style_examples: int = _option(
+        0,
+        "real notes of other categories shown per prior as style exemplars by templates that show them "
+        "(complaints): the user's real notes in a plan or a generate config with real_dataset, else the packaged "
+        "RuMedTop3 train notes; never a note of the prior's own category (default: 0)",
     )
     example_offset: int = _option(
         1, "added to N_exmp in the code weights; MedSyn's 0 drops codes without notes (default: 1)"
@@ -141,8 +147,13 @@ CONFIG_KEYS = {
     "inherit": "priors_inherit",
     "symptom_lists": "priors_symptom_lists",
     "medsyn_compatible": "priors_medsyn_compatible",
+    "templates": "priors_templates",
+    "style_examples": "priors_style_examples",
 }
-_CONFIG_TYPES = {"symptom_lists": str | None}  # a file in a config; a dict only through the Python API
+_CONFIG_TYPES = {  # a file in a config, a dict only through the Python API; a config's mix is {name: weight}
+    "symptom_lists": str | None,
+    "templates": dict[str, float] | None,
+}
 
 
 def config_arguments() -> type:

@@ -36,6 +36,13 @@ def j3(x):
     return np.log1p(np.log1p(np.log1p(np.asarray(x, dtype=np.float64))))
 
 
+def sex_restriction(kg, code: str) -> int:
+    """0 any sex, 1 male only, 2 female only: the nearest sex limit on the code's path."""
+    g = kg.graph
+    sex = next((g.nodes[c]["sex"] for c in reversed(kg.path(code)) if g.nodes[c]["sex"]), None)
+    return (None, *SEXES).index(sex)
+
+
 @lru_cache(maxsize=8)
 def build_pool(kg, level: str = "code", min_symptoms: int = 2, example_offset: int = 1) -> Pool:
     if level not in LEVELS:
@@ -60,8 +67,7 @@ def build_pool(kg, level: str = "code", min_symptoms: int = 2, example_offset: i
             continue
         path = kg.path(code)
         category = next(c for c in path if g.nodes[c]["level"] == "category")
-        sex = next((g.nodes[c]["sex"] for c in reversed(path) if g.nodes[c]["sex"]), None)
-        rows.append((code, tuple(path), g.nodes[code]["name_ru"], category, (None, *SEXES).index(sex), symptoms))
+        rows.append((code, tuple(path), g.nodes[code]["name_ru"], category, sex_restriction(kg, code), symptoms))
     if not rows:
         raise MedsynError(f"no code in the MKG has {min_symptoms} or more symptoms")
     codes, paths, names, categories, restriction, symptoms = zip(*rows)

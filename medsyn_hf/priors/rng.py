@@ -8,7 +8,9 @@ import numpy as np
 _M64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 # One stream of random numbers per decision, so changing one decision's draws never shifts another's.
-ORDER, CODE, CELL, MARRIED, SMOKING, N_SYMPTOMS, SYMPTOM, SHUFFLE, WANTS_EXAMPLE, EXAMPLE, TEMPLATE = range(1, 12)
+ORDER, CODE, CELL, MARRIED, SMOKING, N_SYMPTOMS, SYMPTOM, SHUFFLE, WANTS_EXAMPLE, EXAMPLE, TEMPLATE, STYLE = range(
+    1, 13
+)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

@@ -28,8 +28,10 @@ from medsyn_hf.priors.rng import (
     record_seeds,
     uniforms,
 )
+from medsyn_hf.priors.style import StylePool, draw_style, packaged_pool
 from medsyn_hf.priors.symptoms import apply_policy, resolve_policy
 from medsyn_hf.prompts import (
+    DEFAULT_MIX,
     EXAMPLE_TEMPLATES,
     TEMPLATE_NAMES,
     TEMPLATES,
@@ -39,6 +41,7 @@ from medsyn_hf.prompts import (
 )
 
 MAX_PRIORS = 10_000_000  # ~10 GB of prompts in memory; a larger --n is a typo, not a plan
+MAX_STYLE_EXAMPLES = 20  # at most MAX_WORDS words each: a prompt, not a corpus
 EXAMPLE_SOURCE = "rumedtop3/train:"
 
 
@@ -132,7 +135,8 @@ def _sample_chunk(pool: Pool, code_idx, rs, p) -> pa.Table:
         )
         for c in uniq.tolist()
     )
-    users = render_users(template, symptoms, codes, names, example, patients.take(pa.array(inverse)))
+    style = _style(pool, code_idx, rs, template, p)
+    users = render_users(template, symptoms, codes, names, example, patients.take(pa.array(inverse)), style)
     systems = _strings(TEMPLATES[t].system for t in TEMPLATE_NAMES).take(pa.array(template))
     n = len(code_idx)
     contents = pa.concat_arrays([systems, users]).take(pa.array(np.stack([np.arange(n), np.arange(n) + n], 1).ravel()))
@@ -152,6 +156,7 @@ def _sample_chunk(pool: Pool, code_idx, rs, p) -> pa.Table:
             "example": example,
             "example_source": pc.binary_join_element_wise(EXAMPLE_SOURCE, note_ids.take(example_take), ""),
             "template": _strings(TEMPLATE_NAMES).take(pa.array(template)),
+            "style_examples": style,
             "messages": pa.ListArray.from_arrays(
                 pa.array(np.arange(0, 2 * n + 1, 2, dtype=np.int32)),
                 pa.StructArray.from_arrays([roles, contents], names=["role", "content"]),
@@ -161,10 +166,20 @@ def _sample_chunk(pool: Pool, code_idx, rs, p) -> pa.Table:
     )
 
 
+def _style(pool: Pool, code_idx, rs, template, p) -> pa.Array:
+    """Each record's style exemplars where its template shows them, else null."""
+    n = len(code_idx)
+    shows = np.isin(template, p["style_template_idx"])
+    if not p["style_examples"] or not shows.any():
+        return pa.nulls(n, pa.list_(pa.string()))
+    drawn = draw_style(p["style_pool"], pool.categories[code_idx], rs, p["style_examples"])
+    return pa.ListArray.from_arrays(drawn.offsets, drawn.values, mask=pa.array(~shows))
+
+
 def _template_mix(templates) -> tuple[np.ndarray, np.ndarray]:
-    """(template indices, CDF) of the example-free mix: None = all example-free templates, equally likely."""
+    """(template indices, CDF) of the example-free mix: None = the default mix (DEFAULT_MIX), equally likely."""
     if templates is None:
-        templates = [t for t in TEMPLATE_NAMES if t not in EXAMPLE_TEMPLATES]
+        templates = DEFAULT_MIX
     weights = dict(templates) if isinstance(templates, dict) else {t: 1.0 for t in templates}
     for name, weight in weights.items():
         if get_template(name).needs_example:
@@ -194,11 +209,16 @@ def _counts(pool: Pool, counts, n: int) -> np.ndarray:
     return per_code
 
 
-def sample_priors(kg, n: int, seed: int = 0, *, num_proc: int = 1, counts=None, **options):
+def sample_priors(
+    kg, n: int, seed: int = 0, *, num_proc: int = 1, counts=None, style_pool: StylePool | None = None, **options
+):
     """n priors as a ``datasets.Dataset`` with PRIORS_FEATURES; identical for the same arguments whatever ``num_proc``.
 
     ``counts`` ({pool code: priors}, summing to n) fixes how many priors each code gets instead of ``mode`` (a plan
     by deficit, ``medsyn_hf.priors.plan``); the records are shuffled as in plan mode.
+
+    ``style_pool``: the real notes that ``style_examples`` exemplars are drawn from (``medsyn_hf.priors.style``; a
+    plan's are the user's own notes), default the packaged RuMedTop3 train notes.
 
     ``options`` are the fields of ``PriorsPolicy`` (``medsyn_hf.priors.policy``): ``codes`` restricts the pool to
     these codes/subtrees/prefixes; ``templates``: example-free template names, or {name: weight}. Symptom policy
@@ -227,6 +247,8 @@ def sample_priors(kg, n: int, seed: int = 0, *, num_proc: int = 1, counts=None, 
         raise MedsynError(f"example_p must be in [0, 1], got {o.example_p}")
     if num_proc < 1:
         raise MedsynError(f"num_proc must be >= 1, got {num_proc}")
+    if not 0 <= o.style_examples <= MAX_STYLE_EXAMPLES:
+        raise MedsynError(f"style_examples must be in [0, {MAX_STYLE_EXAMPLES}], got {o.style_examples}")
     template_idx, template_cdf = _template_mix(o.templates)
     params = {
         "min_symptoms": o.min_symptoms,
@@ -237,6 +259,11 @@ def sample_priors(kg, n: int, seed: int = 0, *, num_proc: int = 1, counts=None, 
         "template_idx": template_idx,
         "template_cdf": template_cdf,
         "example_template_idx": np.array([TEMPLATE_NAMES.index(t) for t in EXAMPLE_TEMPLATES]),
+        "style_examples": o.style_examples,
+        "style_template_idx": np.array(
+            [i for i, t in enumerate(TEMPLATE_NAMES) if "style_examples" in TEMPLATES[t].fields]
+        ),
+        "style_pool": (style_pool or packaged_pool()) if o.style_examples else None,
     }
 
     pool = apply_policy(kg, policy, o.level, o.min_symptoms, o.example_offset)

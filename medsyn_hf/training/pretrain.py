@@ -10,7 +10,12 @@ overhead and dataset plumbing would cost a noticeable share of the hour. Two kin
   disease descriptions and every instruction task but note writing (decontaminated against RuMedTop3 dev as
   `medsyn ift build --decontaminate` does);
 * note writing: the instruction dataset's `note_writing` rows (our prompt templates rendered from a GPT note's code,
-  symptoms and patient -> that note), loss on the note only.
+  symptoms and patient -> that note), loss on the note only;
+* complaint writing (``complaint_share`` of the task batches, a later stage): the `complaint_writing` rows (the
+  ``complaints`` template rendered from a RuMedTop3 *train* complaint's own prior -> that complaint), loss on the
+  complaint only. ``complaint_val_rows`` train complaints are held out of everything the run trains on (these rows,
+  the LM blocks, the other instruction tasks, the style exemplars) for the complaint validation loss and for
+  benchmarks/tiny_writer_complaints.py, which chooses the stage's settings on them.
 
 RuMedTop3 dev is read only to drop overlapping text, never trained on. A few hundred note-writing rows (and every
 example made from the same notes) are held out for the validation loss in the card.
@@ -31,6 +36,7 @@ from pathlib import Path
 from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.provenance import LICENSE_STORY, MEDSYN_CITATION, TOOLKIT_CITATION, WRITER_LICENSE, public_name
 from medsyn_hf.tiny_model import DEFAULT_SOURCES
+from medsyn_hf.training.complaint_split import split_complaints
 from medsyn_hf.validate import check_range
 
 # The random-init shape with tied embeddings (~5.2M parameters, ~10 MB in bf16): on this CPU (~150-300 tokens/s
@@ -47,6 +53,7 @@ WRITER_SHAPE = dict(
 DEV = Path("rumedtop3") / "dev_v1.jsonl"
 ICD_NAMES = Path("icd10_ru") / "mkb10_nsi_v2.27.csv"
 NOTE_TASK = "note_writing"
+COMPLAINT_TASK = "complaint_writing"
 IGNORE = -100
 
 
@@ -68,6 +75,8 @@ class PretrainConfig:
     complaints_line: bool = False  # note targets open with «Жалобы: <the prompted symptoms>.»
     copy_weight: float = 1.0  # loss weight of note tokens copied from the prompt's own words (symptoms, patient)
     init: str | None = None  # continue from this writer folder (its tokenizer and weights): a second stage
+    complaint_share: float = 0.0  # share of the task batches that are complaint writing
+    complaint_val_rows: int = 0  # train complaints held out of the whole run (complaint validation)
     bf16: bool = False  # bf16 autocast measured no faster than float32 on this CPU (140 vs 140 tokens/s)
     threads: int = 2
 
@@ -88,6 +97,8 @@ class PretrainConfig:
         check_range("--save-every", self.save_every, 1)
         check_range("--threads", self.threads, 1, 256)
         check_range("--copy-weight", self.copy_weight, 0, 100, low_open=True)
+        check_range("--complaint-share", self.complaint_share, 0, 1)
+        check_range("--complaint-val-rows", self.complaint_val_rows, 0)
         if self.init is not None and not (Path(self.init) / "config.json").is_file():
             raise MedsynError(f"--init: {self.init} is not a model folder (no config.json); give a writer folder")
 
@@ -107,20 +118,46 @@ def with_complaints_line(example: dict, symptoms: list[str]) -> dict:
     return {**example, "completion": [{**example["completion"][-1], "content": f"{line}\n\n{note}"}]}
 
 
+@dataclass
+class Mix:
+    """What a run trains and validates on; no RuMedTop3 dev text."""
+
+    texts: dict  # LM texts per source
+    report: dict  # the instruction builder's removal counts per task
+    notes: list  # note-writing train rows
+    held: list  # held-out note-writing rows
+    complaints: list  # complaint-writing train rows (RuMedTop3 train minus the held-out complaints)
+    complaints_held: list  # complaint-writing rows of the held-out complaints
+
+
 def load_mix(
-    sources: Path, limit: int | None, seed: int, val_rows: int, complaints_line: bool = False
-) -> tuple[dict, dict, list, list]:
-    """(LM texts per source, ift report, note-writing train rows, held-out rows); no RuMedTop3 dev text."""
+    sources: Path,
+    limit: int | None,
+    seed: int,
+    val_rows: int,
+    complaints_line: bool = False,
+    complaint_val_rows: int = 0,
+) -> Mix:
+    """The run's data; ``complaint_val_rows`` train complaints are held out of all of it but ``complaints_held``."""
     from medsyn_hf.ift.build import WIKI, clean_examples, load_sources
+    from medsyn_hf.ift.tasks import complaint_writing
+    from medsyn_hf.kg import load_graph
     from medsyn_hf.kg.sources import csv_rows, jsonl_records, read_icd_tree
+    from medsyn_hf.priors.style import style_pool
     from medsyn_hf.tiny_model import COMPLAINTS, NOTES
 
     data = load_sources(sources)
     if limit:
         data = {k: v[:limit] if isinstance(v, list) else v for k, v in data.items()}
+    kept, held_complaints = split_complaints(data["complaints"], complaint_val_rows)
+    data["complaints"] = kept
+    held_texts = {c["text"].strip() for c in held_complaints}
     dev = [sources / DEV] if (sources / DEV).is_file() else []
     examples, report = clean_examples(data, dev, seed, limit)
     notes = examples.pop(NOTE_TASK)
+    complaint_rows = examples.pop(COMPLAINT_TASK)  # a task of its own, never in the LM blocks
+    pool = style_pool([c["code"] for c in kept], [c["text"] for c in kept])
+    complaints_held = list(complaint_writing(held_complaints, load_graph(), seed, pool))
     if complaints_line:
         symptoms = {n["response"].strip(): [s.strip() for s in n["symptoms"] if s.strip()] for n in data["notes"]}
         notes = [with_complaints_line(ex, symptoms[ex["doc"]]) for ex in notes]
@@ -138,21 +175,26 @@ def load_mix(
     ]
     texts = {
         "medsyn_gpt_notes": [t for t in gpt if t not in held_docs],
-        "rumedtop3_train_complaints": complaints,
+        "rumedtop3_train_complaints": [t for t in complaints if t.strip() not in held_texts],
         "icd10_names": icd,
         "wiki_disease_descriptions": wiki,
         "instruction_tasks": [ex for exs in examples.values() for ex in exs if ex["doc"] not in held_docs],
     }
-    return texts, report, train, held
+    return Mix(texts, report, train, held, complaint_rows, complaints_held)
 
 
-def encode_mix(tokenizer, texts: dict, train: list, held: list, seq_len: int, seed: int):
-    """Packed LM blocks (tensor [n, seq_len]), task rows (prompt ids, completion ids) and per-source token counts."""
+def encode_mix(tokenizer, mix: Mix, seq_len: int, seed: int, complaints: bool = False):
+    """Packed LM blocks (tensor [n, seq_len]), task rows per kind (``note``, ``note_val``, ``complaint``,
+    ``complaint_val``: (prompt ids, completion ids, copied flags); the complaint rows only if ``complaints``) and
+    per-source token counts."""
     import torch
+
+    from medsyn_hf.priors.from_notes import TEMPLATE as COMPLAINTS_TEMPLATE
+    from medsyn_hf.prompts import TEMPLATES
 
     eos = tokenizer.eos_token_id
     stream, counts = [], {}
-    for name, items in texts.items():
+    for name, items in mix.texts.items():
         strings = [
             _chat_text(tokenizer, ex["prompt"] + ex["completion"]) if isinstance(ex, dict) else ex for ex in items
         ]
@@ -164,39 +206,60 @@ def encode_mix(tokenizer, texts: dict, train: list, held: list, seq_len: int, se
     n = len(flat) // seq_len
     blocks = torch.tensor(flat[: n * seq_len], dtype=torch.long).view(n, seq_len)
 
-    fixed = template_tokens(tokenizer)
-
-    def rows(examples):
+    def rows(examples, fixed: set[int]):
         chats = [
             tokenizer.apply_chat_template(ex["prompt"], add_generation_prompt=True, tokenize=False) for ex in examples
         ]
         prompts = tokenizer(chats, add_special_tokens=False)["input_ids"] if chats else []
         notes = tokenizer([ex["completion"][-1]["content"] for ex in examples], add_special_tokens=False)["input_ids"]
         out = []
-        for p, c in zip(prompts, notes):
+        for ex, p, c in zip(examples, prompts, notes):
             c = (c + [eos])[: max(0, seq_len - len(p))]
             own = set(p) - fixed  # the prompt's own words: its symptoms, patient, diagnosis
+            if ex.get("style_examples"):  # real notes shown for their style: not words to repeat
+                own -= {
+                    i for ids in tokenizer(ex["style_examples"], add_special_tokens=False)["input_ids"] for i in ids
+                }
             if c:  # a prompt filling the whole window teaches nothing
                 out.append((p, c, [t in own for t in c]))
         return out
 
-    task, val = rows(train), rows(held)
-    counts[NOTE_TASK] = {
-        "rows": len(task),
-        "tokens": sum(len(p) + len(c) for p, c, _ in task),
-        "held_out_rows": len(val),
-        "copied_token_share": round(
-            sum(map(sum, (w for _, _, w in task))) / max(1, sum(len(c) for _, c, _ in task)), 4
-        ),
+    note_fixed = template_tokens(tokenizer, [n for n in TEMPLATES if n != COMPLAINTS_TEMPLATE])
+    complaint_fixed = template_tokens(tokenizer, [COMPLAINTS_TEMPLATE])
+    encoded = {
+        "note": rows(mix.notes, note_fixed),
+        "note_val": rows(mix.held, note_fixed),
+        # sorted by length: a complaint batch is a run of neighbours (little padding), the validation too
+        "complaint": sorted(rows(mix.complaints, complaint_fixed), key=_length) if complaints else [],
+        "complaint_val": sorted(rows(mix.complaints_held, complaint_fixed), key=_length) if complaints else [],
     }
-    return blocks, task, val, counts
+    for task, kind in ((NOTE_TASK, "note"), (COMPLAINT_TASK, "complaint")):
+        train = encoded[kind]
+        if kind == "complaint" and not complaints:
+            continue
+        counts[task] = {
+            "rows": len(train),
+            "tokens": sum(len(p) + len(c) for p, c, _ in train),
+            "held_out_rows": len(encoded[kind + "_val"]),
+            "copied_token_share": round(
+                sum(map(sum, (w for _, _, w in train))) / max(1, sum(len(c) for _, c, _ in train)), 4
+            ),
+        }
+    return blocks, encoded, counts
 
 
-def template_tokens(tokenizer) -> set[int]:
-    """Token ids of the prompt templates' fixed text (system and user wording): what every prompt says."""
+def _length(row: tuple) -> int:
+    return len(row[0]) + len(row[1])
+
+
+def template_tokens(tokenizer, names) -> set[int]:
+    """Token ids of the named prompt templates' fixed text (system, user and style-block wording): what every
+    prompt of them says."""
     from medsyn_hf.prompts import TEMPLATES
 
-    texts = [t.system for t in TEMPLATES.values()] + [lit for t in TEMPLATES.values() for lit, _ in t.parts if lit]
+    chosen = [TEMPLATES[n] for n in names]
+    texts = [t.system for t in chosen] + [lit for t in chosen for lit, _ in t.parts if lit]
+    texts += [part for t in chosen for part in t.style if part]
     chat = tokenizer.apply_chat_template([{"role": "user", "content": ""}], add_generation_prompt=True, tokenize=False)
     return {i for ids in tokenizer([*texts, chat], add_special_tokens=False)["input_ids"] for i in ids}
 
@@ -293,7 +356,13 @@ def _plot(curve: list[dict], path: Path) -> None:
     except ImportError:
         return
     fig, ax = plt.subplots(figsize=(5, 3), dpi=80)
-    for key, label in (("lm_loss", "LM blocks"), ("task_loss", "note writing"), ("val_loss", "held-out notes")):
+    for key, label in (
+        ("lm_loss", "LM blocks"),
+        ("task_loss", "note writing"),
+        ("val_loss", "held-out notes"),
+        ("complaint_loss", "complaint writing"),
+        ("complaint_val_loss", "held-out complaints"),
+    ):
         points = [(r["step"], r[key]) for r in curve if r.get(key) is not None]
         if points:
             ax.plot(*zip(*points), label=label)
@@ -305,9 +374,9 @@ def _plot(curve: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def train(tokenizer, blocks, task, val, cfg: PretrainConfig, on_checkpoint=None, log=print):
-    """The seeded loop; returns (model, loss curve, tokens/s). ``on_checkpoint(model, curve, tps)`` every
-    ``save_every`` steps."""
+def train(tokenizer, blocks, rows: dict, cfg: PretrainConfig, on_checkpoint=None, log=print):
+    """The seeded loop over ``encode_mix``'s blocks and task rows; returns (model, loss curve, tokens/s).
+    ``on_checkpoint(model, curve, tps)`` every ``save_every`` steps."""
     import torch
 
     torch.set_num_threads(cfg.threads)
@@ -323,14 +392,23 @@ def train(tokenizer, blocks, task, val, cfg: PretrainConfig, on_checkpoint=None,
     rng = random.Random(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     pad = tokenizer.pad_token_id
-    curve, window = [], {"lm": [], "task": []}
+    task, val, complaints = rows["note"], rows["note_val"], rows["complaint"]
+    complaint_share = cfg.complaint_share if complaints else 0.0
+    windows = ("lm", "task", "complaint")
+    curve, window = [], {k: [] for k in windows}
     tokens, start = 0, time.perf_counter()
     for step in range(cfg.stop_after or cfg.steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
-        kind = "task" if (task and rng.random() < cfg.task_share) or not len(blocks) else "lm"
+        kind = "task" if ((task or complaints) and rng.random() < cfg.task_share) or not len(blocks) else "lm"
+        if kind == "task" and complaint_share and (not task or rng.random() < complaint_share):
+            kind = "complaint"  # (no draw at all without complaint batches: earlier stages' runs stay the same)
         weights = None
-        if kind == "task":
+        if kind == "complaint":  # a run of neighbours in length order: complaints vary 10x, so padding would not
+            first = rng.randrange(1 - cfg.batch_size, len(complaints))  # (each row in as many runs as any other)
+            run = complaints[max(0, first) : first + cfg.batch_size]
+            ids, mask, labels, weights = task_batch(run, pad, cfg.copy_weight)
+        elif kind == "task":
             ids, mask, labels, weights = task_batch(
                 rng.sample(task, min(cfg.batch_size, len(task))), pad, cfg.copy_weight
             )
@@ -356,8 +434,14 @@ def train(tokenizer, blocks, task, val, cfg: PretrainConfig, on_checkpoint=None,
                 "tokens": tokens,
                 "tokens_per_s": round(tps),
             }
+            if complaint_share or rows["complaint_val"]:
+                mean = window["complaint"] and round(sum(window["complaint"]) / len(window["complaint"]), 4)
+                row["complaint_loss"] = mean or None
+                row["complaint_val_loss"] = (
+                    round(val_loss(model, rows["complaint_val"], pad, cfg.bf16), 4) if rows["complaint_val"] else None
+                )
             curve.append(row)
-            window = {"lm": [], "task": []}
+            window = {k: [] for k in windows}
             log(json.dumps(row))
         if on_checkpoint and (step + 1) % cfg.save_every == 0 and not last:
             on_checkpoint(model, curve, tokens / (time.perf_counter() - start))
@@ -396,10 +480,30 @@ def render_card(
         ]
     )
     mix = "\n".join(f"| {name} | {c['rows']:,} | {c['tokens']:,} |" for name, c in counts.items())
+    complaints = COMPLAINT_TASK in counts
     table = "\n".join(
         f"| {r['step']} | {r['lr']:g} | {_fmt(r['lm_loss'])} | {_fmt(r['task_loss'])} | {_fmt(r['val_loss'])} | "
-        f"{r['tokens']:,} |"
+        + (f"{_fmt(r.get('complaint_loss'))} | {_fmt(r.get('complaint_val_loss'))} | " if complaints else "")
+        + f"{r['tokens']:,} |"
         for r in curve
+    )
+    columns = "| step | lr | LM loss | task loss | held-out loss | " + (
+        "complaint loss | held-out complaint loss | " if complaints else ""
+    )
+    columns += "tokens seen |\n|---:|---:|---:|---:|---:|" + ("---:|---:|" if complaints else "") + "---:|"
+    stage_text = (
+        f"""
+
+**Complaint writing:** {cfg.complaint_share:.0%} of the task batches write a real RuMedTop3 *train* complaint from
+the `complaints` template (rendered from the complaint's own prior: its category, the MKG symptoms it voices, a sampled
+patient and, in half of the prompts, 1-3 real complaints of other categories as style exemplars; loss on the complaint
+only, the copy weight on the prompted words, never on the exemplars' words), mixed with note-writing batches so that
+the notes templates keep what they learnt. {cfg.complaint_val_rows} train complaints are held out of everything
+this run trains on (complaint rows, LM blocks, the other instruction tasks, style exemplars); the
+{counts[COMPLAINT_TASK]["held_out_rows"]} of them that voice an MKG symptom give the held-out complaint loss and the
+validation priors of `benchmarks/tiny_writer_complaints.py`, on which the settings were chosen."""
+        if complaints
+        else ""
     )
     removed = {
         t: {k: v for k, v in r.items() if k in ("exact_duplicates", "near_duplicates", "contaminated")}
@@ -424,7 +528,7 @@ its notes are fluent-looking but medically unreliable.
 
 **Held out:** never trained on RuMedTop3 dev or any evaluation split (dev is read only to drop overlapping
 instruction examples, as `medsyn ift build --decontaminate` does); {counts[NOTE_TASK]["held_out_rows"]}
-note-writing rows (and every example made from their notes) are held out for the validation loss.
+note-writing rows (and every example made from their notes) are held out for the validation loss.{stage_text}
 
 ## Data mix
 
@@ -449,11 +553,10 @@ Instruction examples removed before training (duplicates, RuMedTop3-dev overlap)
 
 ## Loss curve
 
-Mean training loss over each logging window (LM blocks / note-writing batches) and the note-only loss on the held-out
-rows (`loss_curve.json`; `loss_curve.png`).
+Mean training loss over each logging window (LM blocks / note-writing batches / complaint-writing batches, if any) and
+the note-only (complaint-only) loss on the held-out rows (`loss_curve.json`; `loss_curve.png`).
 
-| step | lr | LM loss | task loss | held-out loss | tokens seen |
-|---:|---:|---:|---:|---:|---:|
+{columns}
 {table}
 
 ## Use
@@ -491,6 +594,8 @@ def _flags(cfg: PretrainConfig) -> list[str]:
     for name, value in asdict(cfg).items():
         if name in ("bf16", "complaints_line"):
             flags += ["--" + name.replace("_", "-")] if value else []
+        elif name in ("complaint_share", "complaint_val_rows") and not value:
+            continue  # the complaint stage's settings, off (as in every earlier stage's command)
         elif value is not None:
             flags += ["--" + name.replace("_", "-"), str(public_name(value) if name == "init" else value)]
     return flags
@@ -524,12 +629,13 @@ def pretrain(out, sources, cfg: PretrainConfig, *, overwrite: bool = False, chec
             cfg.vocab_size = len(tokenizer)
         else:
             tokenizer = train_tokenizer(islice(corpus(sources), cfg.limit), cfg.vocab_size)
-        texts, report, task_rows, held = load_mix(sources, cfg.limit, cfg.seed, cfg.val_rows, cfg.complaints_line)
+        mix = load_mix(sources, cfg.limit, cfg.seed, cfg.val_rows, cfg.complaints_line, cfg.complaint_val_rows)
     except (OSError, EOFError, UnicodeDecodeError, ValueError, KeyError) as err:
         raise MedsynError(
             f"{sources}: unreadable tiny-model sources ({type(err).__name__}: {first_line(err)})"
         ) from None
-    blocks, task, val, counts = encode_mix(tokenizer, texts, task_rows, held, cfg.seq_len, cfg.seed)
+    complaints = cfg.complaint_share > 0 or cfg.complaint_val_rows > 0
+    blocks, rows, counts = encode_mix(tokenizer, mix, cfg.seq_len, cfg.seed, complaints)
     log(json.dumps({"lm_blocks": len(blocks), "mix": counts}))
 
     # this run's stage: one more than the cards the init keeps of its own earlier stages (each stage keeps them all)
@@ -537,13 +643,13 @@ def pretrain(out, sources, cfg: PretrainConfig, *, overwrite: bool = False, chec
 
     def card(model, curve, tps, final):
         n_params = sum(p.numel() for p in model.parameters())
-        return render_card(cfg, counts, report, curve, tps, command, n_params, final, stage)
+        return render_card(cfg, counts, mix.report, curve, tps, command, n_params, final, stage)
 
     def checkpoint(model, curve, tps):
         with safe_output(checkpoint_dir, **{**output, "overwrite": True}) as tmp:
             save(model, tokenizer, Path(tmp), card(model, curve, tps, False), curve)
 
-    model, curve, tps = train(tokenizer, blocks, task, val, cfg, checkpoint if checkpoint_dir else None, log)
+    model, curve, tps = train(tokenizer, blocks, rows, cfg, checkpoint if checkpoint_dir else None, log)
     with safe_output(out, **output) as tmp:
         save(model, tokenizer, Path(tmp), card(model, curve, tps, True), curve)
         if cfg.init:  # the earlier stages' cards and curves: the init's own, then its own stage's as the next
