@@ -20,7 +20,7 @@ import numpy as np
 from medsyn_hf.demographics import LOCATIONS, SEXES, load_demographics
 from medsyn_hf.kg import load_graph
 from medsyn_hf.priors import EXAMPLE_SOURCE, build_pool, load_examples, sample_priors
-from medsyn_hf.prompts import EXAMPLE_TEMPLATES, TEMPLATE_NAMES, render_messages
+from medsyn_hf.prompts import DEFAULT_MIX, render_messages
 
 
 def per_record(kg, n: int, seed: int = 0, min_age: int = 18, temperature: float = 10.0, example_p: float = 0.5):
@@ -34,7 +34,7 @@ def per_record(kg, n: int, seed: int = 0, min_age: int = 18, temperature: float 
     examples = load_examples().to_pydict()
     ages = np.array(demo["ages"])
     pop = {(s, loc): np.array(demo["population"][s][loc], dtype=float) for s in SEXES for loc in LOCATIONS}
-    free_templates = [t for t in TEMPLATE_NAMES if t not in EXAMPLE_TEMPLATES]
+    free_templates = list(DEFAULT_MIX)  # as the sampler's default mix
     rows = []
     for _ in range(n):
         c = rng.choice(len(pool.codes), p=pool.weights / pool.weights.sum())
@@ -72,6 +72,7 @@ def per_record(kg, n: int, seed: int = 0, min_age: int = 18, temperature: float 
             "example": example,
             "example_source": source,
             "template": template,
+            "style_examples": None,
             "seed": int(rng.integers(2**62)),
         }
         prior["messages"] = render_messages(prior, template)

@@ -1,15 +1,19 @@
-"""Does the packaged `medsyn-tiny` writer write RuMedTop3's register from the `complaints` template? Measured on the
-writer's train-only validation split: symptom recall, share kept, realism, diversity and privacy.
+"""Do the packaged writers write RuMedTop3's register from the `complaints` template? Measured on the complaint
+writer's train-only validation split: symptom recall, share kept, realism, diversity and privacy, for each writer and
+number of style exemplars in one run (the packaged default `medsyn-tiny` is the baseline).
 
-    python benchmarks/tiny_writer_complaints.py [--model DIR] [--val-rows 470] > benchmarks/tiny_writer_complaints.json
+    python benchmarks/tiny_writer_complaints.py [--model medsyn-tiny --model medsyn-tiny-complaints]
+        [--style-examples 0 3] [--val-rows 470] > benchmarks/tiny_writer_complaints.json
 
 Prints one JSON line. Never reads RuMedTop3 dev. Steps:
-1. Validation priors: the RuMedTop3 *train* complaints the writer's complaint stage held out
+1. Validation priors: the RuMedTop3 *train* complaints the complaint stage held out
    (`medsyn tiny-model --pretrain --complaint-val-rows 470`: the same hash split, medsyn_hf.training.complaint_split),
    each rebuilt as its own prior (medsyn_hf.priors.from_notes: its category, the MKG symptoms it voices, a sampled
-   patient, `priors_style_examples` style exemplars drawn from the *other* train complaints of other categories).
-2. `medsyn generate --config recipes/tiny/generate/config_complaints.yaml --dataset_name <those priors>`: the recipe's
-   sampling settings and filter thresholds; each complaint's filter scores come from the run.
+   patient, k style exemplars drawn from the *other* train complaints of other categories); the same patients for
+   every k and writer.
+2. For each writer and k: `medsyn generate --config recipes/tiny/generate/config_complaints.yaml --dataset_name
+   <those priors> --model_name_or_path <writer>`: the recipe's sampling settings and filter thresholds; each
+   complaint's filter scores come from the run.
 3. Figures, against the held-out real complaints of the same priors:
    - mean symptom recall and share kept (the run's filter columns), and the same filters on the real complaints
      themselves (do real complaints pass them?);
@@ -29,7 +33,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -116,62 +119,79 @@ def privacy_figures(synthetic: list[str], train: list[str], seed: int) -> dict:
     }
 
 
+def measure(model: str, priors, real: list[str], train: list[str], recipe: dict, temperature: float, seed: int):
+    """One writer on these priors at the recipe's settings: the figures of step 3."""
+    import datasets
+
+    with tempfile.TemporaryDirectory() as tmp:
+        priors.to_parquet(f"{tmp}/priors.parquet")
+        command = [sys.executable, "-m", "medsyn_hf.cli", "generate", "--config", str(RECIPE)]
+        command += ["--dataset_name", f"{tmp}/priors.parquet", "--output_dir", f"{tmp}/gen"]
+        command += ["--model_name_or_path", model, "--temperature", str(temperature)]
+        subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        notes = datasets.Dataset.from_parquet(f"{tmp}/gen/latest/notes.parquet").to_dict()
+    texts, keep, codes = notes["response"], np.array(notes["keep"]), notes["ICD-10"]
+    kept = [t for t, k_ in zip(texts, keep) if k_]
+    kept_codes = [c for c, k_ in zip(codes, keep) if k_]
+    return {
+        "writer": {
+            "notes": len(texts),
+            "mean_symptom_recall": round(float(np.mean(notes["symptoms_recall"])), 4),
+            "kept_share": round(float(keep.mean()), 4),
+            "mean_words": round(float(np.mean([len(t.split()) for t in texts])), 1),
+            "finished_share": round(float(np.mean([r == "stop" for r in notes["finish_reason"]])), 4),
+        },
+        "realism_kept": realism(kept, real, kept_codes, priors["code"], seed) if len(kept) > 1 else None,
+        "realism_all": realism(texts, real, codes, priors["code"], seed),
+        "privacy": privacy_figures(texts, train, seed),
+        "examples": [{"prompted": s, "complaint": t} for s, t in zip(notes["symptoms"][:5], texts[:5])],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="another writer folder (default: the recipe's, i.e. medsyn-tiny)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        help="a writer (name or folder), repeatable (default: medsyn-tiny, then the recipe's)",
+    )
     parser.add_argument("--val-rows", type=int, default=VAL_ROWS, help="held-out train complaints (default: 470)")
     parser.add_argument("--n", type=int, help="only the first n validation priors (a quick check)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the priors' patients and exemplars")
-    parser.add_argument("--style-examples", type=int, help="exemplars per prompt (default: the recipe's)")
+    parser.add_argument(
+        "--style-examples", type=int, nargs="+", help="exemplars per prompt, one run each (default: the recipe's)"
+    )
     parser.add_argument("--temperature", type=float, help="sampling temperature (default: the recipe's)")
     args = parser.parse_args()
 
     import datasets
 
-    from medsyn_hf.tiny_model import resolve_model
+    from medsyn_hf.tiny_model import WRITER_NAME, resolve_model
 
     datasets.disable_progress_bars()
     recipe = yaml.safe_load(RECIPE.read_text(encoding="utf-8"))
-    k = recipe["priors_style_examples"] if args.style_examples is None else args.style_examples
-    priors, real, train = validation_priors(args.val_rows, k, args.seed)
-    if args.n:
-        priors, real = priors.select(range(min(args.n, len(priors)))), real[: args.n]
-    model = resolve_model(args.model or recipe["model_name_or_path"])
+    models = args.model or [WRITER_NAME, recipe["model_name_or_path"]]
+    counts = args.style_examples or [recipe["priors_style_examples"]]
     temperature = recipe["temperature"] if args.temperature is None else args.temperature
-    with tempfile.TemporaryDirectory() as tmp:
-        priors.to_parquet(f"{tmp}/priors.parquet")
-        start = time.perf_counter()
-        command = [sys.executable, "-m", "medsyn_hf.cli", "generate", "--config", str(RECIPE)]
-        command += ["--dataset_name", f"{tmp}/priors.parquet", "--output_dir", f"{tmp}/gen"]
-        command += ["--model_name_or_path", model, "--temperature", str(temperature)]
-        subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        seconds = time.perf_counter() - start
-        notes = datasets.Dataset.from_parquet(f"{tmp}/gen/latest/notes.parquet").to_dict()
-    texts, keep, codes = notes["response"], np.array(notes["keep"]), notes["ICD-10"]
-    kept = [t for t, k_ in zip(texts, keep) if k_]
-    kept_codes = [c for c, k_ in zip(codes, keep) if k_]
+    runs, validation = [], None
+    for k in counts:
+        priors, real, train = validation_priors(args.val_rows, k, args.seed)
+        if args.n:
+            priors, real = priors.select(range(min(args.n, len(priors)))), real[: args.n]
+        validation = validation or {"real": _filters_on(real, priors, recipe.get("filters")), "n": len(priors)}
+        for model in models:
+            figures = measure(resolve_model(model), priors, real, train, recipe, temperature, args.seed)
+            runs.append({"model": Path(model).name, "style_examples": k, **figures})
     print(
         json.dumps(
             {
-                "model": Path(model).name,
-                "priors": {"n": len(priors), "val_rows": args.val_rows, "seed": args.seed, "style_examples": k},
+                "priors": {"n": validation["n"], "val_rows": args.val_rows, "seed": args.seed},
                 "generation": {
                     **{x: recipe.get(x) for x in ("max_new_tokens", "top_k", "top_p", "seed")},
                     "temperature": temperature,
                 },
-                "writer": {
-                    "notes": len(texts),
-                    "mean_symptom_recall": round(float(np.mean(notes["symptoms_recall"])), 4),
-                    "kept_share": round(float(keep.mean()), 4),
-                    "mean_words": round(float(np.mean([len(t.split()) for t in texts])), 1),
-                    "finished_share": round(float(np.mean([r == "stop" for r in notes["finish_reason"]])), 4),
-                },
-                "real": _filters_on(real, priors, recipe.get("filters")),
-                "realism_kept": realism(kept, real, kept_codes, priors["code"], args.seed) if len(kept) > 1 else None,
-                "realism_all": realism(texts, real, codes, priors["code"], args.seed),
-                "privacy": privacy_figures(texts, train, args.seed),
-                "examples": [{"prompted": s, "complaint": t} for s, t in zip(notes["symptoms"][:5], texts[:5])],
-                "notes_per_second": round(len(texts) / seconds, 2),
+                "real": validation["real"],
+                "runs": runs,
             },
             ensure_ascii=False,
         )

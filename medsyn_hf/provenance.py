@@ -44,7 +44,7 @@ SOURCES = {
 }
 
 # -- the licence story: one for the packaged writer and for the corpora published with medsyn_hf -------------------
-WRITER_LICENSE = "cc-by-sa-4.0"  # the packaged writer medsyn-tiny (weights)
+WRITER_LICENSE = "cc-by-sa-4.0"  # the packaged writers medsyn-tiny and medsyn-tiny-complaints (weights)
 CORPUS_LICENSE = "cc-by-sa-4.0"  # `medsyn publish`'s default for a notes dataset
 LICENSE_STORY = (
     "**Licences.** The code of medsyn_hf is MIT. The packaged writer `medsyn-tiny` is released under "

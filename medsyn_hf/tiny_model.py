@@ -21,10 +21,16 @@ COMMAND = "medsyn tiny-model"
 MIN_VOCAB, MAX_VOCAB = 300, 262_144  # the byte alphabet and 4 special tokens take 260; above: no use for a 7M model
 NOTES = Path("medsyn_gpt_notes") / "notes.jsonl.gz"
 COMPLAINTS = Path("rumedtop3") / "train_v1.jsonl"  # never dev: the evaluation must not see text we trained on
-# The pretrained writer shipped with the package (`medsyn tiny-model --pretrain`): the default base of the tiny
-# recipes, the demo and the Space. Configs name it WRITER_NAME; `resolve_model` turns that name into its folder.
+# The pretrained writers shipped with the package (`medsyn tiny-model --pretrain`), each named in configs by its
+# folder's name (`resolve_model` turns the name into the folder). WRITER_NAME: the default base of the tiny recipes,
+# the demo and the Space. COMPLAINTS_WRITER_NAME: the same writer after a complaint-writing stage (its card), the
+# model of recipes/tiny/generate/config_complaints.yaml; not the default, as its ordinary notes are slightly worse.
 WRITER_NAME = "medsyn-tiny"
-WRITER_DIR = Path(__file__).resolve().parent / "resources" / WRITER_NAME
+COMPLAINTS_WRITER_NAME = "medsyn-tiny-complaints"
+PACKAGED_WRITERS = {
+    name: Path(__file__).resolve().parent / "resources" / name for name in (WRITER_NAME, COMPLAINTS_WRITER_NAME)
+}
+WRITER_DIR = PACKAGED_WRITERS[WRITER_NAME]
 PRETRAIN_ARGS = (
     "steps",
     "batch_size",
@@ -64,10 +70,16 @@ MODEL_SHAPE = dict(
 
 
 def resolve_model(name_or_path: str | None) -> str | None:
-    """WRITER_NAME means the packaged writer unless a local folder of that name exists; anything else is unchanged."""
-    if name_or_path == WRITER_NAME and not Path(name_or_path).exists():
-        return str(WRITER_DIR)
+    """A packaged writer's name (PACKAGED_WRITERS) means its folder unless a local folder of that name exists;
+    anything else is unchanged."""
+    if name_or_path in PACKAGED_WRITERS and not Path(name_or_path).exists():
+        return str(PACKAGED_WRITERS[name_or_path])
     return name_or_path
+
+
+def packaged_names() -> dict[Path, str]:
+    """{folder: name} of the packaged writers: how anything published names them (``provenance.public_name``)."""
+    return {folder: name for name, folder in PACKAGED_WRITERS.items()}
 
 
 def corpus(sources: str | Path) -> Iterator[str]:
@@ -224,7 +236,12 @@ def add_cli(subparsers) -> None:
         ("threads", int, "torch CPU threads"),
         ("stop_after", int, "end after this many steps of the --steps schedule"),
         ("copy_weight", float, "loss weight of note tokens that repeat the prompt's own words"),
-        ("init", str, "continue from this writer folder (a second stage: its tokenizer and weights)"),
+        (
+            "init",
+            str,
+            "continue from this writer folder or packaged writer (medsyn-tiny): a further stage, its tokenizer and "
+            "weights",
+        ),
         (
             "complaint_share",
             float,

@@ -257,13 +257,16 @@ def test_complaint_writing_exemplars_are_other_categories(kg):
         {"code": "K29", "text": "боль в эпигастрии после еды, изжога"},
         {"code": "M54", "text": "боли в пояснице при наклонах"},
         {"code": "I10", "text": "головная боль, головокружение"},
+        {"code": "I10", "text": "боли в пояснице при наклонах"},  # the M54 complaint, also labelled I10
     ]
-    by_text = {c["text"]: c["code"] for c in complaints}
+    by_text = {c["text"]: c["code"] for c in complaints[:-1]}
     rows = [ex for seed in range(8) for ex in T.complaint_writing(complaints, kg, seed)]
     assert {ex["completion"][0]["content"] for ex in rows} <= set(by_text)
     assert any(ex["style_examples"] for ex in rows) and any(not ex["style_examples"] for ex in rows)
     for ex in rows:
         assert all(by_text[e] != ex["icd10"] for e in ex["style_examples"])
+        assert ex["completion"][0]["content"] not in ex["style_examples"]  # never its own answer
+        assert "боли в пояснице при наклонах" not in ex["style_examples"]  # a note of two codes: either's own
         assert all(e in ex["prompt"][1]["content"] for e in ex["style_examples"])
         assert ex["doc"] == ex["completion"][0]["content"]
 

@@ -158,7 +158,7 @@ def test_every_column_the_card_names_is_a_column(published):
 def test_the_recipe_names_a_local_model_by_its_name(tmp_path):
     """A local model folder becomes its name and is flagged, so the card says what to provide to re-run."""
     from medsyn_hf.generation.reproduce import run_recipe
-    from medsyn_hf.tiny_model import WRITER_DIR
+    from medsyn_hf.tiny_model import PACKAGED_WRITERS, WRITER_DIR, WRITER_NAME
 
     model = tmp_path / "outputs" / "sft-llama"
     model.mkdir(parents=True)
@@ -176,6 +176,9 @@ def test_the_recipe_names_a_local_model_by_its_name(tmp_path):
     assert config["script_args"]["output_dir"] == "runs/generate" and "base_url" not in config["generation_args"]
     assert config["command"][1] == "medsyn publish runs/generate/latest --out notes --license llama2"
     assert str(tmp_path) not in b"".join(files.values()).decode()
-    run["model_args"]["model_name_or_path"] = str(WRITER_DIR)
     run["script_args"]["dataset_name"] = "medsyn/priors"
-    assert run_recipe(run, "notes")[0]["local"] == []
+    for name, folder in PACKAGED_WRITERS.items():  # a packaged writer is a name anyone can run, not a local model
+        run["model_args"]["model_name_or_path"] = str(folder)
+        config = run_recipe(run, "notes")[0]
+        assert config["local"] == [] and config["model_args"]["model_name_or_path"] == name
+    assert PACKAGED_WRITERS[WRITER_NAME] == WRITER_DIR

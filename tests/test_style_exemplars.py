@@ -169,11 +169,16 @@ def test_bad_style_options(kg, style_examples):
         sample_priors(kg, 5, seed=0, templates={"complaints": 1.0}, style_examples=style_examples)
 
 
-def test_bad_style_flag_is_one_line(tmp_path, capsys):
-    out = tmp_path / "p.parquet"
-    assert medsyn(["priors", "--n", "3", "--out", str(out), "--style-examples", "-2"]) == 2
+@pytest.mark.parametrize("command", ["priors", "plan"])
+@pytest.mark.parametrize("value", ["-2", "21", "many"])
+def test_bad_style_flag_is_one_line(tmp_path, capsys, command, value):
+    out = tmp_path / "p.parquet" if command == "priors" else tmp_path / "plan"
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in USER_NOTES), encoding="utf-8")
+    given = ["--n", "3"] if command == "priors" else ["--real", str(notes), "--fill-to", "5"]
+    assert medsyn([command, *given, "--templates", "complaints", "--out", str(out), "--style-examples", value]) == 2
     err = capsys.readouterr().err
-    assert "style_examples" in err and err.count("\n") == 1 and not out.exists()
+    assert "style" in err and err.count("\n") == 1 and not out.exists(), err
 
 
 def test_a_complaint_prior_asks_for_what_the_complaint_says(kg):
@@ -211,9 +216,11 @@ def test_complaints_recipe_samples_complaint_prompts_with_exemplars(tmp_path):
     recipe = REPO / "recipes" / "tiny" / "generate" / "config_complaints.yaml"
     script, gen, _ = parse_args(["--config", str(recipe), "--num_priors", "30"], make_parser())
     assert script.filters["min_words"] < 5 and gen.max_new_tokens <= 192
+    assert script.priors_style_examples == 0  # chosen on the train-only validation split (its comment)
+    assert set(load_priors(script, gen.seed)["template"]) == {"complaints"}
+    script.priors_style_examples = 3
     priors = load_priors(script, gen.seed)
-    assert set(priors["template"]) == {"complaints"}
-    assert all(len(e) == script.priors_style_examples for e in priors["style_examples"])
+    assert set(priors["template"]) == {"complaints"} and all(len(e) == 3 for e in priors["style_examples"])
     old = tmp_path / "old.parquet"  # priors written before the style_examples column load with none
     priors.remove_columns("style_examples").to_parquet(str(old))
     script.dataset_name = str(old)
@@ -242,3 +249,22 @@ def test_bad_complaint_settings_in_a_generate_config(tmp_path, capsys, line, wor
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_run_ids_made_before_style_examples_stay_the_same(kg):
+    """The priors' hash (the run id's input) leaves out a style_examples column that is all null: a config that
+    shows no exemplar keeps the run id it had before the column existed (sha256 of the older columns' JSON)."""
+    import hashlib
+
+    from medsyn_hf.generation.run import priors_fingerprint
+
+    def before_the_column(priors):
+        columns = priors.remove_columns("style_examples").to_dict()
+        return hashlib.sha256(json.dumps(columns, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+    plain = sample_priors(kg, 30, seed=4)
+    assert plain["style_examples"] == [None] * 30
+    assert priors_fingerprint(plain) == before_the_column(plain)
+    assert priors_fingerprint(plain.remove_columns("style_examples")) == before_the_column(plain)
+    styled = sample_priors(kg, 30, seed=4, templates={"complaints": 1.0}, example_p=0, style_examples=2)
+    assert priors_fingerprint(styled) != before_the_column(styled)  # exemplars are part of what the notes follow

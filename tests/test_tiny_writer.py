@@ -7,10 +7,19 @@ import shutil
 from itertools import islice
 
 import pytest
-from conftest import SOURCES
+import yaml
+from conftest import REPO, SOURCES
 
 from medsyn_hf.cli import main as medsyn
-from medsyn_hf.tiny_model import WRITER_DIR, WRITER_NAME, resolve_model
+from medsyn_hf.tiny_model import (
+    COMPLAINTS_WRITER_NAME,
+    PACKAGED_WRITERS,
+    WRITER_DIR,
+    WRITER_NAME,
+    resolve_model,
+)
+
+COMPLAINTS_DIR = PACKAGED_WRITERS[COMPLAINTS_WRITER_NAME]
 
 
 def test_packaged_writer_is_small_bf16_safetensors_with_a_card():
@@ -44,15 +53,58 @@ def test_packaged_writer_is_small_bf16_safetensors_with_a_card():
     assert "--init medsyn-tiny-stage3" in card and "--sources data/sources" in card
 
 
+def test_the_complaint_writer_is_packaged_with_its_own_card():
+    """medsyn-tiny plus the complaint stage: the same shape and tokenizer, bf16, every stage's card, a card of its own
+    that says how its settings were chosen (on train only) and what it scores, with no path of the training machine."""
+    import configparser
+
+    from safetensors import safe_open
+
+    from medsyn_hf.provenance import LICENSE_STORY, WRITER_LICENSE
+
+    files = {p.name: p.stat().st_size for p in COMPLAINTS_DIR.iterdir() if p.is_file()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "README.md"} <= set(files)
+    assert {f"README_stage{i}.md" for i in range(1, 5)} <= set(files) and sum(files.values()) < 20 * 2**20
+    with safe_open(COMPLAINTS_DIR / "model.safetensors", "pt") as f:
+        assert {str(f.get_slice(k).get_dtype()) for k in f.keys()} == {"BF16"}
+    assert (COMPLAINTS_DIR / "tokenizer.json").read_bytes() == (WRITER_DIR / "tokenizer.json").read_bytes()
+    assert (COMPLAINTS_DIR / "README_stage4.md").read_text(encoding="utf-8") == (WRITER_DIR / "README.md").read_text(
+        encoding="utf-8"
+    )
+    card = (COMPLAINTS_DIR / "README.md").read_text(encoding="utf-8")
+    assert f"\nlicense: {WRITER_LICENSE}\n" in card and LICENSE_STORY in card
+    assert "runs/" not in card and "/work/" not in card and not re.search(r"\s/\w", card.split("## Use")[0])
+    assert "--init medsyn-tiny " in card and "--complaint-share 0.7 --complaint-val-rows 470" in card
+    assert "| complaint_writing |" in card and "never trained on RuMedTop3 dev" in card
+    assert "## Choice of settings" in card and "benchmarks/tiny_writer_complaints.json" in card
+    assert f"model_name_or_path: {COMPLAINTS_WRITER_NAME}" in card
+    # shipped: setup.cfg's package data takes the folder's files
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    patterns = [p.strip() for p in cfg["options.package_data"]["medsyn_hf"].split(",")]
+    package = WRITER_DIR.parents[1]
+    shipped = {p for pattern in patterns for p in package.glob(pattern)}
+    assert {p for p in COMPLAINTS_DIR.iterdir() if p.is_file()} <= shipped
+
+
 def test_writer_name_resolves_in_model_configs(tmp_path, monkeypatch):
     from medsyn_hf.generation.config import GenerationModelConfig
 
     assert resolve_model(WRITER_NAME) == str(WRITER_DIR)
     assert resolve_model("some/model") == "some/model"
     assert GenerationModelConfig(model_name_or_path=WRITER_NAME).model_name_or_path == str(WRITER_DIR)
+    assert resolve_model(COMPLAINTS_WRITER_NAME) == str(COMPLAINTS_DIR) != str(WRITER_DIR)
+    complaints = yaml.safe_load((REPO / "recipes/tiny/generate/config_complaints.yaml").read_text(encoding="utf-8"))
+    assert complaints["model_name_or_path"] == COMPLAINTS_WRITER_NAME
+    from medsyn_hf.training.pretrain import PretrainConfig
+
+    stage = PretrainConfig(init=WRITER_NAME)  # a further stage of the packaged writer, as its cards' commands say
+    stage.check()
+    assert stage.init == str(WRITER_DIR)
     (tmp_path / WRITER_NAME).mkdir()  # a local folder of that name wins
     monkeypatch.chdir(tmp_path)
     assert resolve_model(WRITER_NAME) == WRITER_NAME
+    assert resolve_model(COMPLAINTS_WRITER_NAME) == str(COMPLAINTS_DIR)
 
 
 PRIORS = [  # (symptoms, code, name): common complaints of the recipe's codes
@@ -98,6 +150,46 @@ def test_writer_mentions_prompted_symptoms_unlike_a_random_init_model(one_torch_
     random_init = build_model(tok, seed=0)  # same tokenizer, same priors, same sampling
     trained, untrained = _mean_recall(writer, tok), _mean_recall(random_init, tok)
     assert trained >= untrained + 0.25, (trained, untrained)
+
+
+def _complaints(folder) -> tuple[float, float, float]:
+    """(share of replies that end by themselves, mean words, mean symptom recall) of a writer on PRIORS rendered with
+    the `complaints` template, 64 new tokens at most."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from medsyn_hf.filters import symptom_recall
+    from medsyn_hf.prompts import render_messages
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder).float()
+    chats = [
+        tok.apply_chat_template(
+            render_messages({"symptoms": s, "code": c, "sex": "female", "age": 40}, "complaints"),
+            add_generation_prompt=True,
+            tokenize=False,
+        )
+        for s, c, _ in PRIORS
+    ]
+    tok.padding_side = "left"
+    batch = tok(chats, add_special_tokens=False, return_tensors="pt", padding=True)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = model.generate(**batch, max_new_tokens=64, do_sample=True, temperature=0.8, top_k=50)
+    new = out[:, batch["input_ids"].shape[1] :]
+    ended = (new == tok.eos_token_id).any(dim=1).float().mean().item()
+    notes = tok.batch_decode(new, skip_special_tokens=True)
+    words = sum(len(n.split()) for n in notes) / len(notes)
+    return ended, words, sum(symptom_recall(n, s) for n, (s, _, _) in zip(notes, PRIORS)) / len(PRIORS)
+
+
+def test_the_complaint_writer_writes_short_complaints_where_the_default_writes_notes(one_torch_thread):
+    """What its stage taught: from the `complaints` prompt it writes a short complaint and stops, naming the prompted
+    symptoms, where medsyn-tiny runs on into a long note."""
+    ended, words, recall = _complaints(COMPLAINTS_DIR)
+    default_ended, default_words, _ = _complaints(WRITER_DIR)
+    assert ended >= 4 / 6 and default_ended <= 1 / 6, (ended, default_ended)  # measured: 5 of 6, none
+    assert words < 0.75 * default_words and recall >= 0.3, (words, default_words, recall)  # 20 vs 41 words, 0.5
 
 
 def test_pretrain_end_to_end_scaled_down(tmp_path, capsys):

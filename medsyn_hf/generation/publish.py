@@ -29,6 +29,7 @@ from medsyn_hf.provenance import (
     public_name,
 )
 from medsyn_hf.textfile import read_json
+from medsyn_hf.tiny_model import COMPLAINTS_WRITER_NAME, PACKAGED_WRITERS
 
 CARD_TEMPLATE = "notes"
 COMMAND = "medsyn publish"
@@ -116,11 +117,13 @@ def sources(summary: dict, model: str) -> list[dict]:
         else "symptoms of the MKG (no prompt of this run showed an example note)",
         "mkg": "codes, their Russian names and the weighted symptoms of every prior",
         "medsyn_gpt_notes": "symptoms of the MKG"
-        + ("; training data of the writer `medsyn-tiny`" if model == "medsyn-tiny" else ""),
+        + (f"; training data of the writer `{model}`" if model in PACKAGED_WRITERS else ""),
         "rosstat": "the patients (sex, age, location, marital status, smoking)",
     }
-    if model == "medsyn-tiny":
-        roles["ru_wikipedia"] = "training data of the writer `medsyn-tiny` (disease descriptions)"
+    if model in PACKAGED_WRITERS:
+        roles["ru_wikipedia"] = f"training data of the writer `{model}` (disease descriptions)"
+    if model == COMPLAINTS_WRITER_NAME:  # its complaint stage: RuMedTop3 train complaints as answers
+        roles["rumedtop3_train"] += f"; training data of the writer `{model}` (complaint writing)"
     return [
         dict(zip(("name", "what", "origin", "license"), (name, *SOURCES[name])), role=role)
         for name, role in roles.items()

@@ -3,9 +3,10 @@ DataDreamer its step config): the run's arguments without paths of the machine t
 same as a `medsyn generate` recipe (``generate.yaml``), the small input files the run read (``inputs/``), and the
 commands that re-run it from a copy of the dataset repository.
 
-A model becomes its Hub id, or a name: the packaged writer's folder ``medsyn-tiny``, another local folder its own
-name (flagged in ``local``: it has to be put on the Hub, or given, to re-run). TRL fields that generation never reads
-and the settings of backends the run did not use are left out.
+A model becomes its Hub id, or a name: a packaged writer's folder its name (``medsyn-tiny``,
+``medsyn-tiny-complaints``), another local folder its own name (flagged in ``local``: it has to be put on the Hub,
+or given, to re-run). TRL fields that generation never reads and the settings of backends the run did not use are
+left out.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from medsyn_hf.generation.config import (
     SamplingArguments,
 )
 from medsyn_hf.provenance import is_local_path, public_name
-from medsyn_hf.tiny_model import WRITER_DIR, WRITER_NAME
+from medsyn_hf.tiny_model import PACKAGED_WRITERS, packaged_names
 
 CONFIG = "config.json"  # the run's arguments, grouped as the recipe's dataclasses
 RECIPE = "generate.yaml"  # the same arguments as one `medsyn generate --config` file
@@ -76,9 +77,11 @@ def run_recipe(config: dict, out_name: str, publish_flags: list[str] = ()) -> tu
     private = {k: public_name(script[k]) for k in PRIVATE_INPUTS if is_local_path(script.get(k))}
     script = _inputs({**script, "output_dir": OUTPUT_DIR, "overwrite_output_dir": False}, files, skip=private)
     generation = _inputs(_generation_args(config.get("generation_args") or {}), files, {})  # older runs lack them
-    named = {WRITER_DIR: WRITER_NAME}
+    named = packaged_names()
     model = {k: v for k, v in config["model_args"].items() if k not in UNUSED_MODEL_FIELDS}
-    local = [k for k in MODEL_FIELDS if is_local_path(model.get(k)) and public_name(model[k], named) != WRITER_NAME]
+    local = [
+        k for k in MODEL_FIELDS if is_local_path(model.get(k)) and public_name(model[k], named) not in PACKAGED_WRITERS
+    ]
     if is_local_path(script.get("dataset_name")):  # a priors folder: too big to copy, named
         local.append("dataset_name")
     local += list(private)

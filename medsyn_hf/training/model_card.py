@@ -21,7 +21,7 @@ from pathlib import Path
 from medsyn_hf.io import atomic_path
 from medsyn_hf.prompts import render_messages
 from medsyn_hf.provenance import LICENSE_STORY, MEDSYN_CITATION, TOOLKIT_CITATION, is_local_path, public_name
-from medsyn_hf.tiny_model import WRITER_DIR, WRITER_NAME
+from medsyn_hf.tiny_model import packaged_names
 from medsyn_hf.validate import is_hub_id
 
 HYPERPARAMETERS = (
@@ -172,7 +172,7 @@ def base_license(base: str | None) -> str | None:
 
 def shown(value):
     """A model, dataset or file as the card shows it: a Hub id, or a name (``medsyn-tiny``), never a path."""
-    return public_name(value, {WRITER_DIR: WRITER_NAME})
+    return public_name(value, packaged_names())
 
 
 def save_recipe(output_dir, argv: list[str]) -> list[str]:

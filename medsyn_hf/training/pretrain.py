@@ -35,7 +35,7 @@ from pathlib import Path
 
 from medsyn_hf.errors import MedsynError, first_line
 from medsyn_hf.provenance import LICENSE_STORY, MEDSYN_CITATION, TOOLKIT_CITATION, WRITER_LICENSE, public_name
-from medsyn_hf.tiny_model import DEFAULT_SOURCES
+from medsyn_hf.tiny_model import DEFAULT_SOURCES, resolve_model
 from medsyn_hf.training.complaint_split import split_complaints
 from medsyn_hf.validate import check_range
 
@@ -99,6 +99,7 @@ class PretrainConfig:
         check_range("--copy-weight", self.copy_weight, 0, 100, low_open=True)
         check_range("--complaint-share", self.complaint_share, 0, 1)
         check_range("--complaint-val-rows", self.complaint_val_rows, 0)
+        self.init = resolve_model(self.init)  # a packaged writer's name (medsyn-tiny) means its folder
         if self.init is not None and not (Path(self.init) / "config.json").is_file():
             raise MedsynError(f"--init: {self.init} is not a model folder (no config.json); give a writer folder")
 
@@ -505,9 +506,10 @@ validation priors of `benchmarks/tiny_writer_complaints.py`, on which the settin
         if complaints
         else ""
     )
-    removed = {
+    removed = {  # of the tasks this run trains on (a stage without complaint batches never sees complaint_writing)
         t: {k: v for k, v in r.items() if k in ("exact_duplicates", "near_duplicates", "contaminated")}
         for t, r in report.items()
+        if t != COMPLAINT_TASK or complaints
     }
     stopped = f" (schedule of {cfg.steps}, stopped after {cfg.stop_after})" if cfg.stop_after else ""
     status = "" if final else f"\n**Partial checkpoint** (step {curve[-1]['step'] if curve else 0} of {cfg.steps}).\n"
