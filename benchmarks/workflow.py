@@ -55,10 +55,11 @@ BASELINE_OVER = 1.25  # the issue's script: deficit x 1.25 priors, every note th
 SOURCES = {  # name: the recipe that writes its notes over the plan (and `medsyn plan` options it needs), or None
     "writer": {"recipe": "recipes/tiny/generate/config.yaml", "plan_args": []},
     "gpt": None,
-    # the style template: its prompts come from the plan, so the plan draws them (complaints, style exemplars)
+    # the style template and its writer (medsyn-tiny-complaints): the prompts come from the plan, so the plan draws
+    # them as the recipe's own priors_* keys say (the complaints template, no example note, no style exemplars)
     "writer-complaints": {
         "recipe": "recipes/tiny/generate/config_complaints.yaml",
-        "plan_args": ["--templates", "complaints", "--example-p", "0", "--style-examples", "3"],
+        "plan_args": ["--templates", "complaints", "--example-p", "0", "--style-examples", "0"],
     },
 }
 # The figures for the script a user writes today (deficit x 1.25, tiny recipe, `eval icd --topup 80
@@ -172,7 +173,7 @@ class Workflow:
             if taken[code] < cap.get(code, 0):
                 taken[code] += 1
                 rows.append(i)
-        thresholds = json.loads((run / "config.json").read_text(encoding="utf-8")).get("filters")
+        thresholds = json.loads((run / "config.json").read_text(encoding="utf-8"))["script_args"]["filters"]
         scored = apply_filters(
             notes.select(rows),
             old_filter_set(thresholds),

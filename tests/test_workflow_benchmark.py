@@ -1,6 +1,7 @@
-"""benchmarks/workflow.py scaled down: two rare codes of a small RuMedTop3 train subset, the packaged writer and the
-MedSyn GPT notes, with and without selection, through the real commands (plan, generate, eval report, publish,
-eval icd --choose-on-train). Checks the JSON's structure and what selection may and may not do to the notes."""
+"""benchmarks/workflow.py scaled down: two rare codes of a small RuMedTop3 train subset; the packaged writer, the
+complaint writer with the style template and the MedSyn GPT notes, each with and without selection, through the real
+commands (plan, generate, eval report, publish, eval icd --choose-on-train). Checks the JSON's structure and what
+selection may and may not do to the notes."""
 
 import json
 import math
@@ -35,8 +36,8 @@ def workflow(tmp_path_factory):
     _subset(SOURCES / "rumedtop3" / "train_v1.jsonl", train, {**dict.fromkeys(RARE, 99), **dict.fromkeys(FULL, 20)})
     _subset(SOURCES / "rumedtop3" / "dev_v1.jsonl", dev, {**dict.fromkeys(RARE, 99), **dict.fromkeys(FULL, 6)})
     argv = [sys.executable, str(SCRIPT), "--work", str(folder / "work"), "--train", str(train), "--eval", str(dev)]
-    argv += ["--fill-to", "14", "--over", "2", "--codes", *RARE, "--sources", "writer", "gpt", "--seeds", "0"]
-    argv += ["--topups", "14", "--rare-k", "14", "--bootstrap", "100"]
+    argv += ["--fill-to", "14", "--over", "2", "--codes", *RARE, "--sources", "writer", "gpt", "writer-complaints"]
+    argv += ["--seeds", "0", "--topups", "14", "--rare-k", "14", "--bootstrap", "100"]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout), folder / "work"
@@ -51,8 +52,10 @@ def test_every_command_and_variant_is_reported(workflow):
     commands = " ; ".join(result["commands"])
     for command in ("medsyn plan ", "medsyn generate ", "medsyn eval report ", "medsyn publish ", "--choose-on-train"):
         assert command in commands
-    assert set(result["variants"]) == {"writer", "writer-selected", "gpt", "gpt-selected"}
+    names = {"writer", "gpt", "writer-complaints"}
+    assert set(result["variants"]) == names | {f"{name}-selected" for name in names}
     assert result["plan"]["planned"] == 12 and result["plan"]["need"] == 6
+    assert result["other_plans"]["plan-writer-complaints"]["planned"] == 12  # its own plan: the complaints prompts
     for name, variant in result["variants"].items():
         report, icd = variant["report"], variant["icd"]
         assert variant["selection"] == name.endswith("-selected")
@@ -78,6 +81,17 @@ def test_selection_keeps_at_most_the_need_and_the_baseline_its_first_priors(work
     for code, n in writer["per_code"].items():
         assert n <= math.ceil(need[code] * 1.25)  # the first x1.25 priors, then the old filters
     assert writer["generated"] == sum(math.ceil(need[code] * 1.25) for code in RARE)
+
+
+def test_the_style_variant_keeps_its_recipe_thresholds(workflow):
+    """Selection off is the old filter set at the run's own thresholds: complaints pass the recipe's 3-word floor,
+    not the 50 words of a note."""
+    result, _ = workflow
+    for name in ("writer-complaints", "writer-complaints-selected"):
+        notes = result["variants"][name]["notes"]
+        assert notes["notes"] > 0, name
+    words = [len(text.split()) for text in _texts(result["variants"]["writer-complaints"]["notes"]["path"])]
+    assert min(words) < 50
 
 
 def test_gpt_notes_with_selection_are_a_subset_of_those_without(workflow):
