@@ -91,15 +91,18 @@ class Workflow:
             print(text.rstrip(), file=sys.stderr, flush=True)
 
     def step(self, name: str, fn, *args) -> dict:
-        """``fn(*args)``'s dict with its wall and CPU seconds, stored as ``WORK/steps/NAME.json``; with ``--reuse`` a
-        stored one is returned instead."""
+        """``fn(*args)``'s dict with its wall and CPU seconds and the commands it ran, stored as
+        ``WORK/steps/NAME.json``; with ``--reuse`` a stored one is returned instead."""
         path = self.work / "steps" / f"{name}.json"
         if self.args.reuse and path.is_file():
             self.log(f"[{name}] reused {path}")
-            return json.loads(path.read_text(encoding="utf-8"))
+            result = json.loads(path.read_text(encoding="utf-8"))
+            self.commands += result.get("commands", [])
+            return result
         self.log(f"[{name}] start (load {os.getloadavg()[0]:.1f})")
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu, issued = time.perf_counter(), time.process_time(), len(self.commands)
         result = fn(*args)
+        result["commands"] = self.commands[issued:]
         result["seconds"] = round(time.perf_counter() - wall, 1)
         result["cpu_seconds"] = round(time.process_time() - cpu, 1)
         result["load_average"] = round(os.getloadavg()[0], 2)
