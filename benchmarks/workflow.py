@@ -27,7 +27,8 @@ distinct-2, longest run shared with a real train note, DCR against the real hold
 through ``medsyn_hf.cli.main``; each step's result is stored under ``WORK/steps/`` and, with ``--reuse``, taken from
 there on a later run (a long run that stops resumes; `medsyn generate` resumes from its request cache anyway).
 
-    python benchmarks/workflow.py --over 2 --work runs/workflow > benchmarks/workflow.json
+    python benchmarks/workflow.py > benchmarks/workflow.json       # --over 1.5, all sources; --reuse resumes
+    python benchmarks/workflow.py --markdown benchmarks/workflow.json  # the README table
     python benchmarks/workflow.py --codes D25 E04 --fill-to 80 --seeds 0 --work runs/wf-small   # a quick look
 """
 
@@ -73,7 +74,13 @@ BASELINE = {
         "distinct_2_matched": 0.165,
         "distinct_2_matched_real": 0.495,
     },
-    "gpt": {"rare_hit3": {"diff": 6.3, "ci": [3.2, 9.8]}, "acc1": {"diff": 1.2, "ci": [0.2, 2.2]}, "auc": 1.0},
+    # README "Targeted upsampling": all GPT notes, complaint view, K = 80 chosen on validation by the former rule
+    "gpt": {
+        "rare_hit3": {"diff": 6.3, "ci": [3.2, 9.8]},
+        "acc1": {"diff": 1.2, "ci": [0.2, 2.2]},
+        "notes_added": 2191,
+        "auc": 1.0,
+    },
 }
 TARGETS = {"rare_hit3": 12.0, "acc1": 0.0, "auc": 0.85, "distinct_2_matched": 0.30}
 
@@ -84,6 +91,7 @@ class Workflow:
     def __init__(self, args):
         self.args, self.work = args, Path(args.work)
         self.commands: list[str] = []
+        self.timings: dict[str, dict] = {}  # every step's seconds, CPU seconds and load, run now or reused
         (self.work / "steps").mkdir(parents=True, exist_ok=True)
 
     def log(self, text: str) -> None:
@@ -98,6 +106,7 @@ class Workflow:
             self.log(f"[{name}] reused {path}")
             result = json.loads(path.read_text(encoding="utf-8"))
             self.commands += result.get("commands", [])
+            self.timings[name] = {key: result[key] for key in ("seconds", "cpu_seconds", "load_average")}
             return result
         self.log(f"[{name}] start (load {os.getloadavg()[0]:.1f})")
         wall, cpu, issued = time.perf_counter(), time.process_time(), len(self.commands)
@@ -107,6 +116,7 @@ class Workflow:
         result["cpu_seconds"] = round(time.process_time() - cpu, 1)
         result["load_average"] = round(os.getloadavg()[0], 2)
         path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        self.timings[name] = {key: result[key] for key in ("seconds", "cpu_seconds", "load_average")}
         self.log(f"[{name}] done in {result['seconds']} s ({result['cpu_seconds']} CPU s)")
         return result
 
@@ -370,6 +380,10 @@ def run(args) -> dict:
         "other_plans": steps,
         "generation": generation,
         "variants": variants,
+        "steps": flow.timings,
+        "steps_total": {
+            key: round(sum(t[key] for t in flow.timings.values()), 1) for key in ("seconds", "cpu_seconds")
+        },
         "baseline_todays_script": BASELINE,
         "targets": TARGETS,
         "total_seconds": round(time.perf_counter() - start, 1),
@@ -383,13 +397,57 @@ def _kept_per_code(run_dir: Path) -> dict:
     return dict(Counter(code for code, keep in zip(table["ICD-10"], table["keep"]) if keep))
 
 
+NAMES = {
+    "writer": "packaged writer",
+    "writer-complaints": "complaint writer, style template",
+    "gpt": "MedSyn GPT notes",
+}
+
+
+def _ci(figure: dict) -> str:
+    low, high = figure["ci"]
+    return f"{figure['diff']:+.1f} [{low:+.1f}, {high:+.1f}]"
+
+
+def markdown(result: dict) -> str:
+    """The README table of a result: one row per variant, the issue's figures for today's script first."""
+    lines = [
+        "| notes | selection | kept | chosen on train (view, K) | notes added | rare hit@3 | acc@1 | AUC (complaint) "
+        "| distinct-2, code-matched (real) | sharing ≥ 10 words | DCR median (holdout) |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    today = BASELINE["writer"]
+    lines.append(
+        f"| packaged writer, today's script (the issue) | old filters | 5,125 | complaint, 80 (fixed) | "
+        f"{today['notes_added']:,} | {_ci(today['rare_hit3'])} | {_ci(today['acc1'])} | {today['auc']:.4f} | "
+        f"{today['distinct_2_matched']} ({today['distinct_2_matched_real']}) | 0 % | — |"
+    )
+    gpt = BASELINE["gpt"]
+    lines.append(
+        f"| MedSyn GPT notes, README's dev table | none | 9,273 | complaint, 80 (former rule) | "
+        f"{gpt['notes_added']:,} | {_ci(gpt['rare_hit3'])} | {_ci(gpt['acc1'])} | {gpt['auc']:.3f} | — | 0 % | "
+        "0.88 (0.67) |"
+    )
+    for variant in result["variants"].values():
+        icd, report, chosen = variant["icd"], variant["report"], variant["icd"]["chosen"]
+        choice = f"{chosen['view']}, {chosen['topup']}" if chosen["candidate"] else "real only"
+        lines.append(
+            f"| {NAMES[variant['source']]} | {'on' if variant['selection'] else 'old filters'} | "
+            f"{variant['notes']['notes']:,} | {choice} | {icd['notes_added']:,.0f} | {_ci(icd['rare_hit3'])} | "
+            f"{_ci(icd['acc1'])} | {report['auc']:.3f} | {report['distinct_2_matched']:.3f} "
+            f"({report['distinct_2_matched_real']:.3f}) | {100 * report['share_sharing_run']:.1f} % | "
+            f"{report['dcr_median']:.2f} ({report['dcr_holdout_median']:.2f}) |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("runs/workflow"), help="folder of every step's output")
     parser.add_argument("--train", type=Path, default=TRAIN, help="the user's real notes (default: RuMedTop3 train)")
     parser.add_argument("--eval", type=Path, default=DEV, help="notes reported on once (default: RuMedTop3 dev)")
     parser.add_argument("--fill-to", type=int, default=80)
-    parser.add_argument("--over", type=float, default=2.0, help="over-generation of the run (>= 1.25)")
+    parser.add_argument("--over", type=float, default=1.5, help="over-generation of the run (>= 1.25)")
     parser.add_argument("--codes", nargs="+", help="plan only these codes (a scaled-down run)")
     parser.add_argument("--sources", nargs="+", choices=list(SOURCES), help="default: those whose recipe exists")
     parser.add_argument("--seeds", default="0,1,2")
@@ -397,7 +455,11 @@ def main() -> None:
     parser.add_argument("--rare-k", type=int, help="eval icd --rare-k (default: the command's)")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--reuse", action="store_true", help="take the steps stored in WORK/steps from a former run")
+    parser.add_argument("--markdown", type=Path, metavar="JSON", help="print the README table of a result and stop")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text(encoding="utf-8"))))
+        return
     if args.over < BASELINE_OVER:
         parser.error(f"--over {args.over}: at least {BASELINE_OVER} (selection off takes the first x{BASELINE_OVER})")
     runnable = [name for name, spec in SOURCES.items() if spec is None or (ROOT / spec["recipe"]).is_file()]

@@ -71,6 +71,17 @@ def test_every_command_and_variant_is_reported(workflow):
     assert set(result["variants"]["writer"]["targets_met"]) == set(result["targets"]) | {"privacy"}
 
 
+def test_markdown_has_a_row_per_variant(workflow, tmp_path):
+    result, _ = workflow
+    (tmp_path / "result.json").write_text(json.dumps(result), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--markdown", str(tmp_path / "result.json")], capture_output=True, text=True
+    )
+    rows = done.stdout.strip().splitlines()
+    assert done.returncode == 0 and len(rows) == 2 + 2 + len(result["variants"])  # header, today's figures, variants
+    assert rows[-1].startswith("| complaint writer, style template | on | ")
+
+
 def test_selection_keeps_at_most_the_need_and_the_baseline_its_first_priors(workflow):
     result, work = workflow
     need = {row["code"]: row["need"] for row in json.loads((work / "plan" / "plan.json").read_text())["codes"]}
