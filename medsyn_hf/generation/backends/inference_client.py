@@ -138,6 +138,21 @@ def _deadline_hooks() -> None:
         return
     http = _http_module()
 
+    class Deadline(http.SyncByteStream):
+        """A response body whose chunks stop coming at ``at`` (a monotonic time)."""
+
+        def __init__(self, stream, request, at: float):
+            self.stream, self.request, self.at = stream, request, at
+
+        def __iter__(self):
+            for chunk in self.stream:
+                if time.monotonic() > self.at:
+                    raise http.ReadTimeout("the reply was not complete by the deadline", request=self.request)
+                yield chunk
+
+        def close(self):
+            self.stream.close()
+
     def on_request(request):
         at = getattr(_DEADLINE, "at", None)
         if at is not None:
@@ -145,21 +160,8 @@ def _deadline_hooks() -> None:
 
     def on_response(response):
         at = response.request.extensions.get("medsyn_deadline")
-        if at is None:
-            return
-        stream, request = response.stream, response.request
-
-        class Deadline(http.SyncByteStream):
-            def __iter__(self):
-                for chunk in stream:
-                    if time.monotonic() > at:
-                        raise http.ReadTimeout("the reply was not complete by the deadline", request=request)
-                    yield chunk
-
-            def close(self):
-                stream.close()
-
-        response.stream = Deadline()
+        if at is not None:
+            response.stream = Deadline(response.stream, response.request, at)
 
     on_request.medsyn_deadline = on_response.medsyn_deadline = True
     session.event_hooks = {
